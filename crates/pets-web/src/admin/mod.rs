@@ -1,0 +1,63 @@
+//! The admin console (port 7000): results, live updates, and the login that
+//! guards them when `ADMIN_PASSWORD_FILE` is set.
+
+mod dashboard;
+mod login;
+mod results;
+
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use axum_extra::extract::CookieJar;
+
+use crate::assets::static_file;
+use crate::auth::SESSION_COOKIE;
+use crate::csrf::refuse_cross_site;
+use crate::error::{not_found, AppError};
+use crate::extract::MAX_BODY_BYTES;
+use crate::state::AppState;
+
+pub fn admin_router(state: AppState) -> Router {
+    let guarded = Router::new()
+        .route("/", get(dashboard::show))
+        .route("/api/results", get(results::json))
+        .route("/api/events", get(results::events))
+        .route_layer(middleware::from_fn_with_state(state.clone(), require_login));
+    Router::new()
+        .merge(guarded)
+        .route("/login", get(login::form).post(login::submit))
+        .route("/logout", post(login::logout))
+        .route("/static/{*path}", get(static_file))
+        .fallback(not_found)
+        .layer(middleware::from_fn(refuse_cross_site))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(state)
+}
+
+/// Whether this request carries a valid session (always, with no password).
+fn logged_in(state: &AppState, jar: &CookieJar) -> bool {
+    match &state.auth {
+        None => true,
+        Some(auth) => jar
+            .get(SESSION_COOKIE)
+            .is_some_and(|c| auth.session_is_valid(c.value())),
+    }
+}
+
+async fn require_login(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    request: Request,
+    next: Next,
+) -> Response {
+    if logged_in(&state, &jar) {
+        return next.run(request).await;
+    }
+    if request.uri().path().starts_with("/api/") {
+        AppError::LoginRequired.json().into_response()
+    } else {
+        Redirect::to("/login").into_response()
+    }
+}

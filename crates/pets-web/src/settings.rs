@@ -1,0 +1,72 @@
+//! What the web layer is configured with. The binary reads these from the
+//! environment; tests build them directly.
+
+use std::path::PathBuf;
+
+use pets_store::PetChoice;
+
+/// The names shown for the three options (`OPTION_A`, `OPTION_B`, `OPTION_C`).
+#[derive(Debug, Clone)]
+pub struct PetOptions([String; 3]);
+
+impl PetOptions {
+    pub fn new(a: String, b: String, c: String) -> Self {
+        Self([a, b, c])
+    }
+
+    pub fn name(&self, choice: PetChoice) -> &str {
+        &self.0[choice.index()]
+    }
+}
+
+impl Default for PetOptions {
+    fn default() -> Self {
+        Self::new("Cats".into(), "Dogs".into(), "Whales".into())
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct WebSettings {
+    pub options: PetOptions,
+    /// `PETS_VERSION`: shown on the pages; `2.0` changes the colours and
+    /// `broken` makes the health check fail.
+    pub version: String,
+    /// `DEBUG`: read templates and static files from `web_root` on every
+    /// request instead of from the binary.
+    pub debug: bool,
+    pub web_root: PathBuf,
+    /// `PICTURES_DIR`: `option_a`, `option_b`, `option_c` folders here replace
+    /// the built-in pictures.
+    pub pictures_dir: PathBuf,
+    /// The name shown as "processed by container".
+    pub hostname: String,
+}
+
+impl Default for WebSettings {
+    fn default() -> Self {
+        Self {
+            options: PetOptions::default(),
+            version: "1.0".into(),
+            debug: false,
+            web_root: PathBuf::from("web"),
+            pictures_dir: PathBuf::from("/pictures"),
+            hostname: "localhost".into(),
+        }
+    }
+}
+
+impl WebSettings {
+    /// The colour scheme for this version.
+    pub fn theme(&self) -> &'static str {
+        if self.version.starts_with('2') {
+            "night"
+        } else {
+            "day"
+        }
+    }
+
+    /// The `broken` build exists to fail its health check.
+    pub fn born_broken(&self) -> bool {
+        self.version == "broken"
+    }
+}

@@ -1,0 +1,65 @@
+//! The voter site (port 5000): the pet page, the ballot, health and static
+//! files.
+
+mod health;
+mod pet;
+mod vote;
+
+use axum::extract::DefaultBodyLimit;
+use axum::routing::get;
+use axum::{middleware, Router};
+use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
+use pets_store::{PetChoice, VoterId};
+
+use crate::assets::{mounted_picture, static_file};
+use crate::csrf::refuse_cross_site;
+use crate::error::not_found;
+use crate::extract::MAX_BODY_BYTES;
+use crate::state::AppState;
+
+/// The cookie naming the voter.
+pub const VOTER_COOKIE: &str = "pets_voter";
+/// The cookie remembering the voter's pet, so the pet page needs no lookup.
+pub const VOTE_COOKIE: &str = "pets_vote";
+
+pub fn voter_router(state: AppState) -> Router {
+    Router::new()
+        .route("/", get(pet::show))
+        .route("/vote", get(vote::form).post(vote::cast))
+        .route("/health", get(health::check).put(health::set))
+        .route("/kill", get(health::kill))
+        .route("/static/{*path}", get(static_file))
+        .route("/pictures/{folder}/{file}", get(mounted_picture))
+        .fallback(not_found)
+        .layer(middleware::from_fn(refuse_cross_site))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(state)
+}
+
+/// What the visitor's cookies say about them. Malformed values are ignored.
+struct Visitor {
+    voter: Option<VoterId>,
+    vote: Option<PetChoice>,
+}
+
+impl Visitor {
+    fn from_cookies(jar: &CookieJar) -> Self {
+        Self {
+            voter: jar
+                .get(VOTER_COOKIE)
+                .and_then(|c| VoterId::parse(c.value()).ok()),
+            vote: jar
+                .get(VOTE_COOKIE)
+                .and_then(|c| PetChoice::parse(c.value()).ok()),
+        }
+    }
+}
+
+fn long_lived(name: &'static str, value: String) -> Cookie<'static> {
+    Cookie::build((name, value))
+        .path("/")
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .max_age(time::Duration::days(365))
+        .build()
+}

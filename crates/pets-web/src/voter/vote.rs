@@ -1,0 +1,93 @@
+//! `GET /vote` shows the ballot; `POST /vote` records it.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum_extra::extract::CookieJar;
+use pets_store::{Ballot, PetChoice, StoreError, VoterId, VoterName};
+use serde::{Deserialize, Serialize};
+use tera::Context;
+
+use super::{long_lived, Visitor, VOTER_COOKIE, VOTE_COOKIE};
+use crate::error::AppError;
+use crate::extract::FormInput;
+use crate::state::AppState;
+
+#[derive(Deserialize)]
+pub struct VoteForm {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    vote: String,
+}
+
+#[derive(Serialize)]
+struct OptionView<'a> {
+    id: &'static str,
+    name: &'a str,
+    current: bool,
+}
+
+fn ballot_page(
+    state: &AppState,
+    current: Option<PetChoice>,
+    name: &str,
+    problem: Option<&str>,
+) -> Result<axum::response::Html<String>, AppError> {
+    let options: Vec<OptionView> = PetChoice::ALL
+        .iter()
+        .map(|&c| OptionView {
+            id: c.id(),
+            name: state.settings.options.name(c),
+            current: Some(c) == current,
+        })
+        .collect();
+    let mut context = Context::new();
+    context.insert("options", &options);
+    context.insert("name", name);
+    context.insert("problem", &problem);
+    state.render("vote.html", context)
+}
+
+pub async fn form(State(state): State<AppState>, jar: CookieJar) -> Result<Response, AppError> {
+    let current = Visitor::from_cookies(&jar).vote;
+    Ok(ballot_page(&state, current, "", None)?.into_response())
+}
+
+pub async fn cast(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    FormInput(form): FormInput<VoteForm>,
+) -> Result<Response, AppError> {
+    let visitor = Visitor::from_cookies(&jar);
+    let parsed = VoterName::parse(&form.name)
+        .and_then(|name| PetChoice::parse(&form.vote).map(|choice| (name, choice)));
+    let (name, choice) = match parsed {
+        Ok(valid) => valid,
+        Err(problem) => {
+            let page = ballot_page(&state, visitor.vote, &form.name, Some(&problem))?;
+            return Ok((StatusCode::BAD_REQUEST, page).into_response());
+        }
+    };
+    let (voter, first_vote) = match visitor.voter {
+        Some(voter) => (voter, false),
+        None => (VoterId::random(), true),
+    };
+    let ballot = Ballot {
+        voter,
+        name,
+        choice,
+        first_vote,
+    };
+    match state.store.cast_vote(ballot).await {
+        Ok(()) => {
+            let jar = jar
+                .add(long_lived(VOTER_COOKIE, voter.to_string()))
+                .add(long_lived(VOTE_COOKIE, choice.id().to_owned()));
+            Ok((jar, Redirect::to("/")).into_response())
+        }
+        Err(StoreError::Unavailable(reason)) => Err(AppError::Unavailable(format!(
+            "Your vote was not recorded: {reason}. Please try again in a few seconds."
+        ))),
+    }
+}

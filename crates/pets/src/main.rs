@@ -1,0 +1,45 @@
+//! `pets`: serve the voter site and the admin console; `pets healthcheck`:
+//! ask the running one whether it is healthy.
+
+use std::process::ExitCode;
+
+use pets::startup::shutdown_signal;
+use pets::{telemetry, Application, Settings};
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    match std::env::args().nth(1).as_deref() {
+        Some("healthcheck") => return pets::healthcheck::run(),
+        Some("--version") => {
+            println!("pets {}", env!("CARGO_PKG_VERSION"));
+            return ExitCode::SUCCESS;
+        }
+        Some(other) => {
+            eprintln!("pets: unknown argument `{other}`; usage: pets [healthcheck | --version]");
+            return ExitCode::from(2);
+        }
+        None => {}
+    }
+    let settings = match Settings::from_env() {
+        Ok(settings) => settings,
+        Err(e) => {
+            eprintln!("pets: cannot start: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    telemetry::init(settings.web.debug);
+    let app = match Application::build(settings).await {
+        Ok(app) => app,
+        Err(e) => {
+            tracing::error!("cannot start: {e:#}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match app.run_until_stopped(shutdown_signal()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

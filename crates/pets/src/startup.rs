@@ -1,0 +1,170 @@
+//! Builds the store and both servers, and runs them until told to stop.
+//!
+//! Shutdown is graceful: on the signal both servers stop accepting, requests
+//! in flight finish (event streams are told to end), then the store writes out
+//! what it holds in memory. The whole takes well under Swarm's default 10 s
+//! grace period.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use axum::Router;
+use pets_store::{ConsulStore, MemoryStore, Store};
+use pets_web::{admin_router, voter_router, AdminAuth, AppState};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
+use tower_http::LatencyUnit;
+use tracing::Level;
+
+use crate::configuration::{Settings, StoreSettings};
+
+/// How long requests in flight may take to finish at shutdown.
+pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(6);
+
+pub struct Application {
+    web: TcpListener,
+    admin: TcpListener,
+    state: AppState,
+    store: Arc<dyn Store>,
+    stopping: watch::Sender<bool>,
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let store: Arc<dyn Store> = match settings.store.clone() {
+            StoreSettings::Memory => Arc::new(MemoryStore::new()),
+            StoreSettings::Consul(consul) => {
+                ConsulStore::start(consul).map_err(|e| anyhow::anyhow!("DB: {e}"))?
+            }
+        };
+        let auth = settings.admin_password.as_deref().map(AdminAuth::new);
+        let (stopping, stopping_rx) = watch::channel(false);
+        let state = AppState::new(store.clone(), settings.web.clone(), auth, stopping_rx)
+            .map_err(|e| anyhow::anyhow!(e))?;
+        let web = bind(
+            SocketAddr::new(settings.bind, settings.web_port),
+            "WEB_PORT",
+        )
+        .await?;
+        let admin = bind(
+            SocketAddr::new(settings.bind, settings.admin_port),
+            "ADMIN_PORT",
+        )
+        .await?;
+        tracing::info!(
+            web = %web.local_addr()?,
+            admin = %admin.local_addr()?,
+            store = %store.describe(),
+            version = %settings.web.version,
+            admin_login = settings.admin_password.is_some(),
+            "pets started"
+        );
+        Ok(Self {
+            web,
+            admin,
+            state,
+            store,
+            stopping,
+        })
+    }
+
+    pub fn web_addr(&self) -> SocketAddr {
+        self.web
+            .local_addr()
+            .expect("bound listener has an address")
+    }
+
+    pub fn admin_addr(&self) -> SocketAddr {
+        self.admin
+            .local_addr()
+            .expect("bound listener has an address")
+    }
+
+    /// Serves until `shutdown` completes, then drains and flushes.
+    pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+        let web = serve(
+            self.web,
+            logged(voter_router(self.state.clone())),
+            self.stopping.subscribe(),
+        );
+        let admin = serve(
+            self.admin,
+            logged(admin_router(self.state.clone())),
+            self.stopping.subscribe(),
+        );
+        let servers = tokio::spawn(async move { tokio::try_join!(web, admin) });
+        shutdown.await;
+        tracing::info!("shutting down: finishing requests in flight");
+        let _ = self.stopping.send(true);
+        match tokio::time::timeout(DRAIN_TIMEOUT, servers).await {
+            Ok(Ok(Ok(_))) => {}
+            Ok(Ok(Err(e))) => tracing::error!(error = %e, "server failed"),
+            Ok(Err(e)) => tracing::error!(error = %e, "server task failed"),
+            Err(_) => tracing::warn!("requests still open after {DRAIN_TIMEOUT:?}; closing them"),
+        }
+        self.store.shutdown().await;
+        tracing::info!("pets stopped");
+        Ok(())
+    }
+}
+
+async fn bind(addr: SocketAddr, variable: &str) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr} ({variable})"))
+}
+
+fn logged(router: Router) -> Router {
+    router.layer(
+        TraceLayer::new_for_http()
+            .make_span_with(|request: &axum::http::Request<_>| {
+                tracing::info_span!("request", method = %request.method(), path = %request.uri().path())
+            })
+            .on_response(
+                DefaultOnResponse::new()
+                    .level(Level::INFO)
+                    .latency_unit(LatencyUnit::Micros),
+            ),
+    )
+}
+
+async fn serve(
+    listener: TcpListener,
+    router: Router,
+    mut stop: watch::Receiver<bool>,
+) -> std::io::Result<()> {
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
+        let _ = stop.wait_for(|&s| s).await;
+    })
+    .await
+}
+
+/// Completes on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => tracing::info!("received Ctrl-C"),
+        _ = terminate => tracing::info!("received SIGTERM"),
+    }
+}
