@@ -28,6 +28,7 @@ async fn main() -> ExitCode {
         }
     };
     telemetry::init(settings.web.debug);
+    let stop = shutdown_signal();
     let app = match Application::build(settings).await {
         Ok(app) => app,
         Err(e) => {
@@ -35,7 +36,7 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match app.run_until_stopped(shutdown_signal()).await {
+    match app.run_until_stopped(stop).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!("{e:#}");

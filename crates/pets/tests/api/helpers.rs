@@ -1,0 +1,170 @@
+//! Starting the app for a test, and the HTTP chores tests share.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use pets::{Application, Settings};
+use reqwest::redirect::Policy;
+use serde_json::Value;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+pub struct TestApp {
+    pub web: String,
+    pub admin: String,
+    stop: Option<oneshot::Sender<()>>,
+    running: Option<JoinHandle<anyhow::Result<()>>>,
+}
+
+/// Environment for one app, on top of what every test app gets.
+#[derive(Default, Clone)]
+pub struct Env(pub Vec<(String, String)>);
+
+impl Env {
+    pub fn with(mut self, name: &str, value: impl Into<String>) -> Self {
+        self.0.push((name.into(), value.into()));
+        self
+    }
+
+    /// Writes `password` to a fresh file and points `ADMIN_PASSWORD_FILE` at it.
+    pub fn password(self, password: &str) -> Self {
+        let file = temp_file("admin_password", &format!("{password}\n"));
+        self.with("ADMIN_PASSWORD_FILE", file.to_str().unwrap())
+    }
+}
+
+pub fn temp_file(name: &str, contents: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "pets-test-{}-{}",
+        std::process::id(),
+        rand_suffix()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, contents).unwrap();
+    path
+}
+
+fn rand_suffix() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(Env::default()).await
+}
+
+pub async fn spawn_app_with(env: Env) -> TestApp {
+    let mut vars: HashMap<String, String> = [
+        ("WEB_PORT", "0"),
+        ("ADMIN_PORT", "0"),
+        ("PETS_BIND", "127.0.0.1"),
+        ("HOSTNAME", "test-host"),
+        ("PICTURES_DIR", "/nonexistent"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect();
+    vars.extend(env.0);
+    let settings = Settings::from_lookup(|k| vars.get(k).cloned()).expect("valid test settings");
+    let app = Application::build(settings).await.expect("app starts");
+    let web = format!("http://{}", app.web_addr());
+    let admin = format!("http://{}", app.admin_addr());
+    let (stop, stopped) = oneshot::channel::<()>();
+    let running = tokio::spawn(app.run_until_stopped(async {
+        let _ = stopped.await;
+    }));
+    TestApp {
+        web,
+        admin,
+        stop: Some(stop),
+        running: Some(running),
+    }
+}
+
+impl TestApp {
+    /// Stops the app as a signal would; returns how long it took.
+    pub async fn stop(&mut self) -> Duration {
+        let started = Instant::now();
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(running) = self.running.take() {
+            running.await.expect("app task").expect("app ran");
+        }
+        started.elapsed()
+    }
+
+    pub async fn results(&self, visitor: &Visitor) -> Value {
+        let response = visitor.get(&format!("{}/api/results", self.admin)).await;
+        assert_eq!(response.status(), 200, "results answer");
+        response.json().await.unwrap()
+    }
+
+    /// The vote counts per option, in order a, b, c.
+    pub async fn votes(&self) -> [u64; 3] {
+        let results = self.results(&Visitor::new()).await;
+        votes_of(&results)
+    }
+}
+
+pub fn votes_of(results: &Value) -> [u64; 3] {
+    let options = results["options"].as_array().expect("options");
+    [0, 1, 2].map(|i| options[i]["votes"].as_u64().expect("votes"))
+}
+
+/// A browser-like client: its own cookies, redirects not followed.
+#[derive(Clone)]
+pub struct Visitor {
+    pub http: reqwest::Client,
+}
+
+impl Default for Visitor {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Visitor {
+    pub fn new() -> Self {
+        Self {
+            http: reqwest::Client::builder()
+                .cookie_store(true)
+                .redirect(Policy::none())
+                .timeout(Duration::from_secs(30))
+                .build()
+                .unwrap(),
+        }
+    }
+
+    pub async fn get(&self, url: &str) -> reqwest::Response {
+        self.http.get(url).send().await.expect("GET answers")
+    }
+
+    pub async fn post_form(&self, url: &str, form: &[(&str, &str)]) -> reqwest::Response {
+        self.http
+            .post(url)
+            .form(form)
+            .send()
+            .await
+            .expect("POST answers")
+    }
+
+    pub async fn vote(&self, app: &TestApp, name: &str, choice: &str) -> reqwest::Response {
+        self.post_form(
+            &format!("{}/vote", app.web),
+            &[("name", name), ("vote", choice)],
+        )
+        .await
+    }
+}
+
+pub fn location(response: &reqwest::Response) -> &str {
+    response
+        .headers()
+        .get("location")
+        .and_then(|l| l.to_str().ok())
+        .unwrap_or("")
+}

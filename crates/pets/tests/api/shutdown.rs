@@ -1,0 +1,60 @@
+use std::time::Duration;
+
+use crate::helpers::{spawn_app, Visitor};
+
+#[tokio::test]
+async fn shutdown_ends_event_streams_and_stops_listening() {
+    let mut app = spawn_app().await;
+    let mut events = Visitor::new()
+        .get(&format!("{}/api/events", app.admin))
+        .await;
+    assert_eq!(events.status(), 200);
+    events.chunk().await.unwrap().expect("a first event");
+
+    let took = app.stop().await;
+    assert!(took < Duration::from_secs(10), "stopped in {took:?}");
+    let rest = tokio::time::timeout(Duration::from_secs(2), async {
+        while let Ok(Some(_)) = events.chunk().await {}
+    })
+    .await;
+    assert!(rest.is_ok(), "the stream was closed");
+    assert!(
+        reqwest::get(format!("{}/health", app.web)).await.is_err(),
+        "no longer accepting"
+    );
+}
+
+#[tokio::test]
+async fn sigterm_stops_the_binary_cleanly() {
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_pets"))
+        .env("WEB_PORT", "0")
+        .env("ADMIN_PORT", "0")
+        .env("PETS_BIND", "127.0.0.1")
+        .env("RUST_LOG", "info")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(stdout));
+    let started = lines.next_line().await.unwrap().expect("a start-up line");
+    assert!(started.contains("pets started"), "{started}");
+    assert!(
+        started.contains("in-memory store"),
+        "names the store: {started}"
+    );
+
+    let pid = child.id().unwrap() as i32;
+    // SAFETY: sending a signal to our own child process.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+    let status = tokio::time::timeout(Duration::from_secs(10), child.wait())
+        .await
+        .expect("exits within 10 s")
+        .unwrap();
+    assert!(status.success(), "{status}");
+    let mut rest = Vec::new();
+    while let Ok(Some(line)) = lines.next_line().await {
+        rest.push(line);
+    }
+    assert!(rest.iter().any(|l| l.contains("SIGTERM")), "{rest:?}");
+    assert!(rest.iter().any(|l| l.contains("pets stopped")), "{rest:?}");
+}

@@ -1,0 +1,183 @@
+use futures::StreamExt;
+
+use crate::helpers::{location, spawn_app, spawn_app_with, votes_of, Env, Visitor};
+
+#[tokio::test]
+async fn a_visitor_who_has_not_voted_is_sent_to_the_ballot() {
+    let app = spawn_app().await;
+    let response = Visitor::new().get(&app.web).await;
+    assert_eq!(response.status(), 303);
+    assert_eq!(location(&response), "/vote");
+}
+
+#[tokio::test]
+async fn voting_shows_the_pet_page_with_a_picture_that_loads() {
+    let app = spawn_app().await;
+    let visitor = Visitor::new();
+
+    let ballot = visitor.get(&format!("{}/vote", app.web)).await;
+    assert_eq!(ballot.status(), 200);
+    let ballot = ballot.text().await.unwrap();
+    for option in ["Cats", "Dogs", "Whales"] {
+        assert!(ballot.contains(option), "ballot lists {option}");
+    }
+
+    let voted = visitor.vote(&app, "Ada", "b").await;
+    assert_eq!(voted.status(), 303);
+    assert_eq!(location(&voted), "/");
+
+    let page = visitor.get(&app.web).await;
+    assert_eq!(page.status(), 200);
+    let page = page.text().await.unwrap();
+    assert!(page.contains("Dogs"));
+    assert!(page.contains("test-host"), "names the serving container");
+    assert!(page.contains("version 1.0"));
+    assert!(page.contains(r#"id="pets-served">1<"#), "counts this page");
+    assert!(page.contains("Serve another pet") && page.contains("Vote again"));
+    assert!(page.contains("memory-note"), "says votes are local");
+
+    let src = page
+        .split(r#"id="pet-picture" src=""#)
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("a picture")
+        .replace("&#x2F;", "/");
+    assert!(src.starts_with("/static/option_b/"), "a dog picture: {src}");
+    let picture = visitor.get(&format!("{}{src}", app.web)).await;
+    assert_eq!(picture.status(), 200);
+    assert_eq!(picture.headers()["content-type"], "image/svg+xml");
+    assert!(picture.headers()["cache-control"]
+        .to_str()
+        .unwrap()
+        .contains("max-age"));
+    assert!(picture.text().await.unwrap().contains("<svg"));
+}
+
+#[tokio::test]
+async fn every_default_pet_has_at_least_three_pictures() {
+    let app = spawn_app().await;
+    for (choice, folder) in [("a", "option_a"), ("b", "option_b"), ("c", "option_c")] {
+        let visitor = Visitor::new();
+        visitor.vote(&app, "Pic", choice).await;
+        let mut seen = std::collections::HashSet::new();
+        for _ in 0..60 {
+            let page = visitor.get(&app.web).await.text().await.unwrap();
+            let src = page.split("pet-picture\" src=\"").nth(1).unwrap();
+            seen.insert(src.split('"').next().unwrap().to_owned());
+        }
+        assert!(seen.len() >= 3, "{folder} shows {} pictures", seen.len());
+    }
+}
+
+#[tokio::test]
+async fn static_files_revalidate_with_their_etag() {
+    let app = spawn_app().await;
+    let visitor = Visitor::new();
+    let url = format!("{}/static/css/pets.css", app.web);
+    let first = visitor.get(&url).await;
+    assert_eq!(first.status(), 200);
+    let etag = first.headers()["etag"].clone();
+    let again = visitor
+        .http
+        .get(&url)
+        .header("if-none-match", etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 304);
+}
+
+#[tokio::test]
+async fn voting_again_moves_the_vote() {
+    let app = spawn_app().await;
+    let visitor = Visitor::new();
+    visitor.vote(&app, "Ada", "a").await;
+    visitor.vote(&app, "Ada", "c").await;
+    assert_eq!(app.votes().await, [0, 0, 1]);
+
+    let ballot = visitor
+        .get(&format!("{}/vote", app.web))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        ballot.contains(r#"id="vote-c" class="choice choice-c current""#),
+        "marks the vote"
+    );
+    assert!(!ballot.contains(r#"choice-a current"#));
+}
+
+#[tokio::test]
+async fn options_are_named_by_the_environment() {
+    let app = spawn_app_with(Env::default().with("OPTION_A", "Hamsters")).await;
+    let ballot = Visitor::new()
+        .get(&format!("{}/vote", app.web))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(ballot.contains("Hamsters") && !ballot.contains("Cats"));
+    let results = app.results(&Visitor::new()).await;
+    assert_eq!(results["options"][0]["name"], "Hamsters");
+}
+
+#[tokio::test]
+async fn pets_served_counts_every_pet_page() {
+    let app = spawn_app().await;
+    let visitor = Visitor::new();
+    visitor.vote(&app, "Ada", "a").await;
+    for _ in 0..25 {
+        assert_eq!(visitor.get(&app.web).await.status(), 200);
+    }
+    let results = app.results(&Visitor::new()).await;
+    assert_eq!(results["hits"], 25);
+}
+
+#[tokio::test]
+async fn a_thousand_votes_from_fifty_clients_are_counted_exactly() {
+    let app = spawn_app().await;
+    let votes = futures::stream::iter(0..1000)
+        .map(|i| {
+            let app = &app;
+            async move {
+                let choice = ["a", "b", "c"][i % 3];
+                let response = Visitor::new()
+                    .vote(app, &format!("voter {i}"), choice)
+                    .await;
+                assert_eq!(response.status(), 303, "vote {i} accepted");
+            }
+        })
+        .buffer_unordered(50);
+    votes.collect::<Vec<_>>().await;
+    assert_eq!(app.votes().await, [334, 333, 333]);
+}
+
+#[tokio::test]
+async fn fifty_voters_changing_their_minds_concurrently_count_once_each() {
+    let app = spawn_app().await;
+    let finals = futures::stream::iter(0..50)
+        .map(|i| {
+            let app = &app;
+            async move {
+                let visitor = Visitor::new();
+                let mut last = 0;
+                for round in 0..20 {
+                    last = (i * 7 + round * 3) % 3;
+                    let response = visitor.vote(app, "mover", ["a", "b", "c"][last]).await;
+                    assert_eq!(response.status(), 303);
+                }
+                last
+            }
+        })
+        .buffer_unordered(50)
+        .collect::<Vec<_>>()
+        .await;
+    let mut expected = [0u64; 3];
+    for choice in finals {
+        expected[choice] += 1;
+    }
+    let results = app.results(&Visitor::new()).await;
+    assert_eq!(votes_of(&results), expected);
+    assert_eq!(results["total_votes"], 50);
+}
