@@ -128,7 +128,9 @@ fn logged(router: Router) -> Router {
                 DefaultOnResponse::new()
                     .level(Level::INFO)
                     .latency_unit(LatencyUnit::Micros),
-            ),
+            )
+            // The response line already carries the status.
+            .on_failure(()),
     )
 }
 

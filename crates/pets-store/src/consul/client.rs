@@ -467,7 +467,13 @@ fn classify_server_error(endpoint: &str, status: StatusCode, body: &[u8]) -> Opt
     let text = String::from_utf8_lossy(body);
     let text = text.trim();
     let message = format!("{endpoint} answered {status}: {text}");
-    if text.contains("No cluster leader") || text.contains("No path to datacenter") {
+    // These say the request never reached a leader that could apply it.
+    let not_applied = [
+        "No cluster leader",
+        "No path to datacenter",
+        "rpc error getting client",
+    ];
+    if not_applied.iter().any(|m| text.contains(m)) {
         Some(CallError::NotSent(message))
     } else {
         Some(CallError::Unknown(message))

@@ -290,19 +290,25 @@ async fn watch_cluster(store: Weak<ConsulStore>) {
     while let Some(s) = store.upgrade() {
         let client = s.client.clone();
         drop(s);
-        if round % 5 == 0 {
+        if round.is_multiple_of(5) {
             client.refresh_endpoints().await;
         }
         round = round.wrapping_add(1);
         let cluster = client.cluster().await;
         let Some(s) = store.upgrade() else { return };
-        if let Ok((leader, servers)) = cluster {
+        let leaderless = {
             let mut known = s.known();
-            known.leader = leader;
-            known.servers = servers;
-        }
+            if let Ok((leader, servers)) = cluster {
+                known.leader = leader;
+                known.servers = servers;
+            }
+            known.leader.is_none()
+        };
         drop(s);
-        tokio::time::sleep(Duration::from_secs(2)).await;
+        // Look often while there is no leader, so the console shows the new
+        // one as soon as it is elected.
+        let pause = if leaderless { 500 } else { 2000 };
+        tokio::time::sleep(Duration::from_millis(pause)).await;
     }
 }
 

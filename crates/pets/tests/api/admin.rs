@@ -29,7 +29,7 @@ async fn without_a_password_the_console_shows_the_results_chart() {
         "nothing from elsewhere"
     );
 
-    let results = app.results(&Visitor::new()).await;
+    let results = app.results().await;
     assert_eq!(votes_of(&results), [2, 0, 1]);
     assert_eq!(results["options"][0]["id"], "a");
     assert_eq!(results["options"][0]["name"], "Cats");

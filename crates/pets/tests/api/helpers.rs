@@ -57,6 +57,10 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_app_with(env: Env) -> TestApp {
+    // `TEST_LOG=1 cargo test ...` shows the apps' logs.
+    if std::env::var_os("TEST_LOG").is_some() {
+        pets::telemetry::init(false);
+    }
     let mut vars: HashMap<String, String> = [
         ("WEB_PORT", "0"),
         ("ADMIN_PORT", "0"),
@@ -97,15 +101,18 @@ impl TestApp {
         started.elapsed()
     }
 
-    pub async fn results(&self, visitor: &Visitor) -> Value {
-        let response = visitor.get(&format!("{}/api/results", self.admin)).await;
+    /// `GET /api/results` as a visitor with no session.
+    pub async fn results(&self) -> Value {
+        let response = Visitor::new()
+            .get(&format!("{}/api/results", self.admin))
+            .await;
         assert_eq!(response.status(), 200, "results answer");
         response.json().await.unwrap()
     }
 
     /// The vote counts per option, in order a, b, c.
     pub async fn votes(&self) -> [u64; 3] {
-        let results = self.results(&Visitor::new()).await;
+        let results = self.results().await;
         votes_of(&results)
     }
 }

@@ -2,6 +2,8 @@
 //! free ports, driven over HTTP.
 
 mod admin;
+mod cluster;
+mod consul;
 mod health;
 mod helpers;
 mod security;

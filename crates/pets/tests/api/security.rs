@@ -3,7 +3,7 @@ use crate::helpers::{spawn_app, Visitor};
 #[tokio::test]
 async fn cross_site_posts_are_refused_on_both_ports() {
     let app = spawn_app().await;
-    let before = app.results(&Visitor::new()).await;
+    let before = app.results().await;
     let http = Visitor::new().http;
     let vote = format!("{}/vote", app.web);
     let refused = [
@@ -39,11 +39,7 @@ async fn cross_site_posts_are_refused_on_both_ports() {
         .await
         .unwrap();
     assert_eq!(health.status(), 403);
-    assert_eq!(
-        app.results(&Visitor::new()).await,
-        before,
-        "nothing changed"
-    );
+    assert_eq!(app.results().await, before, "nothing changed");
 
     let host = app.web.trim_start_matches("http://");
     let same_origin = http
@@ -111,7 +107,7 @@ async fn names_are_data_and_never_touch_other_records() {
         let response = Visitor::new().vote(&app, name, "b").await;
         assert_eq!(response.status(), 303, "{name} is a fine name");
     }
-    let results = app.results(&Visitor::new()).await;
+    let results = app.results().await;
     assert_eq!(crate::helpers::votes_of(&results), [1, 5, 0]);
     assert_eq!(results["hits"], 1, "the counter is untouched");
     assert_eq!(voter.get(&app.web).await.status(), 200, "pages still work");

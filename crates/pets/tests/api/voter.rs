@@ -118,7 +118,7 @@ async fn options_are_named_by_the_environment() {
         .await
         .unwrap();
     assert!(ballot.contains("Hamsters") && !ballot.contains("Cats"));
-    let results = app.results(&Visitor::new()).await;
+    let results = app.results().await;
     assert_eq!(results["options"][0]["name"], "Hamsters");
 }
 
@@ -130,7 +130,7 @@ async fn pets_served_counts_every_pet_page() {
     for _ in 0..25 {
         assert_eq!(visitor.get(&app.web).await.status(), 200);
     }
-    let results = app.results(&Visitor::new()).await;
+    let results = app.results().await;
     assert_eq!(results["hits"], 25);
 }
 
@@ -177,7 +177,7 @@ async fn fifty_voters_changing_their_minds_concurrently_count_once_each() {
     for choice in finals {
         expected[choice] += 1;
     }
-    let results = app.results(&Visitor::new()).await;
+    let results = app.results().await;
     assert_eq!(votes_of(&results), expected);
     assert_eq!(results["total_votes"], 50);
 }

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Installs what the test suite and benchmark need on a fresh Debian machine:
+# chromium and chromium-driver (browser tests), wrk and nginx-light (benchmark),
+# debootstrap (local base images), and Consul 1.8.7 from Debian's bullseye
+# suite, unpacked under .tools/consul. Safe to run again: it skips what is there.
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+tools="$root/.tools"
+consul_bin="$tools/consul/usr/bin/consul"
+
+say() { printf '[install-deps] %s\n' "$*"; }
+fail() { printf '[install-deps] error: %s\n' "$*" >&2; exit 1; }
+
+[ "$(id -u)" = 0 ] || fail "run as root (apt-get installs packages)"
+
+missing=()
+command -v chromium >/dev/null || missing+=(chromium)
+command -v chromedriver >/dev/null || missing+=(chromium-driver)
+command -v wrk >/dev/null || missing+=(wrk)
+command -v nginx >/dev/null || missing+=(nginx-light)
+command -v debootstrap >/dev/null || missing+=(debootstrap)
+if [ ${#missing[@]} -gt 0 ]; then
+  say "installing ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# The Debian mirror this machine's apt already uses (never a hard-coded host).
+debian_mirror() {
+  {
+    cat /etc/apt/sources.list.d/*.sources 2>/dev/null | awk '/^URIs:/ {print $2}'
+    cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null |
+      awk '/^deb / {sub(/^deb (\[[^]]*\] )?/, ""); print $1}'
+  } 2>/dev/null | grep -E '/debian/?$' | grep -v security | head -n 1 || true
+}
+
+if [ ! -x "$consul_bin" ]; then
+  mirror=$(debian_mirror)
+  [ -n "$mirror" ] || fail "no Debian mirror found in the apt sources"
+  say "fetching consul from the bullseye suite of $mirror"
+  work=$(mktemp -d)
+  trap 'rm -rf "$work"' EXIT
+  mkdir -p "$work/lists/partial" "$work/cache/archives/partial"
+  keyring=/usr/share/keyrings/debian-archive-keyring.gpg
+  echo "deb [signed-by=$keyring] $mirror bullseye main" >"$work/sources.list"
+  apt_opts=(-o "Dir::Etc::SourceList=$work/sources.list" -o "Dir::Etc::SourceParts=/dev/null"
+    -o "Dir::State::Lists=$work/lists" -o "Dir::Cache=$work/cache" -o "APT::Sandbox::User=root")
+  apt-get "${apt_opts[@]}" update -qq
+  (cd "$work" && apt-get "${apt_opts[@]}" download consul >/dev/null)
+  mkdir -p "$tools/consul"
+  dpkg-deb -x "$work"/consul_*.deb "$tools/consul"
+fi
+"$consul_bin" version | head -n 1 | grep -q 'v1.8' || fail "unexpected consul: $("$consul_bin" version | head -n 1)"
+say "consul: $("$consul_bin" version | head -n 1) at $consul_bin"
+say "chromium: $(chromium --version 2>/dev/null)"
+say "wrk, nginx, debootstrap: present"
