@@ -2,6 +2,7 @@
 //! free ports, driven over HTTP.
 
 mod admin;
+mod browser;
 mod cluster;
 mod consul;
 mod health;

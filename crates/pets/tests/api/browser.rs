@@ -1,0 +1,283 @@
+//! The app in a real browser: headless Chromium driven through chromedriver.
+//! These tests also take the screenshots the README shows (`images/`).
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use hyper_util::client::legacy::connect::HttpConnector;
+use serde_json::json;
+
+use crate::helpers::{spawn_app_with, Env, Visitor};
+
+/// A chromedriver process and one browser session through it.
+struct Browser {
+    client: Client,
+    _driver: tokio::process::Child,
+    _profile: PathBuf,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl Browser {
+    async fn start() -> Self {
+        let port = free_port();
+        let driver = tokio::process::Command::new("chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("chromedriver is not installed: run scripts/install-deps.sh");
+        let profile =
+            std::env::temp_dir().join(format!("pets-chrome-{}-{port}", std::process::id()));
+        let mut capabilities = serde_json::Map::new();
+        capabilities.insert(
+            "goog:chromeOptions".into(),
+            json!({
+                "args": [
+                    "--headless=new", "--no-sandbox", "--disable-gpu",
+                    "--disable-background-networking", "--disable-component-update",
+                    "--disable-sync", "--no-first-run", "--hide-scrollbars",
+                    "--window-size=900,1000",
+                    format!("--user-data-dir={}", profile.display()),
+                ]
+            }),
+        );
+        let url = format!("http://127.0.0.1:{port}");
+        let started = Instant::now();
+        let client = loop {
+            let attempt = ClientBuilder::new(HttpConnector::new())
+                .capabilities(capabilities.clone())
+                .connect(&url)
+                .await;
+            match attempt {
+                Ok(client) => break client,
+                Err(e) if started.elapsed() > Duration::from_secs(20) => {
+                    panic!("no browser session from chromedriver: {e}")
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+            }
+        };
+        Self {
+            client,
+            _driver: driver,
+            _profile: profile,
+        }
+    }
+
+    /// The rendered text of the element, waiting up to 5 s for it to exist.
+    async fn text(&self, css: &str) -> String {
+        self.client
+            .wait()
+            .at_most(Duration::from_secs(5))
+            .for_element(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("no {css}: {e}"))
+            .text()
+            .await
+            .unwrap()
+    }
+
+    /// Waits up to 5 s for the element's text to become `expected`.
+    async fn wait_for_text(&self, css: &str, expected: &str) -> String {
+        let started = Instant::now();
+        loop {
+            let text = self.text(css).await;
+            if text == expected || started.elapsed() > Duration::from_secs(5) {
+                return text;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    async fn click(&self, css: &str) {
+        self.client
+            .find(Locator::Css(css))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+    }
+
+    async fn type_into(&self, css: &str, text: &str) {
+        self.client
+            .find(Locator::Css(css))
+            .await
+            .unwrap()
+            .send_keys(text)
+            .await
+            .unwrap();
+    }
+
+    /// The page's path once it is `expected`, waiting up to 5 s for a
+    /// navigation to finish.
+    async fn wait_for_path(&self, expected: &str) -> String {
+        let started = Instant::now();
+        loop {
+            let path = self.client.current_url().await.unwrap().path().to_owned();
+            if path == expected || started.elapsed() > Duration::from_secs(5) {
+                return path;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Saves a screenshot to `images/<name>` for the README.
+    async fn screenshot(&self, name: &str) {
+        let png = self.client.screenshot().await.unwrap();
+        assert!(png.starts_with(b"\x89PNG"), "a PNG");
+        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../images");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join(name), png).unwrap();
+    }
+
+    async fn close(self) {
+        self.client.close().await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn a_visitor_votes_and_sees_their_pet() {
+    let app = spawn_app_with(Env::default().with("HOSTNAME", "web-1")).await;
+    let browser = Browser::start().await;
+
+    browser.client.goto(&app.web).await.unwrap();
+    assert_eq!(
+        browser.wait_for_path("/vote").await,
+        "/vote",
+        "sent to the ballot first"
+    );
+    browser.type_into("#name", "Ada").await;
+    browser.screenshot("vote-page.png").await;
+    browser.click("#vote-b").await;
+
+    assert_eq!(browser.wait_for_path("/").await, "/");
+    assert!(browser.text("h1").await.contains("Dogs"));
+    assert_eq!(browser.text("#hostname").await, "web-1");
+    assert_eq!(browser.text("#pets-served").await, "1");
+    let loaded = browser
+        .client
+        .execute(
+            "const img = document.getElementById('pet-picture');
+             return img.complete && img.naturalWidth > 0 ? img.getAttribute('src') : null;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let src = loaded.as_str().expect("the picture loaded");
+    assert!(src.starts_with("/static/option_b/"), "{src}");
+    browser.screenshot("pet-page.png").await;
+
+    browser.click("#another").await;
+    assert_eq!(browser.wait_for_text("#pets-served", "2").await, "2");
+    browser.click("#vote-again").await;
+    assert_eq!(browser.wait_for_path("/vote").await, "/vote");
+    assert!(browser
+        .text("#vote-b")
+        .await
+        .to_lowercase()
+        .contains("your vote"));
+    browser.close().await;
+    assert_eq!(app.votes().await, [0, 1, 0]);
+}
+
+#[tokio::test]
+async fn version_two_is_visibly_different() {
+    let app = spawn_app_with(
+        Env::default()
+            .with("PETS_VERSION", "2.0")
+            .with("HOSTNAME", "web-2"),
+    )
+    .await;
+    let browser = Browser::start().await;
+    browser
+        .client
+        .goto(&format!("{}/vote", app.web))
+        .await
+        .unwrap();
+    browser.type_into("#name", "Ada").await;
+    browser.click("#vote-c").await;
+    let background = browser
+        .client
+        .execute(
+            "return getComputedStyle(document.body).backgroundImage",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert!(
+        background.as_str().unwrap().contains("rgb(22, 22, 41)"),
+        "night colours: {background}"
+    );
+    assert!(browser.text(".version").await.contains("2.0"));
+    browser.screenshot("pet-page-2.0.png").await;
+    browser.close().await;
+}
+
+#[tokio::test]
+async fn the_admin_logs_in_and_watches_the_chart_move() {
+    let app = spawn_app_with(
+        Env::default()
+            .password("let me in")
+            .with("HOSTNAME", "web-1"),
+    )
+    .await;
+    Visitor::new().vote(&app, "Bob", "a").await;
+    Visitor::new().vote(&app, "Cy", "a").await;
+    Visitor::new().vote(&app, "Dee", "c").await;
+    let browser = Browser::start().await;
+
+    browser.client.goto(&app.admin).await.unwrap();
+    assert_eq!(browser.wait_for_path("/login").await, "/login");
+    browser.type_into("#password", "wrong").await;
+    browser.click("#login").await;
+    assert!(browser.text("#problem").await.contains("not right"));
+    browser
+        .client
+        .find(Locator::Css("#password"))
+        .await
+        .unwrap()
+        .clear()
+        .await
+        .unwrap();
+    browser.type_into("#password", "let me in").await;
+    browser.screenshot("admin-login.png").await;
+    browser.click("#login").await;
+
+    assert_eq!(browser.wait_for_path("/").await, "/");
+    assert_eq!(browser.text("#votes-a").await, "2");
+    assert_eq!(browser.text("#total-votes").await, "3");
+
+    Visitor::new().vote(&app, "Eve", "b").await;
+    assert_eq!(
+        browser.wait_for_text("#votes-b", "1").await,
+        "1",
+        "the chart updates live"
+    );
+    assert_eq!(browser.text("#total-votes").await, "4");
+    let width = browser
+        .client
+        .find(Locator::Css("#bar-b"))
+        .await
+        .unwrap()
+        .attr("width")
+        .await
+        .unwrap();
+    assert_eq!(width.as_deref(), Some("100"), "25% of the track");
+    // Let the bars finish their 0.4 s transition before the picture.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    browser.screenshot("admin-results.png").await;
+
+    browser.click("#logout").await;
+    assert_eq!(browser.wait_for_path("/login").await, "/login");
+    browser.close().await;
+}

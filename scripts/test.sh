@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# The whole test suite, as a new user runs it on a fresh machine: installs
+# what the tests need (Consul, chromium, wrk, nginx, debootstrap), checks
+# formatting and lints, then runs every test against the real things.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+echo "== installing test dependencies"
+scripts/install-deps.sh
+
+echo "== cargo fmt --check"
+cargo fmt --all -- --check
+
+echo "== cargo clippy"
+cargo clippy --all-targets --locked -- -D warnings
+
+echo "== cargo test"
+cargo test --workspace --locked -- --test-threads=4
