@@ -26,14 +26,8 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# The Debian mirror this machine's apt already uses (never a hard-coded host).
-debian_mirror() {
-  {
-    cat /etc/apt/sources.list.d/*.sources 2>/dev/null | awk '/^URIs:/ {print $2}'
-    cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null |
-      awk '/^deb / {sub(/^deb (\[[^]]*\] )?/, ""); print $1}'
-  } 2>/dev/null | grep -E '/debian/?$' | grep -v security | head -n 1 || true
-}
+# shellcheck source=lib/debian.sh
+. "$root/scripts/lib/debian.sh"
 
 if [ ! -x "$consul_bin" ]; then
   mirror=$(debian_mirror)

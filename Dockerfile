@@ -1,0 +1,33 @@
+# pets: a Rust build stage, then a runtime image holding the binary and the
+# C libraries it links. The defaults are public images; on an engine that
+# cannot pull, scripts/local-images.sh passes locally made ones instead:
+#   docker build --build-arg RUST_IMAGE=... --build-arg RUNTIME_IMAGE=... .
+ARG RUST_IMAGE=rust:1.95-slim-bookworm
+ARG RUNTIME_IMAGE=gcr.io/distroless/cc-debian12:nonroot
+
+FROM ${RUST_IMAGE} AS build
+WORKDIR /src
+COPY Cargo.toml Cargo.lock ./
+COPY crates crates
+COPY web web
+RUN cargo build --release --locked -p pets \
+ && install -m 0755 target/release/pets /pets
+
+FROM ${RUNTIME_IMAGE}
+# 1.0, 2.0 (another colour scheme) or broken (its health check always fails).
+ARG PETS_VERSION=1.0
+LABEL org.opencontainers.image.title="pets" \
+      org.opencontainers.image.description="Docker Pets in Rust: vote for a pet, watch replicas share the tally in Consul" \
+      org.opencontainers.image.version="${PETS_VERSION}" \
+      org.opencontainers.image.licenses="Apache-2.0"
+ENV PETS_VERSION=${PETS_VERSION} \
+    WEB_PORT=5000 \
+    ADMIN_PORT=7000 \
+    PICTURES_DIR=/pictures
+COPY --from=build /pets /usr/local/bin/pets
+USER 65532:65532
+EXPOSE 5000 7000
+STOPSIGNAL SIGTERM
+HEALTHCHECK --interval=5s --timeout=3s --start-period=5s --retries=2 \
+  CMD ["/usr/local/bin/pets", "healthcheck"]
+ENTRYPOINT ["/usr/local/bin/pets"]

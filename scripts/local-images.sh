@@ -1,0 +1,126 @@
+#!/usr/bin/env bash
+# Builds every image the stacks need on an engine that cannot pull from a
+# registry, and prints what it built:
+#
+#   pets-rust-local:bookworm     Debian bookworm with gcc and this machine's Rust
+#                                toolchain: stands in for rust:*-slim-bookworm
+#   pets-runtime-local:bookworm  glibc and libgcc only, with a non-root user:
+#                                stands in for gcr.io/distroless/cc-debian12
+#   pets:1.0 pets:2.0 pets:broken
+#                                from ./Dockerfile, on the two images above
+#   consul-local:1.8.7           Debian's consul binary and what it links
+#
+# Usage: scripts/local-images.sh [--force]   (--force rebuilds the base images)
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+# shellcheck source=lib/debian.sh
+. scripts/lib/debian.sh
+tools="$root/.tools"
+force=${1:-}
+
+say() { printf '[local-images] %s\n' "$*"; }
+fail() { printf '[local-images] error: %s\n' "$*" >&2; exit 1; }
+have_image() { [ "$force" != --force ] && docker image inspect "$1" >/dev/null 2>&1; }
+
+command -v docker >/dev/null || fail "docker is not installed"
+docker info >/dev/null 2>&1 || fail "the Docker engine does not answer"
+[ -x "$tools/consul/usr/bin/consul" ] || scripts/install-deps.sh
+
+# Copies files, and every library they link, into a root file system.
+copy_with_libraries() {
+  local dest=$1; shift
+  local file lib
+  for file in "$@"; do
+    cp -L --parents "$file" "$dest"
+    for lib in $(ldd "$file" 2>/dev/null | grep -oE '/[^ ]+\.so[^ ]*'); do
+      cp -L --parents "$lib" "$dest"
+    done
+  done
+}
+
+# The skeleton of a minimal image: users, name resolution, a writable /tmp.
+minimal_root() {
+  local dest=$1
+  mkdir -p "$dest/etc" "$dest/tmp" "$dest/home/nonroot"
+  chmod 1777 "$dest/tmp"
+  chown 65532:65532 "$dest/home/nonroot"
+  printf 'root:x:0:0:root:/root:/sbin/nologin\nnonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin\n' >"$dest/etc/passwd"
+  printf 'root:x:0:\nnonroot:x:65532:\n' >"$dest/etc/group"
+  printf 'hosts: files dns\n' >"$dest/etc/nsswitch.conf"
+}
+
+import_root() {
+  local dir=$1 tag=$2; shift 2
+  tar -C "$dir" -c . | docker import "$@" - "$tag" >/dev/null
+  say "built $tag ($(docker image inspect -f '{{.Size}}' "$tag" | awk '{printf "%.1f MB", $1/1e6}'))"
+}
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+if ! have_image pets-runtime-local:bookworm; then
+  rootfs="$work/runtime"
+  minimal_root "$rootfs"
+  # What distroless/cc carries: the C library, libm, libgcc_s and the loader.
+  for lib in libc.so.6 libm.so.6 libgcc_s.so.1 libpthread.so.0 libdl.so.2 librt.so.1; do
+    copy_with_libraries "$rootfs" "/lib/x86_64-linux-gnu/$lib"
+  done
+  copy_with_libraries "$rootfs" /lib64/ld-linux-x86-64.so.2
+  import_root "$rootfs" pets-runtime-local:bookworm --change 'USER 65532:65532'
+fi
+
+if ! have_image pets-rust-local:bookworm; then
+  base="$tools/rootfs-bookworm-build"
+  if [ ! -x "$base/usr/bin/gcc" ]; then
+    mirror=$(debian_mirror)
+    [ -n "$mirror" ] || fail "no Debian mirror found in the apt sources"
+    say "debootstrapping Debian bookworm with gcc from $mirror"
+    rm -rf "$base"
+    debootstrap --variant=minbase --include=gcc,libc6-dev,ca-certificates bookworm "$base" "$mirror" >"$work/debootstrap.log" 2>&1 ||
+      { tail -20 "$work/debootstrap.log" >&2; fail "debootstrap failed"; }
+    rm -rf "$base/var/cache/apt/archives/"*.deb
+  fi
+  toolchain=$(rustc --print sysroot)
+  say "adding the Rust toolchain from $toolchain ($(rustc --version))"
+  rootfs="$work/rust"
+  mkdir -p "$rootfs"
+  cp -a "$base/." "$rootfs/"
+  mkdir -p "$rootfs/usr/local/rust" "$rootfs/usr/local/cargo"
+  cp -a "$toolchain/bin" "$toolchain/lib" "$rootfs/usr/local/rust/"
+  import_root "$rootfs" pets-rust-local:bookworm \
+    --change 'ENV PATH=/usr/local/rust/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
+    --change 'ENV CARGO_HOME=/usr/local/cargo' \
+    --change 'ENV RUSTUP_HOME=/usr/local/rustup'
+fi
+
+for version in 1.0 2.0 broken; do
+  say "building pets:$version"
+  docker build --quiet \
+    --build-arg RUST_IMAGE=pets-rust-local:bookworm \
+    --build-arg RUNTIME_IMAGE=pets-runtime-local:bookworm \
+    --build-arg PETS_VERSION="$version" \
+    -t "pets:$version" . >/dev/null
+  say "built pets:$version ($(docker image inspect -f '{{.Size}}' "pets:$version" | awk '{printf "%.1f MB", $1/1e6}'))"
+done
+
+if ! have_image consul-local:1.8.7; then
+  rootfs="$work/consul"
+  minimal_root "$rootfs"
+  mkdir -p "$rootfs/bin" "$rootfs/consul/data" "$rootfs/consul/config"
+  cp "$tools/consul/usr/bin/consul" "$rootfs/bin/consul"
+  copy_with_libraries "$rootfs" "$tools/consul/usr/bin/consul"
+  rm -rf "${rootfs:?}/${tools#/}"
+  chown -R 65532:65532 "$rootfs/consul"
+  import_root "$rootfs" consul-local:1.8.7 \
+    --change 'USER 65532:65532' \
+    --change 'ENTRYPOINT ["/bin/consul"]' \
+    --change 'CMD ["agent", "-dev", "-client=0.0.0.0"]' \
+    --change 'EXPOSE 8300 8301 8302 8500 8600' \
+    --change 'VOLUME /consul/data'
+fi
+
+say "images ready:"
+docker images --format '  {{.Repository}}:{{.Tag}}  {{.Size}}' |
+  grep -E '^  (pets|pets-rust-local|pets-runtime-local|consul-local):' | sort
