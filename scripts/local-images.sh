@@ -89,6 +89,9 @@ if ! have_image pets-rust-local:bookworm; then
   cp -a "$base/." "$rootfs/"
   mkdir -p "$rootfs/usr/local/rust" "$rootfs/usr/local/cargo"
   cp -a "$toolchain/bin" "$toolchain/lib" "$rootfs/usr/local/rust/"
+  # Trust what this machine trusts: where crates.io is reached through a
+  # TLS-inspecting proxy, its CA is in the host's bundle.
+  cp /etc/ssl/certs/ca-certificates.crt "$rootfs/etc/ssl/certs/ca-certificates.crt"
   import_root "$rootfs" pets-rust-local:bookworm \
     --change 'ENV PATH=/usr/local/rust/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
     --change 'ENV CARGO_HOME=/usr/local/cargo' \
@@ -97,11 +100,12 @@ fi
 
 for version in 1.0 2.0 broken; do
   say "building pets:$version"
-  docker build --quiet \
+  docker build \
     --build-arg RUST_IMAGE=pets-rust-local:bookworm \
     --build-arg RUNTIME_IMAGE=pets-runtime-local:bookworm \
     --build-arg PETS_VERSION="$version" \
-    -t "pets:$version" . >/dev/null
+    -t "pets:$version" . >"$work/build.log" 2>&1 ||
+    { tail -40 "$work/build.log" >&2; fail "docker build of pets:$version failed"; }
   say "built pets:$version ($(docker image inspect -f '{{.Size}}' "pets:$version" | awk '{printf "%.1f MB", $1/1e6}'))"
 done
 
@@ -110,8 +114,7 @@ if ! have_image consul-local:1.8.7; then
   minimal_root "$rootfs"
   mkdir -p "$rootfs/bin" "$rootfs/consul/data" "$rootfs/consul/config"
   cp "$tools/consul/usr/bin/consul" "$rootfs/bin/consul"
-  copy_with_libraries "$rootfs" "$tools/consul/usr/bin/consul"
-  rm -rf "${rootfs:?}/${tools#/}"
+  copy_with_libraries "$rootfs" $(ldd "$rootfs/bin/consul" | grep -oE '/[^ ]+\.so[^ ]*')
   chown -R 65532:65532 "$rootfs/consul"
   import_root "$rootfs" consul-local:1.8.7 \
     --change 'USER 65532:65532' \
@@ -122,5 +125,6 @@ if ! have_image consul-local:1.8.7; then
 fi
 
 say "images ready:"
-docker images --format '  {{.Repository}}:{{.Tag}}  {{.Size}}' |
-  grep -E '^  (pets|pets-rust-local|pets-runtime-local|consul-local):' | sort
+docker images --format '{{.Repository}}:{{.Tag}} {{.Size}}' |
+  grep -E '^(pets|pets-rust-local|pets-runtime-local|consul-local):' | sort | sed 's/^/  /'
+

@@ -22,6 +22,8 @@ pub struct Inner {
     pub health: Health,
     pub auth: Option<AdminAuth>,
     pub throttle: LoginThrottle,
+    /// True when votes live in this process only (no `DB`); fixed at start.
+    pub memory_store: bool,
     /// Flips to true when the process starts shutting down, so long-lived
     /// responses (the console's event stream) end and let it finish.
     pub stopping: watch::Receiver<bool>,
@@ -44,7 +46,9 @@ impl AppState {
         let templates = Templates::load(&settings)?;
         let pictures = Pictures::find(&settings);
         let health = Health::new(!settings.born_broken());
+        let memory_store = store.status().kind == "memory";
         Ok(Self(Arc::new(Inner {
+            memory_store,
             store,
             settings,
             templates,
@@ -54,11 +58,6 @@ impl AppState {
             throttle: LoginThrottle::default(),
             stopping,
         })))
-    }
-
-    /// True when votes live in this process only.
-    pub fn memory_store(&self) -> bool {
-        self.store.status().kind == "memory"
     }
 }
 
@@ -91,7 +90,7 @@ impl AppState {
         context.insert("version", &self.settings.version);
         context.insert("theme", self.settings.theme());
         context.insert("hostname", &self.settings.hostname);
-        context.insert("memory_store", &self.memory_store());
+        context.insert("memory_store", &self.memory_store);
         self.templates
             .render(template, &context)
             .map(axum::response::Html)

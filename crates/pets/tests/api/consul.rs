@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 
-use crate::cluster::{Cluster, SERVERS};
 use crate::helpers::{spawn_app_with, votes_of, Env, TestApp, Visitor};
+use pets_testkit::{Cluster, SERVERS};
 
 fn prefix(test: &str) -> String {
     format!("test-{}-{test}/", std::process::id())

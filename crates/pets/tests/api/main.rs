@@ -3,7 +3,6 @@
 
 mod admin;
 mod browser;
-mod cluster;
 mod consul;
 mod health;
 mod helpers;

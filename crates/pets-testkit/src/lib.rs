@@ -1,10 +1,11 @@
-//! A real three-server Consul cluster for the tests, on 127.0.0.11-13 with
-//! Consul's default ports, started once per test binary and shared.
+//! A real three-server Consul cluster on 127.0.0.11-13 with Consul's default
+//! ports, for the tests and the benchmark.
 //!
-//! Tests that use it hold [`Cluster::lock`] for their whole run, so one that
-//! kills servers never disturbs another, and each uses its own KV prefix.
-//! The servers are children of a thread that lives as long as the test
-//! binary, with a parent-death signal, so none outlives the tests.
+//! Tests share one cluster per test binary through [`Cluster::lock`], held
+//! for a whole test, so one that kills servers never disturbs another; each
+//! uses its own KV prefix. The benchmark starts its own with
+//! [`Cluster::start`]. The servers are children of a thread that lives as
+//! long as the process, with a parent-death signal, so none outlives it.
 
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -83,7 +84,8 @@ impl Cluster {
         guard
     }
 
-    fn start() -> Self {
+    /// Starts three fresh servers (killing any an earlier run left behind).
+    pub fn start() -> Self {
         let data = std::env::temp_dir().join(format!("pets-consul-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&data);
         // Servers left over from an earlier run that was killed hold the ports.
@@ -211,5 +213,14 @@ impl Cluster {
             }
         }
         panic!("no Consul server answered");
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        for i in 0..3 {
+            self.kill(i);
+        }
+        let _ = std::fs::remove_dir_all(&self.data);
     }
 }

@@ -1,0 +1,154 @@
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::support::{docker, eventually, http, local_images, try_docker};
+
+#[tokio::test]
+async fn both_stacks_pass_docker_stack_config() {
+    for file in [
+        "compose/pets-dev-compose.yml",
+        "compose/pets-prod-compose.yml",
+    ] {
+        let config = docker(&["stack", "config", "-c", file]);
+        assert!(
+            config.contains("tasks.db"),
+            "{file}: pets finds every Consul server"
+        );
+        assert!(config.contains("bootstrap-expect=3"));
+        assert!(config.contains("failure_action: rollback"));
+    }
+    let prod = docker(&[
+        "stack",
+        "config",
+        "-c",
+        "compose/pets-prod-compose.yml",
+        "-c",
+        "compose/pets-prod-traefik.yml",
+    ]);
+    assert!(prod.contains("/run/secrets/admin_password"));
+    assert!(prod.contains("com.docker.lb.hosts"));
+    assert!(prod.contains("traefik.http.routers.pets.rule"));
+    assert!(
+        !prod.contains("8500:8500") && !prod.contains("published: 8500"),
+        "Consul not published in prod"
+    );
+}
+
+#[tokio::test]
+async fn the_image_is_small_non_root_and_health_checked() {
+    local_images();
+    let inspect: Value = serde_json::from_str(&docker(&["image", "inspect", "pets:1.0"])).unwrap();
+    let image = &inspect[0];
+    let size = image["Size"].as_u64().unwrap();
+    eprintln!("pets:1.0 is {:.1} MB", size as f64 / 1e6);
+    assert!(size <= 30_000_000, "at most 30 MB, is {size}");
+    assert_eq!(image["Config"]["User"], "65532:65532");
+    let check = image["Config"]["Healthcheck"]["Test"].to_string();
+    assert!(
+        check.contains("pets") && check.contains("healthcheck"),
+        "{check}"
+    );
+    let ports = image["Config"]["ExposedPorts"].as_object().unwrap();
+    assert!(ports.contains_key("5000/tcp") && ports.contains_key("7000/tcp"));
+    assert_eq!(
+        image["Config"]["Labels"]["org.opencontainers.image.title"],
+        "pets"
+    );
+    for (tag, version) in [("pets:2.0", "2.0"), ("pets:broken", "broken")] {
+        let env = docker(&["image", "inspect", tag, "-f", "{{json .Config.Env}}"]);
+        assert!(
+            env.contains(&format!("PETS_VERSION={version}")),
+            "{tag}: {env}"
+        );
+    }
+}
+
+struct Container(String);
+
+impl Drop for Container {
+    fn drop(&mut self) {
+        let _ = try_docker(&["rm", "-f", &self.0]);
+    }
+}
+
+#[tokio::test]
+async fn one_container_serves_and_turns_unhealthy_after_kill() {
+    local_images();
+    let id = docker(&[
+        "run",
+        "-d",
+        "-p",
+        "127.0.0.1::5000",
+        "-p",
+        "127.0.0.1::7000",
+        "pets:1.0",
+    ]);
+    let container = Container(id);
+    let port = |p: &str| {
+        docker(&["port", &container.0, p])
+            .lines()
+            .next()
+            .unwrap()
+            .to_owned()
+    };
+    let (web, admin) = (
+        format!("http://{}", port("5000")),
+        format!("http://{}", port("7000")),
+    );
+    let client = http();
+
+    let health = eventually(Duration::from_secs(20), "container answers", || async {
+        client.get(format!("{web}/health")).send().await.ok()
+    })
+    .await;
+    assert_eq!(health.status(), 200);
+    let vote = client
+        .post(format!("{web}/vote"))
+        .form(&[("name", "Ada"), ("vote", "c")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(vote.status(), 303);
+    let page = client
+        .get(&web)
+        .header("cookie", "pets_vote=c")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(
+        page.text().await.unwrap().contains(&container.0[..12]),
+        "names its container"
+    );
+    let results: Value = client
+        .get(format!("{admin}/api/results"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(results["options"][2]["votes"], 1);
+
+    let status = || docker(&["inspect", "-f", "{{.State.Health.Status}}", &container.0]);
+    eventually(Duration::from_secs(30), "healthy", || async {
+        (status() == "healthy").then_some(())
+    })
+    .await;
+    assert_eq!(
+        client
+            .get(format!("{web}/kill"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    eventually(
+        Duration::from_secs(30),
+        "marked unhealthy after /kill",
+        || async { (status() == "unhealthy").then_some(()) },
+    )
+    .await;
+}
