@@ -48,11 +48,20 @@ impl Options {
     }
 }
 
-/// A child process killed when dropped.
+/// A child process stopped when dropped: SIGQUIT first, so a server with
+/// workers (nginx) takes them down with it, then SIGKILL.
 struct Running(Child);
 
 impl Drop for Running {
     fn drop(&mut self) {
+        // SAFETY: signalling our own child process.
+        unsafe { libc::kill(self.0.id() as i32, libc::SIGQUIT) };
+        for _ in 0..50 {
+            if let Ok(Some(_)) = self.0.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
         let _ = self.0.kill();
         let _ = self.0.wait();
     }

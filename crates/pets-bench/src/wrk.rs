@@ -8,7 +8,7 @@ use std::process::Command;
 use anyhow::{bail, Context};
 
 const COUNTING: &str = r#"
-local counts = {}
+counts = {}
 local threads = {}
 function setup(thread) table.insert(threads, thread) end
 function response(status, headers, body) counts[status] = (counts[status] or 0) + 1 end

@@ -266,6 +266,16 @@ impl ConsulClient {
         }
     }
 
+    /// Sends calls to the endpoint on `host` (the leader's address) when
+    /// there is one: a follower would only forward them, costing a hop.
+    pub fn prefer_host(&self, host: &str) {
+        let endpoints = self.endpoints.read().unwrap_or_else(|e| e.into_inner());
+        let needle = format!("//{host}:");
+        if let Some(slot) = endpoints.iter().position(|e| e.contains(&needle)) {
+            self.current.store(slot, Ordering::Relaxed);
+        }
+    }
+
     pub fn endpoints(&self) -> Vec<String> {
         self.endpoints
             .read()

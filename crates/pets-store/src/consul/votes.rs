@@ -1,9 +1,10 @@
 //! Committing votes to Consul: exact, grouped, and never reported wrongly.
 //!
-//! Ballots go to one of a few *lanes* by voter id, so one voter's ballots are
-//! always handled in order by the same lane. A lane takes every ballot that is
-//! waiting (up to what one transaction may hold) and writes them in a single
-//! `/v1/txn`:
+//! Ballots queue at a dispatcher that hands them, in groups, to a small pool
+//! of *lanes*. A free lane gets every ballot waiting (up to what one
+//! transaction may hold), so the busier Consul is, the larger the groups. A
+//! voter with a group in flight waits for it, so one voter's ballots commit in
+//! order. A lane writes its group in a single `/v1/txn`:
 //!
 //! * each voter's record `voters/<id>`, check-and-set against the index it was
 //!   read at (0 for a voter never seen), and
@@ -23,7 +24,8 @@
 //! voter is told 503, and if the write is then found to have committed after
 //! all, the lane undoes it, so a refused vote does not stay in the tally.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -56,7 +58,7 @@ struct Pending {
 
 /// The handle the store uses to submit ballots.
 pub struct VoteLanes {
-    lanes: Vec<mpsc::Sender<Pending>>,
+    queue: mpsc::Sender<Pending>,
 }
 
 impl VoteLanes {
@@ -66,41 +68,100 @@ impl VoteLanes {
         lanes: usize,
         changed: Arc<Notify>,
     ) -> Self {
+        let failing = Arc::new(AtomicBool::new(false));
         let lanes = (0..lanes.max(1))
-            .map(|lane| {
-                let (tx, rx) = mpsc::channel(QUEUE_DEPTH);
-                let worker = Lane {
-                    client: client.clone(),
-                    counter_key: keys.vote_counter(lane),
-                    keys: keys.clone(),
-                    counter: Counter::default(),
-                    rx,
-                    changed: changed.clone(),
-                    failing: false,
-                };
-                tokio::spawn(worker.run());
-                tx
+            .map(|lane| Lane {
+                client: client.clone(),
+                counter_key: keys.vote_counter(lane),
+                keys: keys.clone(),
+                counter: Counter::default(),
+                changed: changed.clone(),
+                failing: failing.clone(),
             })
             .collect();
-        Self { lanes }
+        let (queue, rx) = mpsc::channel(QUEUE_DEPTH);
+        tokio::spawn(dispatch(rx, lanes, failing));
+        Self { queue }
     }
 
     pub async fn cast(&self, ballot: Ballot) -> Result<(), StoreError> {
-        let lane = &self.lanes[(ballot.voter.spread() % self.lanes.len() as u64) as usize];
         let (reply, answer) = oneshot::channel();
         let pending = Pending {
             ballot,
             deadline: Instant::now() + VOTE_DEADLINE,
             reply,
         };
-        lane.try_send(pending).map_err(|_| {
+        self.queue.try_send(pending).map_err(|_| {
             StoreError::Unavailable("too many votes are waiting for the store; try again".into())
         })?;
-        // The lane always answers: it owns the decision, so no timeout here
+        // The store always answers: it owns the decision, so no timeout here
         // could make a committed vote look refused.
         answer
             .await
             .unwrap_or_else(|_| Err(StoreError::Unavailable("the vote store stopped".into())))
+    }
+}
+
+/// Hands waiting ballots to free lanes; see the module documentation.
+async fn dispatch(
+    mut queue: mpsc::Receiver<Pending>,
+    mut idle: Vec<Lane>,
+    failing: Arc<AtomicBool>,
+) {
+    let (done, mut finished) = mpsc::unbounded_channel::<(Lane, Vec<VoterId>)>();
+    let mut waiting: VecDeque<Pending> = VecDeque::new();
+    let mut in_flight: HashSet<VoterId> = HashSet::new();
+    let mut open = true;
+    let mut sweep = tokio::time::interval(Duration::from_millis(100));
+    loop {
+        tokio::select! {
+            pending = queue.recv(), if open => match pending {
+                Some(pending) => waiting.push_back(pending),
+                None => open = false,
+            },
+            Some((lane, voters)) = finished.recv() => {
+                idle.push(lane);
+                for voter in voters {
+                    in_flight.remove(&voter);
+                }
+            }
+            _ = sweep.tick() => {}
+        }
+        while let Ok(pending) = queue.try_recv() {
+            waiting.push_back(pending);
+        }
+        // Ballots never sent can be refused safely: past their deadline, or
+        // at once while Consul fails and every lane is tied up settling.
+        let now = Instant::now();
+        let give_up = failing.load(Ordering::Relaxed) && idle.is_empty();
+        waiting.retain_mut(|p| {
+            let refuse = give_up || p.deadline <= now;
+            if refuse {
+                let reply = std::mem::replace(&mut p.reply, oneshot::channel().0);
+                let _ = reply.send(Err(StoreError::Unavailable(
+                    "the vote store is unavailable; the vote was not counted".into(),
+                )));
+            }
+            !refuse
+        });
+        while !waiting.is_empty() {
+            let Some(mut lane) = idle.pop() else { break };
+            let group = Group::take(&mut waiting, &in_flight);
+            if group.entries.is_empty() {
+                idle.push(lane);
+                break;
+            }
+            let voters: Vec<VoterId> = group.entries.iter().map(|e| e.ballot.voter).collect();
+            in_flight.extend(voters.iter().copied());
+            let done = done.clone();
+            tokio::spawn(async move {
+                lane.commit(group).await;
+                let _ = done.send((lane, voters));
+            });
+        }
+        if !open && waiting.is_empty() && in_flight.is_empty() {
+            return;
+        }
     }
 }
 
@@ -212,6 +273,50 @@ impl Group {
     }
 }
 
+impl Group {
+    /// Takes from `waiting` every ballot whose voter has nothing in flight,
+    /// up to one transaction's worth of voters; a voter's later ballots in
+    /// the queue replace the earlier (all of them are answered).
+    fn take(waiting: &mut VecDeque<Pending>, in_flight: &HashSet<VoterId>) -> Self {
+        let mut group = Group {
+            deadline: Instant::now() + VOTE_DEADLINE,
+            entries: Vec::new(),
+            answered: false,
+        };
+        let mut slots: HashMap<VoterId, usize> = HashMap::new();
+        let mut left = VecDeque::with_capacity(waiting.len());
+        while let Some(pending) = waiting.pop_front() {
+            let (voter, deadline) = (pending.ballot.voter, pending.deadline);
+            if in_flight.contains(&voter) {
+                left.push_back(pending);
+                continue;
+            }
+            match slots.get(&voter) {
+                Some(&slot) => {
+                    let entry = &mut group.entries[slot];
+                    entry.ballot.name = pending.ballot.name;
+                    entry.ballot.choice = pending.ballot.choice;
+                    entry.replies.push(pending.reply);
+                    group.deadline = group.deadline.min(deadline);
+                }
+                None if group.entries.len() < MAX_VOTERS_PER_TXN => {
+                    slots.insert(voter, group.entries.len());
+                    let previous = pending.ballot.first_vote.then_some(None);
+                    group.entries.push(Entry {
+                        ballot: pending.ballot,
+                        replies: vec![pending.reply],
+                        previous,
+                    });
+                    group.deadline = group.deadline.min(deadline);
+                }
+                None => left.push_back(pending),
+            }
+        }
+        *waiting = left;
+        group
+    }
+}
+
 enum Settled {
     Committed,
     NotCommitted,
@@ -222,53 +327,14 @@ struct Lane {
     keys: Arc<Keys>,
     counter_key: String,
     counter: Counter,
-    rx: mpsc::Receiver<Pending>,
     changed: Arc<Notify>,
-    /// Set after a group failed for want of Consul: the next group gets one
-    /// try, not retries until its deadline, so votes fail fast in an outage.
-    failing: bool,
+    /// Shared by all lanes; set after a group failed for want of Consul: the
+    /// next groups get one try, not retries until their deadline, so votes
+    /// fail fast in an outage.
+    failing: Arc<AtomicBool>,
 }
 
 impl Lane {
-    async fn run(mut self) {
-        while let Some(first) = self.rx.recv().await {
-            let mut group = Group {
-                deadline: first.deadline,
-                entries: Vec::new(),
-                answered: false,
-            };
-            let mut slots: HashMap<VoterId, usize> = HashMap::new();
-            let mut add = |group: &mut Group, pending: Pending| {
-                group.deadline = group.deadline.min(pending.deadline);
-                match slots.get(&pending.ballot.voter) {
-                    Some(&slot) => {
-                        let entry = &mut group.entries[slot];
-                        entry.ballot.name = pending.ballot.name;
-                        entry.ballot.choice = pending.ballot.choice;
-                        entry.replies.push(pending.reply);
-                    }
-                    None => {
-                        slots.insert(pending.ballot.voter, group.entries.len());
-                        let previous = pending.ballot.first_vote.then_some(None);
-                        group.entries.push(Entry {
-                            ballot: pending.ballot,
-                            replies: vec![pending.reply],
-                            previous,
-                        });
-                    }
-                }
-            };
-            add(&mut group, first);
-            while group.entries.len() < MAX_VOTERS_PER_TXN {
-                match self.rx.try_recv() {
-                    Ok(pending) => add(&mut group, pending),
-                    Err(_) => break,
-                }
-            }
-            self.commit(group).await;
-        }
-    }
-
     async fn commit(&mut self, mut group: Group) {
         let mut rounds = 0;
         let mut last_error = String::new();
@@ -299,7 +365,7 @@ impl Lane {
             match self.client.txn(&ops, false).await {
                 Ok(TxnOutcome::Committed(results)) => {
                     self.committed(next, results.last().map(|r| r.kv.modify_index));
-                    self.failing = false;
+                    self.failing.store(false, Ordering::Relaxed);
                     group.answer(Ok(()));
                     return;
                 }
@@ -339,7 +405,7 @@ impl Lane {
 
     /// In an outage, a group gets a single try.
     fn fail_fast(&mut self, group: &mut Group, error: &str) -> bool {
-        if self.failing {
+        if self.failing.swap(true, Ordering::Relaxed) {
             group.answer(Err(
                 "the vote store is unavailable; the vote was not counted",
             ));
@@ -349,7 +415,6 @@ impl Lane {
             error,
             "vote store unavailable; failing votes fast until it answers"
         );
-        self.failing = true;
         false
     }
 
@@ -441,7 +506,7 @@ impl Lane {
 
     /// Finds out whether the write carrying `token` committed, by fencing the
     /// counter index it expected. Answers the group at its deadline if that
-    /// takes too long, and turns away ballots queued meanwhile.
+    /// takes too long; meanwhile other lanes fail new ballots fast.
     async fn settle(&mut self, before: &Counter, token: &str, group: &mut Group) -> Settled {
         let mut backoff = Duration::from_millis(50);
         loop {
@@ -453,11 +518,7 @@ impl Lane {
                     "the store could not confirm the vote in time; it was not counted",
                 ));
             }
-            while let Ok(pending) = self.rx.try_recv() {
-                let _ = pending.reply.send(Err(StoreError::Unavailable(
-                    "the vote store is recovering from an interrupted write; try again".into(),
-                )));
-            }
+            self.failing.store(true, Ordering::Relaxed);
             let fence = before.moved([0; 3], &new_token());
             let value = serde_json::to_vec(&fence).expect("counter serializes");
             let ops = [TxnOp::cas(self.counter_key.clone(), &value, before.index)];

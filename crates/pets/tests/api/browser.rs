@@ -11,11 +11,23 @@ use serde_json::json;
 
 use crate::helpers::{spawn_app_with, Env, Visitor};
 
-/// A chromedriver process and one browser session through it.
+/// A chromedriver process and one browser session through it. Chromedriver
+/// runs in a process group of its own, killed whole when this is dropped,
+/// so a failing test leaves no browser behind.
 struct Browser {
     client: Client,
-    _driver: tokio::process::Child,
-    _profile: PathBuf,
+    driver: tokio::process::Child,
+    profile: PathBuf,
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        if let Some(pid) = self.driver.id() {
+            // SAFETY: signalling the process group our own child leads.
+            unsafe { libc::kill(-(pid as i32), libc::SIGKILL) };
+        }
+        let _ = std::fs::remove_dir_all(&self.profile);
+    }
 }
 
 fn free_port() -> u16 {
@@ -33,6 +45,7 @@ impl Browser {
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
+            .process_group(0)
             .kill_on_drop(true)
             .spawn()
             .expect("chromedriver is not installed: run scripts/install-deps.sh");
@@ -68,8 +81,8 @@ impl Browser {
         };
         Self {
             client,
-            _driver: driver,
-            _profile: profile,
+            driver,
+            profile,
         }
     }
 
@@ -141,7 +154,7 @@ impl Browser {
     }
 
     async fn close(self) {
-        self.client.close().await.unwrap();
+        self.client.clone().close().await.unwrap();
     }
 }
 
