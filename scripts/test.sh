@@ -16,3 +16,6 @@ cargo clippy --all-targets --locked -- -D warnings
 
 echo "== cargo test"
 cargo test --workspace --locked -- --test-threads=4
+
+echo "== benchmark, short (fails only if a count is lost; ratios are reported)"
+scripts/bench.sh --seconds 3
