@@ -181,3 +181,97 @@ async fn fifty_voters_changing_their_minds_concurrently_count_once_each() {
     assert_eq!(votes_of(&results), expected);
     assert_eq!(results["total_votes"], 50);
 }
+
+#[tokio::test]
+async fn mounted_pictures_replace_an_options_built_in_ones() {
+    let dir = crate::helpers::temp_file("marker", "")
+        .parent()
+        .unwrap()
+        .to_owned();
+    let folder = dir.join("option_a");
+    std::fs::create_dir_all(&folder).unwrap();
+    let svg = r#"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 1 1"><rect width="1" height="1"/></svg>"#;
+    std::fs::write(folder.join("my-hamster.svg"), svg).unwrap();
+    std::fs::write(folder.join("notes.txt"), "not a picture").unwrap();
+    let app = spawn_app_with(
+        Env::default()
+            .with("PICTURES_DIR", dir.to_str().unwrap())
+            .with("OPTION_A", "Hamsters"),
+    )
+    .await;
+    let visitor = Visitor::new();
+    visitor.vote(&app, "Ada", "a").await;
+    let page = visitor.get(&app.web).await.text().await.unwrap();
+    assert!(
+        page.contains("my-hamster.svg"),
+        "the mounted picture is shown"
+    );
+    let picture = visitor
+        .get(&format!("{}/pictures/option_a/my-hamster.svg", app.web))
+        .await;
+    assert_eq!(picture.status(), 200);
+    assert_eq!(picture.text().await.unwrap(), svg);
+    for unlisted in ["notes.txt", "..%2Fmarker", "missing.svg"] {
+        let response = visitor
+            .get(&format!("{}/pictures/option_a/{unlisted}", app.web))
+            .await;
+        assert_eq!(response.status(), 404, "{unlisted}");
+    }
+    visitor.vote(&app, "Ada", "b").await;
+    let dogs = visitor.get(&app.web).await.text().await.unwrap();
+    assert!(
+        dogs.contains("option_b"),
+        "other options keep the built-in pictures"
+    );
+}
+
+#[tokio::test]
+async fn debug_mode_reads_templates_and_static_files_from_disk() {
+    let source = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../web");
+    let root = crate::helpers::temp_file("marker", "")
+        .parent()
+        .unwrap()
+        .join("web");
+    copy_dir(&source, &root);
+    let app = spawn_app_with(
+        Env::default()
+            .with("DEBUG", "true")
+            .with("PETS_WEB_ROOT", root.to_str().unwrap()),
+    )
+    .await;
+    let ballot = |app: &crate::helpers::TestApp| {
+        let url = format!("{}/vote", app.web);
+        async move { Visitor::new().get(&url).await.text().await.unwrap() }
+    };
+    assert!(ballot(&app).await.contains("Which pet is best?"));
+
+    let template = root.join("templates/vote.html");
+    let edited = std::fs::read_to_string(&template)
+        .unwrap()
+        .replace("Which pet is best?", "Edited on disk");
+    std::fs::write(&template, edited).unwrap();
+    assert!(
+        ballot(&app).await.contains("Edited on disk"),
+        "picked up without a restart"
+    );
+
+    std::fs::write(root.join("static/css/pets.css"), "body { color: red }").unwrap();
+    let css = Visitor::new()
+        .get(&format!("{}/static/css/pets.css", app.web))
+        .await;
+    assert_eq!(css.headers()["cache-control"], "no-cache");
+    assert_eq!(css.text().await.unwrap(), "body { color: red }");
+}
+
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
