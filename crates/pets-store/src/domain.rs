@@ -99,11 +99,6 @@ impl VoterId {
         hex::decode_to_slice(raw, &mut bytes).map_err(|e| e.to_string())?;
         Ok(Self(bytes))
     }
-
-    /// A number spread evenly over voters, used to pick a commit lane.
-    pub fn spread(&self) -> u64 {
-        u64::from_le_bytes(self.0[..8].try_into().expect("16 bytes"))
-    }
 }
 
 impl fmt::Display for VoterId {

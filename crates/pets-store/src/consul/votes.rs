@@ -134,16 +134,15 @@ async fn dispatch(
         // at once while Consul fails and every lane is tied up settling.
         let now = Instant::now();
         let give_up = failing.load(Ordering::Relaxed) && idle.is_empty();
-        waiting.retain_mut(|p| {
-            let refuse = give_up || p.deadline <= now;
-            if refuse {
-                let reply = std::mem::replace(&mut p.reply, oneshot::channel().0);
-                let _ = reply.send(Err(StoreError::Unavailable(
-                    "the vote store is unavailable; the vote was not counted".into(),
-                )));
-            }
-            !refuse
-        });
+        let (refused, kept): (VecDeque<Pending>, VecDeque<Pending>) = waiting
+            .drain(..)
+            .partition(|p| give_up || p.deadline <= now);
+        waiting = kept;
+        for pending in refused {
+            let _ = pending.reply.send(Err(StoreError::Unavailable(
+                "the vote store is unavailable; the vote was not counted".into(),
+            )));
+        }
         while !waiting.is_empty() {
             let Some(mut lane) = idle.pop() else { break };
             let group = Group::take(&mut waiting, &in_flight);
