@@ -45,7 +45,14 @@ if [ ! -x "$consul_bin" ]; then
   mkdir -p "$tools/consul"
   dpkg-deb -x "$work"/consul_*.deb "$tools/consul"
 fi
-"$consul_bin" version | head -n 1 | grep -q 'v1.8' || fail "unexpected consul: $("$consul_bin" version | head -n 1)"
-say "consul: $("$consul_bin" version | head -n 1) at $consul_bin"
+# Read the whole output first: `consul version | head` can kill consul with
+# SIGPIPE, and under pipefail that would look like a failure.
+consul_version=$("$consul_bin" version)
+consul_version=${consul_version%%$'\n'*}
+case "$consul_version" in
+  "Consul v1.8."*) ;;
+  *) fail "unexpected consul at $consul_bin: $consul_version" ;;
+esac
+say "consul: $consul_version at $consul_bin"
 say "chromium: $(chromium --version 2>/dev/null)"
 say "wrk, nginx, debootstrap: present"

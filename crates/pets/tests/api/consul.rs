@@ -267,6 +267,16 @@ async fn losing_quorum_keeps_pages_up_and_fails_votes_fast() {
         [1, 1, 1],
         "the tally is whole: no refused vote appeared"
     );
+    let results = eventually(
+        Duration::from_secs(10),
+        || app.results(),
+        |r| r["hits"] == 6,
+    )
+    .await;
+    assert_eq!(
+        results["hits"], 6,
+        "pages served during the outage were flushed when it ended"
+    );
 }
 
 #[tokio::test]
