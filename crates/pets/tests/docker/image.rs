@@ -2,7 +2,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::support::{docker, eventually, http, local_images, try_docker};
+use crate::support::{docker, eventually, get_json, http, local_images, try_docker};
 
 #[tokio::test]
 async fn both_stacks_pass_docker_stack_config() {
@@ -121,14 +121,7 @@ async fn one_container_serves_and_turns_unhealthy_after_kill() {
         page.text().await.unwrap().contains(&container.0[..12]),
         "names its container"
     );
-    let results: Value = client
-        .get(format!("{admin}/api/results"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let results = get_json(&format!("{admin}/api/results")).await;
     assert_eq!(results["options"][2]["votes"], 1);
 
     let status = || docker(&["inspect", "-f", "{{.State.Health.Status}}", &container.0]);

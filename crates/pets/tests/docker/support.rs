@@ -69,3 +69,21 @@ pub fn http() -> reqwest::Client {
         .build()
         .unwrap()
 }
+
+/// `GET url` answered with JSON, decoded; anything else fails the test.
+pub async fn get_json(url: &str) -> serde_json::Value {
+    let response = http()
+        .get(url)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("GET {url}: {e}"));
+    assert!(
+        response.status().is_success(),
+        "GET {url}: {}",
+        response.status()
+    );
+    response
+        .json()
+        .await
+        .unwrap_or_else(|e| panic!("GET {url}: not JSON: {e}"))
+}

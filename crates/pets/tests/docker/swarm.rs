@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::support::{docker, docker_with, eventually, http, local_images, try_docker};
+use crate::support::{docker, docker_with, eventually, get_json, http, local_images, try_docker};
 
 const STACK: &str = "petstest";
 
@@ -149,14 +149,7 @@ async fn page(ip: &str, path: &str) -> String {
 }
 
 async fn results(ip: &str) -> Value {
-    http()
-        .get(format!("http://{ip}:7000/api/results"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
+    get_json(&format!("http://{ip}:7000/api/results")).await
 }
 
 fn votes(results: &Value) -> [u64; 3] {
@@ -243,14 +236,7 @@ async fn the_dev_stack_votes_heals_updates_and_rolls_back() {
         async move { (vote_at(&url, "c").await == 303).then_some(()) }
     })
     .await;
-    let counted: Value = http()
-        .get(format!("{results_url}/api/results"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let counted = get_json(&format!("{results_url}/api/results")).await;
     assert_eq!(votes(&counted), [0, 0, 1]);
     assert_eq!(
         votes(&results(&web[1].1).await),
