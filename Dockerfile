@@ -7,10 +7,27 @@ ARG RUNTIME_IMAGE=gcr.io/distroless/cc-debian12:nonroot
 
 FROM ${RUST_IMAGE} AS build
 WORKDIR /src
+# Dependencies first, in a layer of their own: the manifests with empty
+# sources, so a change to pets' own code does not rebuild every crate.
 COPY Cargo.toml Cargo.lock ./
+COPY crates/pets/Cargo.toml crates/pets/
+COPY crates/pets-store/Cargo.toml crates/pets-store/
+COPY crates/pets-web/Cargo.toml crates/pets-web/
+COPY crates/pets-testkit/Cargo.toml crates/pets-testkit/
+COPY crates/pets-bench/Cargo.toml crates/pets-bench/
+RUN for lib in pets pets-store pets-web pets-testkit; do \
+      mkdir -p crates/$lib/src && : > crates/$lib/src/lib.rs; done \
+ && mkdir -p crates/pets-bench/src \
+ && echo 'fn main() {}' > crates/pets/src/main.rs \
+ && echo 'fn main() {}' > crates/pets-bench/src/main.rs \
+ && cargo build --release --locked -p pets \
+ && rm -rf crates
+# Then pets itself. Copied files keep their old times, so they are touched:
+# cargo must see them as newer than the empty stand-ins it just built.
 COPY crates crates
 COPY web web
-RUN cargo build --release --locked -p pets \
+RUN find crates web -type f -exec touch {} + \
+ && cargo build --release --locked -p pets \
  && install -m 0755 target/release/pets /pets
 
 FROM ${RUNTIME_IMAGE}

@@ -12,7 +12,7 @@ consul_bin="$tools/consul/usr/bin/consul"
 say() { printf '[install-deps] %s\n' "$*"; }
 fail() { printf '[install-deps] error: %s\n' "$*" >&2; exit 1; }
 
-[ "$(id -u)" = 0 ] || fail "run as root (apt-get installs packages)"
+need_root() { [ "$(id -u)" = 0 ] || fail "$1 is missing, and installing it needs root: run this as root, or install it yourself"; }
 
 missing=()
 command -v chromium >/dev/null || missing+=(chromium)
@@ -21,6 +21,7 @@ command -v wrk >/dev/null || missing+=(wrk)
 command -v nginx >/dev/null || missing+=(nginx-light)
 command -v debootstrap >/dev/null || missing+=(debootstrap)
 if [ ${#missing[@]} -gt 0 ]; then
+  need_root "${missing[*]}"
   say "installing ${missing[*]}"
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
@@ -30,6 +31,7 @@ fi
 . "$root/scripts/lib/debian.sh"
 
 if [ ! -x "$consul_bin" ]; then
+  need_root "consul (fetched with apt-get)"
   mirror=$(debian_mirror)
   [ -n "$mirror" ] || fail "no Debian mirror found in the apt sources"
   say "fetching consul from the bullseye suite of $mirror"
@@ -42,8 +44,11 @@ if [ ! -x "$consul_bin" ]; then
     -o "Dir::State::Lists=$work/lists" -o "Dir::Cache=$work/cache" -o "APT::Sandbox::User=root")
   apt-get "${apt_opts[@]}" update -qq
   (cd "$work" && apt-get "${apt_opts[@]}" download consul >/dev/null)
-  mkdir -p "$tools/consul"
-  dpkg-deb -x "$work"/consul_*.deb "$tools/consul"
+  # Unpacked beside, then moved in: an interrupted run leaves no half binary.
+  rm -rf "$tools/consul" "$tools/consul.partial"
+  mkdir -p "$tools/consul.partial"
+  dpkg-deb -x "$work"/consul_*.deb "$tools/consul.partial"
+  mv "$tools/consul.partial" "$tools/consul"
 fi
 # Read the whole output first: `consul version | head` can kill consul with
 # SIGPIPE, and under pipefail that would look like a failure.

@@ -77,10 +77,12 @@ if ! have_image pets-rust-local:bookworm; then
     mirror=$(debian_mirror)
     [ -n "$mirror" ] || fail "no Debian mirror found in the apt sources"
     say "debootstrapping Debian bookworm with gcc from $mirror"
-    rm -rf "$base"
-    debootstrap --variant=minbase --include=gcc,libc6-dev,ca-certificates bookworm "$base" "$mirror" >"$work/debootstrap.log" 2>&1 ||
+    # Built beside, then moved in: an interrupted run leaves no half root.
+    rm -rf "$base" "$base.partial"
+    debootstrap --variant=minbase --include=gcc,libc6-dev,ca-certificates bookworm "$base.partial" "$mirror" >"$work/debootstrap.log" 2>&1 ||
       { tail -20 "$work/debootstrap.log" >&2; fail "debootstrap failed"; }
-    rm -rf "$base/var/cache/apt/archives/"*.deb
+    rm -rf "$base.partial/var/cache/apt/archives/"*.deb
+    mv "$base.partial" "$base"
   fi
   toolchain=$(rustc --print sysroot)
   say "adding the Rust toolchain from $toolchain ($(rustc --version))"
@@ -98,9 +100,10 @@ if ! have_image pets-rust-local:bookworm; then
     --change 'ENV RUSTUP_HOME=/usr/local/rustup'
 fi
 
+# --force-rm: a failed build leaves no stopped container holding its layers.
 for version in 1.0 2.0 broken; do
   say "building pets:$version"
-  docker build \
+  docker build --force-rm \
     --build-arg RUST_IMAGE=pets-rust-local:bookworm \
     --build-arg RUNTIME_IMAGE=pets-runtime-local:bookworm \
     --build-arg PETS_VERSION="$version" \

@@ -17,5 +17,8 @@ cargo clippy --all-targets --locked -- -D warnings
 echo "== cargo test"
 cargo test --workspace --locked -- --test-threads=4
 
+echo "== fuzzing the parsers of client input, 20 s per target"
+scripts/fuzz.sh --seconds 20
+
 echo "== benchmark, short (fails only if a count is lost; ratios are reported)"
 scripts/bench.sh --seconds 3

@@ -3,15 +3,18 @@
 //! The web crate talks to a [`Store`] and never knows which one it has:
 //! [`MemoryStore`] keeps everything in this process (the zero-configuration
 //! mode), [`ConsulStore`] keeps it in a Consul cluster shared by every replica.
-//! The domain types in [`domain`] are parsed once at the edge, so a store only
-//! ever sees valid voter ids, names and choices.
+//! Either keeps one [`Snapshot`] of the results current. The domain types in
+//! [`domain`] are parsed once at the edge, so a store only ever sees valid
+//! voter ids, names and choices.
 
 pub mod consul;
 pub mod domain;
+pub mod fleet;
 mod memory;
 mod store;
 
-pub use consul::{ConsulSettings, ConsulStore};
+pub use consul::{ConsulSettings, ConsulStore, TargetError, Targets};
 pub use domain::{Ballot, PetChoice, VoterId, VoterName};
+pub use fleet::{Fleet, Registration, ReplicaIdentity, ReplicaRecord, ServerInfo};
 pub use memory::MemoryStore;
-pub use store::{Store, StoreError, StoreStatus, Tally};
+pub use store::{minute_now, unix_now, Snapshot, Store, StoreError, StoreKind, StoreStatus, Tally};

@@ -11,12 +11,22 @@ use async_trait::async_trait;
 use tokio::sync::watch;
 
 use crate::domain::{Ballot, PetChoice, VoterId};
-use crate::store::{Store, StoreError, StoreStatus, Tally};
+use crate::fleet::{Fleet, FleetStore, Registration};
+use crate::store::{
+    minute_now, unix_now, Snapshot, Store, StoreError, StoreKind, StoreStatus, Tally,
+};
 
 pub struct MemoryStore {
     ballots: Mutex<Ballots>,
     served: AtomicU64,
-    changes: watch::Sender<Tally>,
+    changes: watch::Sender<Snapshot>,
+    /// Ended sessions and when they would have expired.
+    revoked: Mutex<HashMap<String, u64>>,
+    /// Failed logins: the minute and how many in it.
+    failures: Mutex<(u64, u64)>,
+    /// This replica, once registered, and the votes it recorded.
+    me: Mutex<Option<Registration>>,
+    recorded: AtomicU64,
 }
 
 #[derive(Default)]
@@ -30,11 +40,27 @@ impl MemoryStore {
         Self {
             ballots: Mutex::default(),
             served: AtomicU64::new(0),
-            changes: watch::Sender::new(Tally::default()),
+            changes: watch::Sender::new(Self::snapshot_of(Tally::default())),
+            revoked: Mutex::default(),
+            failures: Mutex::default(),
+            me: Mutex::default(),
+            recorded: AtomicU64::new(0),
         }
     }
 
-    fn snapshot(&self) -> Tally {
+    fn snapshot_of(tally: Tally) -> Snapshot {
+        Snapshot {
+            tally,
+            stale: false,
+            status: StoreStatus {
+                kind: StoreKind::Memory,
+                reachable: true,
+                ..StoreStatus::default()
+            },
+        }
+    }
+
+    fn tally(&self) -> Tally {
         let votes = self.ballots.lock().unwrap_or_else(|e| e.into_inner()).votes;
         Tally {
             votes,
@@ -59,6 +85,7 @@ impl Store for MemoryStore {
             }
             ballots.votes[ballot.choice.index()] += 1;
         }
+        self.recorded.fetch_add(1, Ordering::Relaxed);
         self.changes.send_replace(self.snapshot());
         Ok(())
     }
@@ -71,25 +98,77 @@ impl Store for MemoryStore {
         self.served.load(Ordering::Relaxed)
     }
 
-    async fn tally(&self) -> Result<Tally, StoreError> {
-        Ok(self.snapshot())
+    async fn read(&self) -> Snapshot {
+        self.snapshot()
     }
 
-    fn subscribe(&self) -> watch::Receiver<Tally> {
-        self.changes.send_replace(self.snapshot());
+    fn snapshot(&self) -> Snapshot {
+        Self::snapshot_of(self.tally())
+    }
+
+    fn changes(&self) -> watch::Receiver<Snapshot> {
         self.changes.subscribe()
     }
 
-    fn status(&self) -> StoreStatus {
-        StoreStatus {
-            kind: "memory",
-            reachable: true,
-            ..StoreStatus::default()
-        }
+    fn kind(&self) -> StoreKind {
+        StoreKind::Memory
     }
 
     fn describe(&self) -> String {
         "embedded in-memory store (this replica only; set DB to share votes)".into()
+    }
+
+    async fn revoke_session(&self, id: &str, until: u64) -> Result<(), StoreError> {
+        let mut revoked = self.revoked.lock().unwrap_or_else(|e| e.into_inner());
+        let now = unix_now();
+        revoked.retain(|_, &mut until| until > now);
+        revoked.insert(id.to_owned(), until);
+        Ok(())
+    }
+
+    fn session_revoked(&self, id: &str) -> bool {
+        let revoked = self.revoked.lock().unwrap_or_else(|e| e.into_inner());
+        revoked.get(id).is_some_and(|&until| until > unix_now())
+    }
+
+    async fn login_failed(&self) {
+        let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        let minute = minute_now();
+        if failures.0 != minute {
+            *failures = (minute, 0);
+        }
+        failures.1 += 1;
+    }
+
+    fn login_failures(&self) -> u64 {
+        let failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        if failures.0 == minute_now() {
+            failures.1
+        } else {
+            0
+        }
+    }
+
+    fn register(&self, registration: Registration) {
+        *self.me.lock().unwrap_or_else(|e| e.into_inner()) = Some(registration);
+    }
+
+    fn touch(&self) {}
+
+    /// The fleet is this process alone.
+    fn fleet(&self) -> Fleet {
+        let me = self.me.lock().unwrap_or_else(|e| e.into_inner());
+        Fleet {
+            replicas: me
+                .iter()
+                .map(|r| r.record(self.pets_served(), self.recorded.load(Ordering::Relaxed)))
+                .collect(),
+            store: FleetStore {
+                kind: StoreKind::Memory,
+                quorum: true,
+                ..FleetStore::default()
+            },
+        }
     }
 
     async fn shutdown(&self) {}
@@ -119,6 +198,20 @@ mod tests {
             .cast_vote(ballot(VoterId::random(), PetChoice::C))
             .await
             .unwrap();
-        assert_eq!(store.tally().await.unwrap().votes, [0, 0, 2]);
+        assert_eq!(store.read().await.tally.votes, [0, 0, 2]);
+        assert_eq!(store.changes().borrow().tally.votes, [0, 0, 2]);
+    }
+
+    #[tokio::test]
+    async fn ended_sessions_and_failed_logins_are_remembered() {
+        let store = MemoryStore::new();
+        store.revoke_session("abc", unix_now() + 60).await.unwrap();
+        store.revoke_session("old", unix_now() - 1).await.unwrap();
+        assert!(store.session_revoked("abc"));
+        assert!(!store.session_revoked("old"), "past its expiry anyway");
+        assert!(!store.session_revoked("other"));
+        store.login_failed().await;
+        store.login_failed().await;
+        assert_eq!(store.login_failures(), 2);
     }
 }

@@ -1,10 +1,16 @@
 //! The storage interface the web layer depends on.
+//!
+//! A store owns its whole read story: it keeps one [`Snapshot`] (the tally,
+//! whether it is current, the store's state) up to date and says when it
+//! changes, so the web layer only shows what it is given and a new store
+//! never means a change there.
 
 use async_trait::async_trait;
 use serde::Serialize;
 use tokio::sync::watch;
 
 use crate::domain::{Ballot, PetChoice};
+use crate::fleet::{Fleet, Registration};
 
 /// Votes per option and pets served, across every replica.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -23,11 +29,28 @@ impl Tally {
     }
 }
 
+/// Which kind of store this is.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StoreKind {
+    /// In this process only.
+    #[default]
+    Memory,
+    /// A Consul cluster shared by every replica.
+    Consul,
+}
+
+impl StoreKind {
+    /// Whether replicas share votes through this store.
+    pub fn shared(self) -> bool {
+        matches!(self, Self::Consul)
+    }
+}
+
 /// What the admin console shows about the store.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct StoreStatus {
-    /// `memory` or `consul`.
-    pub kind: &'static str,
+    pub kind: StoreKind,
     /// The addresses this replica talks to.
     pub endpoints: Vec<String>,
     /// The cluster's servers, as the cluster reports them.
@@ -39,10 +62,19 @@ pub struct StoreStatus {
     pub reachable: bool,
 }
 
+/// The results as the store knows them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Snapshot {
+    pub tally: Tally,
+    /// True when the store could not be read and the tally is the last known.
+    pub stale: bool,
+    pub status: StoreStatus,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    /// The store could not record or read the data right now. For a vote this
-    /// is a promise: the vote was not recorded and never will be.
+    /// The store could not record the data right now. For a vote this is a
+    /// promise: the vote was not recorded and never will be.
     #[error("the store is unavailable: {0}")]
     Unavailable(String),
 }
@@ -61,17 +93,59 @@ pub trait Store: Send + Sync + 'static {
     /// Pets served across all replicas as last known, without I/O.
     fn pets_served(&self) -> u64;
 
-    /// The tally read now, or an error if the store cannot be read.
-    async fn tally(&self) -> Result<Tally, StoreError>;
+    /// The tally read from the store now; when it cannot be read, the last
+    /// known one, marked stale.
+    async fn read(&self) -> Snapshot;
 
-    /// The last known tally, updated whenever votes or counters change.
-    fn subscribe(&self) -> watch::Receiver<Tally>;
+    /// The last known snapshot, with pets served counted up to now. No I/O.
+    fn snapshot(&self) -> Snapshot;
 
-    fn status(&self) -> StoreStatus;
+    /// Changes whenever the snapshot does (votes, other replicas' counts, the
+    /// store's state); this replica's own page views alone do not wake it.
+    fn changes(&self) -> watch::Receiver<Snapshot>;
+
+    fn kind(&self) -> StoreKind;
 
     /// A one-line description for the start-up log.
     fn describe(&self) -> String;
 
-    /// Writes out anything still held in memory. Called once at shutdown.
+    /// Ends an admin session for every replica, until `until` (Unix
+    /// seconds, when it would have expired anyway).
+    async fn revoke_session(&self, id: &str, until: u64) -> Result<(), StoreError>;
+
+    /// Whether an admin session was ended, as last known. No I/O.
+    fn session_revoked(&self, id: &str) -> bool;
+
+    /// Counts a failed admin login towards the ceiling all replicas share.
+    async fn login_failed(&self);
+
+    /// Failed admin logins in the current minute, across replicas, as last
+    /// known. No I/O.
+    fn login_failures(&self) -> u64;
+
+    /// Starts keeping this replica's record, for the fleet. Called once, at
+    /// start.
+    fn register(&self, registration: Registration);
+
+    /// This replica's record changed (its health): write it now.
+    fn touch(&self);
+
+    /// Every live replica and the store's servers, as last known. No I/O.
+    fn fleet(&self) -> Fleet;
+
+    /// Writes out anything still held in memory, and takes this replica out
+    /// of the fleet. Called once at shutdown.
     async fn shutdown(&self);
+}
+
+/// The current minute, as the login ceiling counts it.
+pub fn minute_now() -> u64 {
+    unix_now() / 60
+}
+
+/// Seconds since the Unix epoch.
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }

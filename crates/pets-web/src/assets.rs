@@ -1,94 +1,24 @@
-//! Static files and pet pictures.
+//! Static files and mounted pictures, as responses.
 //!
 //! Stylesheets, scripts and the built-in pictures are compiled into the
-//! binary and served with an ETag and a cache lifetime. Under `DEBUG` they
-//! come from `web/static` on disk instead. A folder `option_a`, `option_b` or
-//! `option_c` under `PICTURES_DIR` replaces that option's built-in pictures,
-//! which is how a user mounts their own.
+//! binary ([`Embedded`]) and served with an ETag and a cache lifetime. Under
+//! `DEBUG` they come from `web/static` on disk instead. Pictures mounted
+//! under `PICTURES_DIR` are served only if [`Pictures`](crate::pictures::Pictures)
+//! listed them at start.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use axum::extract::{Path as UrlPath, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use pets_store::PetChoice;
-use rand::Rng;
-use rust_embed::RustEmbed;
 
+use crate::embedded::StaticFiles;
 use crate::error::AppError;
-use crate::settings::WebSettings;
 use crate::state::AppState;
 
-#[derive(RustEmbed)]
-#[folder = "../../web/static"]
-pub struct StaticFiles;
-
-const IMAGE_EXTENSIONS: [&str; 6] = ["svg", "png", "jpg", "jpeg", "gif", "webp"];
-const CACHE_FOR: &str = "public, max-age=3600";
-
-/// The picture URLs for each option, found once at start.
-pub struct Pictures {
-    urls: [Vec<String>; 3],
-    mounted: [Option<PathBuf>; 3],
-}
-
-impl Pictures {
-    pub fn find(settings: &WebSettings) -> Self {
-        let mut urls: [Vec<String>; 3] = Default::default();
-        let mut mounted: [Option<PathBuf>; 3] = Default::default();
-        for choice in PetChoice::ALL {
-            let folder = format!("option_{}", choice.id());
-            let dir = settings.pictures_dir.join(&folder);
-            let files = image_files(&dir);
-            if files.is_empty() {
-                urls[choice.index()] = StaticFiles::iter()
-                    .filter(|f| f.starts_with(&format!("{folder}/")) && is_image(f))
-                    .map(|f| format!("/static/{f}"))
-                    .collect();
-            } else {
-                tracing::info!(dir = %dir.display(), pictures = files.len(), "using mounted pictures");
-                urls[choice.index()] = files
-                    .iter()
-                    .map(|f| format!("/pictures/{folder}/{f}"))
-                    .collect();
-                mounted[choice.index()] = Some(dir);
-            }
-            urls[choice.index()].sort();
-        }
-        Self { urls, mounted }
-    }
-
-    pub fn random(&self, choice: PetChoice) -> Option<&str> {
-        let urls = &self.urls[choice.index()];
-        if urls.is_empty() {
-            return None;
-        }
-        Some(&urls[rand::rng().random_range(0..urls.len())])
-    }
-
-    pub fn all(&self, choice: PetChoice) -> &[String] {
-        &self.urls[choice.index()]
-    }
-}
-
-fn is_image(name: &str) -> bool {
-    Path::new(name)
-        .extension()
-        .and_then(|e| e.to_str())
-        .is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
-}
-
-fn image_files(dir: &Path) -> Vec<String> {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return Vec::new();
-    };
-    entries
-        .filter_map(Result::ok)
-        .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
-        .filter_map(|e| e.file_name().into_string().ok())
-        .filter(|name| is_image(name) && !name.starts_with('.'))
-        .collect()
-}
+/// How long browsers may keep a static file or picture.
+pub const CACHE_FOR: &str = "public, max-age=3600";
 
 /// `GET /static/*path`
 pub async fn static_file(
@@ -104,8 +34,10 @@ pub async fn static_file(
     let mime = mime_guess::from_path(&path).first_or_octet_stream();
     let etag = format!("\"{}\"", hex::encode(&file.metadata.sha256_hash()[..12]));
     if headers
-        .get(header::IF_NONE_MATCH)
-        .is_some_and(|v| v.as_bytes() == etag.as_bytes())
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| etag_matches(v, &etag))
     {
         return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response());
     }
@@ -120,6 +52,15 @@ pub async fn static_file(
         .into_response())
 }
 
+/// Whether an `If-None-Match` value names `etag`: `*`, or a list of tags
+/// compared weakly (a `W/` prefix does not matter), as RFC 9110 says.
+fn etag_matches(if_none_match: &str, etag: &str) -> bool {
+    if_none_match
+        .split(',')
+        .map(|tag| tag.trim())
+        .any(|tag| tag == "*" || tag.strip_prefix("W/").unwrap_or(tag) == etag)
+}
+
 /// `GET /pictures/:folder/:file`: a mounted picture, only if it was listed.
 pub async fn mounted_picture(
     State(state): State<AppState>,
@@ -129,9 +70,7 @@ pub async fn mounted_picture(
         .strip_prefix("option_")
         .and_then(|id| PetChoice::parse(id).ok())
         .ok_or(AppError::NotFound)?;
-    let dir = state.pictures.mounted[choice.index()]
-        .as_ref()
-        .ok_or(AppError::NotFound)?;
+    let dir = state.pictures.mounted(choice).ok_or(AppError::NotFound)?;
     let url = format!("/pictures/{folder}/{file}");
     if !state.pictures.all(choice).contains(&url) {
         return Err(AppError::NotFound);
@@ -160,4 +99,19 @@ async fn disk_file(root: &Path, relative: &str, cache: &str) -> Result<Response,
         headers.insert(header::CACHE_CONTROL, value);
     }
     Ok(response)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::etag_matches;
+
+    #[test]
+    fn if_none_match_takes_weak_tags_lists_and_star() {
+        let etag = "\"abc\"";
+        for header in ["\"abc\"", "W/\"abc\"", "\"x\", W/\"abc\"", "*"] {
+            assert!(etag_matches(header, etag), "{header}");
+        }
+        assert!(!etag_matches("\"abd\"", etag));
+        assert!(!etag_matches("abc", etag));
+    }
 }

@@ -19,12 +19,30 @@ pub enum AppError {
     LoginRequired,
     #[error("There is nothing at this address.")]
     NotFound,
+    #[error("{0}")]
+    Misdirected(String),
     #[error("Too many failed logins from your address. Try again in {0} seconds.")]
     TooManyAttempts(u64),
+    #[error(
+        "Too many failed logins on this service in the last minute. Try again in {0} seconds."
+    )]
+    LoginsPaused(u64),
     #[error("{0}")]
     Unavailable(String),
     #[error("Something went wrong on our side: {0}")]
     Internal(String),
+}
+
+impl From<crate::templates::TemplateError> for AppError {
+    fn from(e: crate::templates::TemplateError) -> Self {
+        let mut message = e.to_string();
+        let mut source = std::error::Error::source(&e);
+        while let Some(cause) = source {
+            message = format!("{message}: {cause}");
+            source = cause.source();
+        }
+        Self::Internal(message)
+    }
 }
 
 impl AppError {
@@ -35,7 +53,8 @@ impl AppError {
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::LoginRequired => StatusCode::UNAUTHORIZED,
             Self::NotFound => StatusCode::NOT_FOUND,
-            Self::TooManyAttempts(_) => StatusCode::TOO_MANY_REQUESTS,
+            Self::Misdirected(_) => StatusCode::MISDIRECTED_REQUEST,
+            Self::TooManyAttempts(_) | Self::LoginsPaused(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -48,7 +67,8 @@ impl AppError {
             Self::Forbidden(_) => "Refused",
             Self::LoginRequired => "Login required",
             Self::NotFound => "Not found",
-            Self::TooManyAttempts(_) => "Slow down",
+            Self::Misdirected(_) => "Wrong address",
+            Self::TooManyAttempts(_) | Self::LoginsPaused(_) => "Slow down",
             Self::Unavailable(_) => "Not recorded",
             Self::Internal(_) => "Server error",
         }
@@ -67,7 +87,7 @@ impl IntoResponse for AppError {
         }
         let status = self.status();
         let mut response = (status, axum::response::Html(error_page(&self))).into_response();
-        if let Self::TooManyAttempts(seconds) = self {
+        if let Self::TooManyAttempts(seconds) | Self::LoginsPaused(seconds) = self {
             if let Ok(v) = seconds.to_string().parse() {
                 response.headers_mut().insert(header::RETRY_AFTER, v);
             }
@@ -95,7 +115,9 @@ impl IntoResponse for ApiError {
 
 fn error_page(error: &AppError) -> String {
     let back = match error {
-        AppError::LoginRequired | AppError::TooManyAttempts(_) => "/login",
+        AppError::LoginRequired | AppError::TooManyAttempts(_) | AppError::LoginsPaused(_) => {
+            "/login"
+        }
         _ => "/",
     };
     format!(

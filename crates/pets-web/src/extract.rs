@@ -3,7 +3,7 @@
 
 use axum::extract::rejection::{FormRejection, JsonRejection};
 use axum::extract::{FromRequest, Request};
-use axum::http::StatusCode;
+use axum::http::{header, HeaderValue, StatusCode};
 use serde::de::DeserializeOwned;
 
 use crate::error::{ApiError, AppError};
@@ -11,7 +11,9 @@ use crate::error::{ApiError, AppError};
 /// The largest request body accepted.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
 
-/// `axum::Form`, answering bad input with an [`AppError`] page.
+/// `axum::Form`, answering bad input with an [`AppError`] page. Media types
+/// are case-insensitive, so the content type is lowered first (axum's own
+/// check is not), which is why this one is not derived like [`JsonInput`].
 pub struct FormInput<T>(pub T);
 
 impl<S, T> FromRequest<S> for FormInput<T>
@@ -21,51 +23,58 @@ where
 {
     type Rejection = AppError;
 
-    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::Form::<T>::from_request(req, state).await {
-            Ok(axum::Form(value)) => Ok(Self(value)),
-            Err(rejection) => Err(form_error(rejection)),
+    async fn from_request(mut req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let lowered = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_ascii_lowercase)
+            .and_then(|v| HeaderValue::from_str(&v).ok());
+        if let Some(lowered) = lowered {
+            req.headers_mut().insert(header::CONTENT_TYPE, lowered);
         }
-    }
-}
-
-fn form_error(rejection: FormRejection) -> AppError {
-    match rejection.status() {
-        StatusCode::PAYLOAD_TOO_LARGE => AppError::TooLarge,
-        StatusCode::UNSUPPORTED_MEDIA_TYPE => {
-            AppError::BadRequest("Send the form as application/x-www-form-urlencoded.".into())
-        }
-        _ => AppError::BadRequest(format!(
-            "The form could not be read: {}",
-            rejection.body_text()
-        )),
+        let axum::Form(value) = axum::Form::<T>::from_request(req, state).await?;
+        Ok(Self(value))
     }
 }
 
 /// `axum::Json`, answering bad input with a JSON error.
+#[derive(FromRequest)]
+#[from_request(via(axum::Json), rejection(ApiError))]
 pub struct JsonInput<T>(pub T);
 
-impl<S, T> FromRequest<S> for JsonInput<T>
-where
-    T: DeserializeOwned,
-    S: Send + Sync,
-{
-    type Rejection = ApiError;
-
-    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::Json::<T>::from_request(req, state).await {
-            Ok(axum::Json(value)) => Ok(Self(value)),
-            Err(rejection) => Err(json_error(rejection).json()),
+impl From<FormRejection> for AppError {
+    fn from(rejection: FormRejection) -> Self {
+        match rejection.status() {
+            StatusCode::PAYLOAD_TOO_LARGE => AppError::TooLarge,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => {
+                AppError::BadRequest("Send the form as application/x-www-form-urlencoded.".into())
+            }
+            _ => {
+                tracing::debug!(detail = %rejection.body_text(), "unreadable form");
+                AppError::BadRequest(
+                    "The form could not be read: send each field once, as text.".into(),
+                )
+            }
         }
     }
 }
 
-fn json_error(rejection: JsonRejection) -> AppError {
-    match rejection.status() {
-        StatusCode::PAYLOAD_TOO_LARGE => AppError::TooLarge,
-        _ => AppError::BadRequest(format!(
-            "The JSON could not be read: {}",
-            rejection.body_text()
-        )),
+impl From<JsonRejection> for ApiError {
+    fn from(rejection: JsonRejection) -> Self {
+        let error = match rejection.status() {
+            StatusCode::PAYLOAD_TOO_LARGE => AppError::TooLarge,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => {
+                AppError::BadRequest("Send JSON, with the content type application/json.".into())
+            }
+            _ => {
+                tracing::debug!(detail = %rejection.body_text(), "unreadable JSON");
+                AppError::BadRequest(
+                    "The JSON could not be read: check its syntax, its fields and their types."
+                        .into(),
+                )
+            }
+        };
+        error.json()
     }
 }

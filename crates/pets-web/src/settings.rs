@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use ipnet::IpNet;
 use pets_store::PetChoice;
 
 /// The names shown for the three options (`OPTION_A`, `OPTION_B`, `OPTION_C`).
@@ -40,19 +41,15 @@ pub struct WebSettings {
     pub pictures_dir: PathBuf,
     /// The name shown as "processed by container".
     pub hostname: String,
-}
-
-impl Default for WebSettings {
-    fn default() -> Self {
-        Self {
-            options: PetOptions::default(),
-            version: "1.0".into(),
-            debug: false,
-            web_root: PathBuf::from("web"),
-            pictures_dir: PathBuf::from("/pictures"),
-            hostname: "localhost".into(),
-        }
-    }
+    /// `PETS_CHAOS`: whether `/kill` and `PUT /health` work (default on).
+    pub chaos: bool,
+    /// `PETS_TRUSTED_PROXIES`: proxies whose forwarding headers are believed.
+    pub trusted_proxies: Vec<IpNet>,
+    /// `PETS_ALLOWED_HOSTS`: the host names pets answers to; empty for any.
+    pub allowed_hosts: Vec<String>,
+    /// `PETS_LOGIN_FAILURES_PER_MINUTE`: failed admin logins the whole
+    /// service takes in a minute before it refuses logins until the next.
+    pub login_failures_per_minute: u64,
 }
 
 impl WebSettings {

@@ -6,10 +6,12 @@ use std::sync::Arc;
 use pets_store::Store;
 use tokio::sync::watch;
 
-use crate::assets::Pictures;
-use crate::auth::{AdminAuth, LoginThrottle};
+use crate::auth::throttle::LoginThrottle;
+use crate::auth::AdminAuth;
+use crate::error::AppError;
+use crate::pictures::Pictures;
 use crate::settings::WebSettings;
-use crate::templates::Templates;
+use crate::templates::{TemplateError, Templates};
 
 #[derive(Clone)]
 pub struct AppState(Arc<Inner>);
@@ -22,8 +24,8 @@ pub struct Inner {
     pub health: Health,
     pub auth: Option<AdminAuth>,
     pub throttle: LoginThrottle,
-    /// True when votes live in this process only (no `DB`); fixed at start.
-    pub memory_store: bool,
+    /// True when replicas share votes through the store; fixed at start.
+    pub shared_votes: bool,
     /// Flips to true when the process starts shutting down, so long-lived
     /// responses (the console's event stream) end and let it finish.
     pub stopping: watch::Receiver<bool>,
@@ -42,13 +44,12 @@ impl AppState {
         settings: WebSettings,
         auth: Option<AdminAuth>,
         stopping: watch::Receiver<bool>,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, TemplateError> {
         let templates = Templates::load(&settings)?;
         let pictures = Pictures::find(&settings);
         let health = Health::new(!settings.born_broken());
-        let memory_store = store.status().kind == "memory";
         Ok(Self(Arc::new(Inner {
-            memory_store,
+            shared_votes: store.kind().shared(),
             store,
             settings,
             templates,
@@ -59,15 +60,26 @@ impl AppState {
             stopping,
         })))
     }
+
+    /// Renders a page (see [`Templates::page`]).
+    pub fn render(
+        &self,
+        template: &str,
+        context: tera::Context,
+    ) -> Result<axum::response::Html<String>, AppError> {
+        self.templates
+            .page(template, context, &self.settings, self.shared_votes)
+            .map_err(AppError::from)
+    }
 }
 
 /// Whether this container says it is healthy; `/kill` and `PUT /health`
-/// change it.
-pub struct Health(AtomicBool);
+/// change it. The store reads the same flag for this replica's fleet record.
+pub struct Health(Arc<AtomicBool>);
 
 impl Health {
     pub fn new(healthy: bool) -> Self {
-        Self(AtomicBool::new(healthy))
+        Self(Arc::new(AtomicBool::new(healthy)))
     }
 
     pub fn is_healthy(&self) -> bool {
@@ -77,23 +89,9 @@ impl Health {
     pub fn set(&self, healthy: bool) {
         self.0.store(healthy, Ordering::Relaxed);
     }
-}
 
-impl AppState {
-    /// Renders a page with what every page shows (version, theme, host,
-    /// whether votes are local to this process) added to `context`.
-    pub fn render(
-        &self,
-        template: &str,
-        mut context: tera::Context,
-    ) -> Result<axum::response::Html<String>, crate::error::AppError> {
-        context.insert("version", &self.settings.version);
-        context.insert("theme", self.settings.theme());
-        context.insert("hostname", &self.settings.hostname);
-        context.insert("memory_store", &self.memory_store);
-        self.templates
-            .render(template, &context)
-            .map(axum::response::Html)
-            .map_err(crate::error::AppError::Internal)
+    /// The flag itself, for the fleet record.
+    pub fn flag(&self) -> Arc<AtomicBool> {
+        self.0.clone()
     }
 }

@@ -6,10 +6,15 @@
 
 use std::net::IpAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
-use pets_store::ConsulSettings;
+use pets_store::{ConsulSettings, ReplicaIdentity, Targets};
+
+use crate::serve::Limits;
 use pets_web::{PetOptions, WebSettings};
+use secrecy::SecretString;
 
+/// Everything `pets` runs with. `Debug` never shows a secret.
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub bind: IpAddr,
@@ -17,8 +22,14 @@ pub struct Settings {
     pub admin_port: u16,
     pub web: WebSettings,
     /// The admin password, if `ADMIN_PASSWORD_FILE` is set.
-    pub admin_password: Option<String>,
+    pub admin_password: Option<SecretString>,
+    /// `SESSION_KEY_FILE`: what sessions are signed with, if not the password.
+    pub session_key: Option<SecretString>,
     pub store: StoreSettings,
+    /// Who this replica is in the fleet (`started_at` is set at start).
+    pub identity: ReplicaIdentity,
+    /// Timeouts and limits on both ports.
+    pub limits: Limits,
 }
 
 #[derive(Debug, Clone)]
@@ -76,6 +87,30 @@ impl Settings {
             web_root: PathBuf::from(option("PETS_WEB_ROOT", "web")),
             pictures_dir: PathBuf::from(option("PICTURES_DIR", "/pictures")),
             hostname: hostname.clone(),
+            trusted_proxies: trusted_proxies(get("PETS_TRUSTED_PROXIES"))?,
+            allowed_hosts: get("PETS_ALLOWED_HOSTS")
+                .map(|v| {
+                    v.split(',')
+                        .map(|h| h.trim().to_ascii_lowercase())
+                        .filter(|h| !h.is_empty())
+                        .collect()
+                })
+                .unwrap_or_default(),
+            login_failures_per_minute: match get("PETS_LOGIN_FAILURES_PER_MINUTE") {
+                None => 100,
+                Some(v) => v.parse().ok().filter(|&n| n > 0).ok_or_else(|| {
+                    error(
+                        "PETS_LOGIN_FAILURES_PER_MINUTE",
+                        format!("`{v}` is not a positive whole number"),
+                    )
+                })?,
+            },
+            chaos: match get("PETS_CHAOS").map(|v| v.to_ascii_lowercase()) {
+                None => true,
+                Some(v) if matches!(v.as_str(), "on" | "true" | "1" | "yes") => true,
+                Some(v) if matches!(v.as_str(), "off" | "false" | "0" | "no") => false,
+                Some(v) => return Err(error("PETS_CHAOS", format!("`{v}` is neither on nor off"))),
+            },
         };
         let bind = match get("PETS_BIND") {
             None => IpAddr::from([0, 0, 0, 0]),
@@ -85,12 +120,26 @@ impl Settings {
         };
         let admin_password = match var("ADMIN_PASSWORD_FILE") {
             None => None,
-            Some(path) => Some(read_password(&path)?),
+            Some(path) => Some(read_secret("ADMIN_PASSWORD_FILE", "admin password", &path)?),
+        };
+        let session_key = match get("SESSION_KEY_FILE") {
+            None => None,
+            Some(path) => Some(read_secret("SESSION_KEY_FILE", "session key", &path)?),
+        };
+        let identity = ReplicaIdentity {
+            id: replica_name(&hostname),
+            host: hostname.clone(),
+            node: get("PETS_NODE"),
+            service: get("PETS_SERVICE"),
+            slot: get("PETS_TASK_SLOT"),
+            task: get("PETS_TASK_NAME"),
+            version: web.version.clone(),
+            started_at: String::new(),
         };
         let store = match get("DB") {
             None => StoreSettings::Memory,
             Some(db) => StoreSettings::Consul(ConsulSettings {
-                db,
+                targets: Targets::parse(&db).map_err(|e| error("DB", e.to_string()))?,
                 token: consul_token(&get)?,
                 ca_cert_pem: match get("CONSUL_CACERT") {
                     None => None,
@@ -99,8 +148,36 @@ impl Settings {
                     })?),
                 },
                 prefix: kv_prefix(get("PETS_KV_PREFIX"))?,
-                replica: replica_name(&hostname),
+                replica: identity.id.clone(),
             }),
+        };
+        let defaults = Limits::default();
+        let number = |name: &'static str, default: usize, min: usize| match get(name) {
+            None => Ok(default),
+            Some(v) => match v.parse::<usize>() {
+                Ok(n) if n >= min => Ok(n),
+                _ => Err(error(
+                    name,
+                    format!("`{v}` is not a whole number of at least {min}"),
+                )),
+            },
+        };
+        let seconds = |name: &'static str, default: Duration| match get(name) {
+            None => Ok(default),
+            Some(v) => match v.trim_end_matches('s').parse::<f64>() {
+                Ok(s) if s > 0.0 && s <= 3600.0 => Ok(Duration::from_secs_f64(s)),
+                _ => Err(error(
+                    name,
+                    format!("`{v}` is not a number of seconds (0 to 3600)"),
+                )),
+            },
+        };
+        let limits = Limits {
+            header_timeout: seconds("PETS_HEADER_TIMEOUT", defaults.header_timeout)?,
+            body_timeout: seconds("PETS_BODY_TIMEOUT", defaults.body_timeout)?,
+            max_connections: number("PETS_MAX_CONNECTIONS", defaults.max_connections, 1)?,
+            max_header_bytes: number("PETS_MAX_HEADER_BYTES", defaults.max_header_bytes, 4096)?,
+            max_headers: number("PETS_MAX_HEADERS", defaults.max_headers, 8)?,
         };
         Ok(Self {
             bind,
@@ -108,34 +185,62 @@ impl Settings {
             admin_port: port("ADMIN_PORT", 7000)?,
             web,
             admin_password,
+            session_key,
             store,
+            identity,
+            limits,
         })
     }
 }
 
-/// The first line of the file, without its line ending. Missing, unreadable
-/// or empty is an error: the console must not open by accident.
-fn read_password(path: &str) -> Result<String, ConfigError> {
-    const VAR: &str = "ADMIN_PASSWORD_FILE";
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        error(
-            VAR,
-            format!("cannot read the admin password from `{path}`: {e}"),
-        )
-    })?;
-    let first = text.lines().next().unwrap_or("");
-    if first.is_empty() {
+/// The first line of the file, without its line ending. Missing,
+/// unreadable, blank or only spaces is an error naming what is wrong: the
+/// console must not open by accident, nor with a password nobody meant.
+fn read_secret(var: &'static str, what: &str, path: &str) -> Result<SecretString, ConfigError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| error(var, format!("cannot read the {what} from `{path}`: {e}")))?;
+    if text.trim().is_empty() {
         return Err(error(
-            VAR,
-            format!("`{path}` is empty; its first line must hold the admin password"),
+            var,
+            format!("`{path}` is empty; its first line must hold the {what}"),
         ));
     }
-    Ok(first.to_owned())
+    let first = text.lines().next().unwrap_or("");
+    if first.trim().is_empty() {
+        return Err(error(
+            var,
+            format!("the first line of `{path}` is blank; the {what} must be on the first line"),
+        ));
+    }
+    Ok(SecretString::from(first))
 }
 
-fn consul_token(get: &impl Fn(&str) -> Option<String>) -> Result<Option<String>, ConfigError> {
+/// `PETS_TRUSTED_PROXIES`: comma-separated addresses or CIDR blocks.
+fn trusted_proxies(raw: Option<String>) -> Result<Vec<ipnet::IpNet>, ConfigError> {
+    let Some(raw) = raw else {
+        return Ok(Vec::new());
+    };
+    raw.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            s.parse::<ipnet::IpNet>()
+                .or_else(|_| s.parse::<IpAddr>().map(ipnet::IpNet::from))
+                .map_err(|_| {
+                    error(
+                        "PETS_TRUSTED_PROXIES",
+                        format!("`{s}` is not an address or a CIDR block such as 10.0.0.0/8"),
+                    )
+                })
+        })
+        .collect()
+}
+
+fn consul_token(
+    get: &impl Fn(&str) -> Option<String>,
+) -> Result<Option<SecretString>, ConfigError> {
     if let Some(token) = get("CONSUL_HTTP_TOKEN") {
-        return Ok(Some(token));
+        return Ok(Some(SecretString::from(token)));
     }
     match get("CONSUL_HTTP_TOKEN_FILE") {
         None => Ok(None),
@@ -146,7 +251,8 @@ fn consul_token(get: &impl Fn(&str) -> Option<String>) -> Result<Option<String>,
                     format!("cannot read `{path}`: {e}"),
                 )
             })?;
-            Ok(Some(text.trim().to_owned()).filter(|t| !t.is_empty()))
+            let token = text.trim();
+            Ok((!token.is_empty()).then(|| SecretString::from(token)))
         }
     }
 }
@@ -209,6 +315,7 @@ fn system_hostname() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use secrecy::ExposeSecret;
     use std::collections::HashMap;
 
     fn settings(vars: &[(&str, &str)]) -> Result<Settings, ConfigError> {
@@ -226,6 +333,38 @@ mod tests {
         assert!(matches!(s.store, StoreSettings::Memory));
         assert!(s.admin_password.is_none());
         assert_eq!(s.web.version, "1.0");
+        assert_eq!(s.limits, Limits::default());
+    }
+
+    #[test]
+    fn proxies_and_hosts_are_read() {
+        let s = settings(&[
+            ("PETS_TRUSTED_PROXIES", "10.0.0.0/8, 192.168.1.1"),
+            ("PETS_ALLOWED_HOSTS", "Pets.Example.com,admin.example.com"),
+        ])
+        .unwrap();
+        assert_eq!(s.web.trusted_proxies.len(), 2);
+        assert_eq!(
+            s.web.allowed_hosts,
+            ["pets.example.com", "admin.example.com"]
+        );
+        let e = settings(&[("PETS_TRUSTED_PROXIES", "everyone")]).unwrap_err();
+        assert_eq!(e.variable, "PETS_TRUSTED_PROXIES");
+    }
+
+    #[test]
+    fn limits_are_read_and_checked() {
+        let s = settings(&[
+            ("PETS_HEADER_TIMEOUT", "2.5s"),
+            ("PETS_MAX_CONNECTIONS", "50"),
+        ])
+        .unwrap();
+        assert_eq!(s.limits.header_timeout, Duration::from_millis(2500));
+        assert_eq!(s.limits.max_connections, 50);
+        let e = settings(&[("PETS_MAX_HEADER_BYTES", "10")]).unwrap_err();
+        assert_eq!(e.variable, "PETS_MAX_HEADER_BYTES");
+        let e = settings(&[("PETS_BODY_TIMEOUT", "-1")]).unwrap_err();
+        assert_eq!(e.variable, "PETS_BODY_TIMEOUT");
     }
 
     #[test]
@@ -236,6 +375,9 @@ mod tests {
         assert!(e.to_string().contains("/nonexistent/secret"));
         let e = settings(&[("DB", "db"), ("PETS_KV_PREFIX", "../x")]).unwrap_err();
         assert_eq!(e.variable, "PETS_KV_PREFIX");
+        let e = settings(&[("DB", "db:notaport")]).unwrap_err();
+        assert_eq!(e.variable, "DB");
+        assert!(e.to_string().contains("invalid port"), "{e}");
     }
 
     #[test]
@@ -245,9 +387,31 @@ mod tests {
         let file = dir.join("pw");
         std::fs::write(&file, "hunter2\nignored\n").unwrap();
         let s = settings(&[("ADMIN_PASSWORD_FILE", file.to_str().unwrap())]).unwrap();
-        assert_eq!(s.admin_password.as_deref(), Some("hunter2"));
-        std::fs::write(&file, "\n").unwrap();
-        assert!(settings(&[("ADMIN_PASSWORD_FILE", file.to_str().unwrap())]).is_err());
+        let password = s.admin_password.as_ref().unwrap();
+        assert_eq!(password.expose_secret(), "hunter2");
+        assert!(!format!("{s:?}").contains("hunter2"), "Debug hides it");
+        for (contents, says) in [("\n", "empty"), (" \n", "empty"), ("\nhunter2\n", "blank")] {
+            std::fs::write(&file, contents).unwrap();
+            let e = settings(&[("ADMIN_PASSWORD_FILE", file.to_str().unwrap())]).unwrap_err();
+            assert!(e.to_string().contains(says), "{contents:?}: {e}");
+        }
+    }
+
+    #[test]
+    fn the_swarm_identity_is_read() {
+        let s = settings(&[
+            ("HOSTNAME", "abc123"),
+            ("PETS_NODE", "node-2"),
+            ("PETS_TASK_SLOT", "3"),
+            ("PETS_TASK_NAME", "pets_web.3.xyz"),
+            ("PETS_VERSION", "2.0"),
+        ])
+        .unwrap();
+        assert!(s.identity.id.starts_with("abc123-"));
+        assert_eq!(s.identity.node.as_deref(), Some("node-2"));
+        assert_eq!(s.identity.slot.as_deref(), Some("3"));
+        assert_eq!(s.identity.version, "2.0");
+        assert!(s.identity.service.is_none());
     }
 
     #[test]

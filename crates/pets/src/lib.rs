@@ -1,11 +1,13 @@
 //! The `pets` program, as a library so tests can start it in-process.
 //!
 //! [`configuration`] reads the environment into [`Settings`], [`telemetry`]
-//! sets up logging, and [`startup`] builds the store and both HTTP servers and
-//! runs them until a shutdown signal. `main.rs` only strings these together.
+//! sets up logging, [`serve`] serves one port with its timeouts and limits,
+//! and [`startup`] builds the store and both servers and runs them until a
+//! shutdown signal. `main.rs` only strings these together.
 
 pub mod configuration;
 pub mod healthcheck;
+pub mod serve;
 pub mod startup;
 pub mod telemetry;
 

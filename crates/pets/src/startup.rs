@@ -12,8 +12,9 @@ use std::time::Duration;
 
 use anyhow::Context;
 use axum::Router;
-use pets_store::{ConsulStore, MemoryStore, Store};
+use pets_store::{ConsulStore, MemoryStore, Registration, ReplicaIdentity, Store};
 use pets_web::{admin_router, voter_router, AdminAuth, AppState};
+use secrecy::ExposeSecret;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
@@ -21,6 +22,7 @@ use tower_http::LatencyUnit;
 use tracing::Level;
 
 use crate::configuration::{Settings, StoreSettings};
+use crate::serve::{serve, Limits};
 
 /// How long requests in flight may take to finish at shutdown.
 pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(6);
@@ -28,6 +30,7 @@ pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(6);
 pub struct Application {
     web: TcpListener,
     admin: TcpListener,
+    limits: Limits,
     state: AppState,
     store: Arc<dyn Store>,
     stopping: watch::Sender<bool>,
@@ -38,13 +41,24 @@ impl Application {
         let store: Arc<dyn Store> = match settings.store.clone() {
             StoreSettings::Memory => Arc::new(MemoryStore::new()),
             StoreSettings::Consul(consul) => {
-                ConsulStore::start(consul).map_err(|e| anyhow::anyhow!("DB: {e}"))?
+                ConsulStore::start(consul).context("cannot set up the Consul client")?
             }
         };
-        let auth = settings.admin_password.as_deref().map(AdminAuth::new);
+        let session_key = settings.session_key.as_ref().map(|k| k.expose_secret());
+        let auth = settings
+            .admin_password
+            .as_ref()
+            .map(|password| AdminAuth::new(password.expose_secret(), session_key));
         let (stopping, stopping_rx) = watch::channel(false);
         let state = AppState::new(store.clone(), settings.web.clone(), auth, stopping_rx)
-            .map_err(|e| anyhow::anyhow!(e))?;
+            .context("cannot load the page templates")?;
+        store.register(Registration {
+            identity: ReplicaIdentity {
+                started_at: pets_store::fleet::now_rfc3339(),
+                ..settings.identity.clone()
+            },
+            healthy: state.health.flag(),
+        });
         let web = bind(
             SocketAddr::new(settings.bind, settings.web_port),
             "WEB_PORT",
@@ -55,17 +69,30 @@ impl Application {
             "ADMIN_PORT",
         )
         .await?;
+        let open_files = crate::serve::raise_open_files_limit();
+        let mut limits = settings.limits.clone();
+        let fit = crate::serve::connections_that_fit(open_files);
+        if limits.max_connections > fit {
+            tracing::warn!(
+                asked = limits.max_connections,
+                open_files,
+                "PETS_MAX_CONNECTIONS lowered to {fit} per port to fit the open-files limit"
+            );
+            limits.max_connections = fit;
+        }
         tracing::info!(
             web = %web.local_addr()?,
             admin = %admin.local_addr()?,
             store = %store.describe(),
             version = %settings.web.version,
             admin_login = settings.admin_password.is_some(),
+            max_connections = limits.max_connections,
             "pets started"
         );
         Ok(Self {
             web,
             admin,
+            limits,
             state,
             store,
             stopping,
@@ -89,22 +116,21 @@ impl Application {
         let web = serve(
             self.web,
             logged(voter_router(self.state.clone())),
+            self.limits.clone(),
             self.stopping.subscribe(),
         );
         let admin = serve(
             self.admin,
             logged(admin_router(self.state.clone())),
+            self.limits.clone(),
             self.stopping.subscribe(),
         );
-        let servers = tokio::spawn(async move { tokio::try_join!(web, admin) });
+        let servers = tokio::spawn(async move { tokio::join!(web, admin) });
         shutdown.await;
         tracing::info!("shutting down: finishing requests in flight");
         let _ = self.stopping.send(true);
-        match tokio::time::timeout(DRAIN_TIMEOUT, servers).await {
-            Ok(Ok(Ok(_))) => {}
-            Ok(Ok(Err(e))) => tracing::error!(error = %e, "server failed"),
-            Ok(Err(e)) => tracing::error!(error = %e, "server task failed"),
-            Err(_) => tracing::warn!("requests still open after {DRAIN_TIMEOUT:?}; closing them"),
+        if tokio::time::timeout(DRAIN_TIMEOUT, servers).await.is_err() {
+            tracing::warn!("requests still open after {DRAIN_TIMEOUT:?}; closing them");
         }
         self.store.shutdown().await;
         tracing::info!("pets stopped");
@@ -132,21 +158,6 @@ fn logged(router: Router) -> Router {
             // The response line already carries the status.
             .on_failure(()),
     )
-}
-
-async fn serve(
-    listener: TcpListener,
-    router: Router,
-    mut stop: watch::Receiver<bool>,
-) -> std::io::Result<()> {
-    axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move {
-        let _ = stop.wait_for(|&s| s).await;
-    })
-    .await
 }
 
 /// Completes on Ctrl-C or SIGTERM. The handlers are installed when this is

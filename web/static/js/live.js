@@ -24,4 +24,67 @@
     document.getElementById('stale').hidden = !r.stale;
     document.getElementById('live').hidden = false;
   });
+
+  // One card per replica: kept, updated, added; a replica that left fades out.
+  var fields = ['version', 'node', 'slot', 'health', 'pets_served', 'votes'];
+  var card = function (r) {
+    var li = document.createElement('li');
+    li.className = 'replica';
+    li.dataset.id = r.id;
+    var h = document.createElement('h3');
+    li.appendChild(h);
+    var dl = document.createElement('dl');
+    var labels = { version: 'Version', node: 'Node', slot: 'Slot', health: 'Health', pets_served: 'Pets served', votes: 'Votes' };
+    fields.forEach(function (f) {
+      var div = document.createElement('div');
+      var dt = document.createElement('dt');
+      dt.textContent = labels[f];
+      var dd = document.createElement('dd');
+      dd.dataset.field = f;
+      div.appendChild(dt);
+      div.appendChild(dd);
+      dl.appendChild(div);
+    });
+    li.appendChild(dl);
+    return li;
+  };
+  source.addEventListener('fleet', function (event) {
+    var fleet = JSON.parse(event.data);
+    var list = document.getElementById('fleet-cards');
+    if (!list) return;
+    var seen = {};
+    fleet.replicas.forEach(function (r) {
+      seen[r.id] = true;
+      var li = list.querySelector('li[data-id="' + CSS.escape(r.id) + '"]') || list.appendChild(card(r));
+      li.classList.remove('leaving');
+      li.classList.toggle('unhealthy', !r.healthy);
+      li.querySelector('h3').textContent = r.task || r.host;
+      var values = { version: r.version, node: r.node || '-', slot: r.slot || '-', health: r.healthy ? 'healthy' : 'unhealthy', pets_served: r.pets_served, votes: r.votes };
+      fields.forEach(function (f) { li.querySelector('[data-field="' + f + '"]').textContent = values[f]; });
+    });
+    Array.prototype.forEach.call(list.querySelectorAll('li.replica'), function (li) {
+      if (seen[li.dataset.id] || li.classList.contains('leaving')) return;
+      li.classList.add('leaving');
+      setTimeout(function () { if (li.classList.contains('leaving')) li.remove(); }, 1500);
+    });
+    var quorum = document.getElementById('fleet-quorum');
+    if (quorum) {
+      quorum.textContent = fleet.store.quorum ? 'Quorum: a leader is elected.' : 'No quorum: no leader, votes are refused.';
+      quorum.classList.toggle('lost', !fleet.store.quorum);
+    }
+    var servers = document.getElementById('fleet-servers');
+    if (servers) {
+      servers.textContent = '';
+      fleet.store.servers.forEach(function (s) {
+        var li = document.createElement('li');
+        li.className = 'server' + (s.leader ? ' leader' : '');
+        li.appendChild(document.createTextNode(s.name + ' '));
+        var code = document.createElement('code');
+        code.textContent = s.address;
+        li.appendChild(code);
+        li.appendChild(document.createTextNode(s.leader ? ' leader' : (s.voter ? ' voter' : ' non-voter')));
+        servers.appendChild(li);
+      });
+    }
+  });
 })();

@@ -1,43 +1,59 @@
 //! The Consul store: votes and counters in a Consul cluster's KV store.
 //!
-//! Key layout, all under `PETS_KV_PREFIX` (default `pets/`):
+//! Key layout, all under `PETS_KV_PREFIX` (default `pets/`), named in
+//! [`keys`] and shaped in [`records`]:
 //!
 //! | key | value | written by |
 //! | --- | --- | --- |
 //! | `voters/<voter id>` | `{"name","vote","token"}` | whichever replica the voter votes on, check-and-set |
 //! | `votes/<replica>/<lane>` | `{"a","b","c","token"}`: votes this lane moved | that lane only |
 //! | `served/<replica>` | `{"n","token"}`: pets this replica served | that replica only |
+//! | `sessions/<id>` | `{"until"}`: an admin session ended by logout | the replica that ended it |
+//! | `logins/<replica>` | `{"minute","n"}`: failed admin logins this minute | that replica only |
+//! | `replicas/<replica>` | the replica's fleet record, held by its session | that replica only |
 //!
 //! Totals are sums over `votes/` and `served/`. Counters have one writer each,
 //! so replicas never contend; a voter's record and its lane's counter change
 //! in one transaction, so the sums always match the records. An empty store
 //! means zero everywhere, so replicas starting together write nothing to agree.
-//! [`votes`] and [`served`] explain how writes with an unknown outcome are
-//! settled.
+//! [`votes`] and [`served`] run over the narrow [`kv::Kv`] seam that
+//! [`client`] implements; [`watch`] keeps the snapshot current.
 
+mod admin;
 mod client;
+#[cfg(test)]
+mod fake;
+mod keys;
+mod kv;
+mod records;
+mod registry;
 mod served;
+mod settings;
 mod votes;
+mod watch;
 
-use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex, Weak};
-use std::time::Duration;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use tokio::sync::{watch, Notify};
+use tokio::sync::{watch as channel, Notify};
 
-use self::client::{ConsulClient, KvEntry};
-use self::served::{Flusher, ServedCounter, ServedValue};
-use self::votes::{sum_counters, VoteLanes};
-use crate::domain::{Ballot, VoterId};
-use crate::store::{Store, StoreError, StoreStatus, Tally};
+use self::client::ConsulClient;
+use self::keys::Keys;
+use self::kv::{Kv, TxnOp, TxnOutcome};
+use self::records::{sum_counters, Revoked};
+use self::registry::Registry;
+use self::served::{Flusher, ServedCounter};
+use self::votes::VoteLanes;
+use self::watch::Watched;
+use crate::domain::Ballot;
+use crate::fleet::{Fleet, FleetStore, Registration, ReplicaRecord};
+use crate::store::{Snapshot, Store, StoreError, StoreKind};
 
-pub use self::client::{BLOCKING_WAIT, CONNECT_TIMEOUT, READ_TIMEOUT, WRITE_TIMEOUT};
+pub use self::client::{ClientError, BLOCKING_WAIT, CONNECT_TIMEOUT, READ_TIMEOUT, WRITE_TIMEOUT};
 pub use self::served::FLUSH_INTERVAL;
+pub use self::settings::{ConsulSettings, TargetError, Targets};
 pub use self::votes::{MAX_VOTERS_PER_TXN, VOTE_DEADLINE};
-
-/// The shortest time between two blocking queries on one prefix.
-const WATCH_PACE: Duration = Duration::from_millis(100);
 
 /// How many vote transactions may be in flight at once. Consul's cost is per
 /// transaction, not per operation, so few large groups beat many small ones;
@@ -45,128 +61,57 @@ const WATCH_PACE: Duration = Duration::from_millis(100);
 /// without waiting for it (measured: 1, 2 and 4 lanes, 2 fastest).
 pub const VOTE_LANES: usize = 2;
 
-/// What the Consul store needs to know; read from the environment by the
-/// binary's configuration.
-#[derive(Debug, Clone)]
-pub struct ConsulSettings {
-    /// `DB`: names, `host:port`s or URLs, comma-separated.
-    pub db: String,
-    /// The ACL token (`CONSUL_HTTP_TOKEN` or the file `CONSUL_HTTP_TOKEN_FILE`).
-    pub token: Option<String>,
-    /// A private CA for https (`CONSUL_CACERT`), as PEM.
-    pub ca_cert_pem: Option<Vec<u8>>,
-    /// `PETS_KV_PREFIX`.
-    pub prefix: String,
-    /// This process's name in keys: the host name and a random suffix.
-    pub replica: String,
-}
-
-/// Key names, in one place.
-pub struct Keys {
-    prefix: String,
-    replica: String,
-}
-
-impl Keys {
-    fn votes(&self) -> String {
-        format!("{}votes/", self.prefix)
-    }
-    fn served(&self) -> String {
-        format!("{}served/", self.prefix)
-    }
-    fn own_served(&self) -> String {
-        format!("{}served/{}", self.prefix, self.replica)
-    }
-    fn vote_counter(&self, lane: usize) -> String {
-        format!("{}votes/{}/{lane}", self.prefix, self.replica)
-    }
-    fn voter(&self, voter: &VoterId) -> String {
-        format!("{}voters/{voter}", self.prefix)
-    }
-}
-
-/// What the watchers last saw.
-#[derive(Default)]
-struct Known {
-    votes: [u64; 3],
-    /// Pets served by every other replica.
-    others_served: u64,
-    leader: Option<String>,
-    servers: Vec<String>,
-}
-
 pub struct ConsulStore {
-    client: Arc<ConsulClient>,
-    keys: Arc<Keys>,
+    watched: Arc<Watched>,
+    /// One failed-login write at a time, so they land in order.
+    login_writes: tokio::sync::Mutex<()>,
     lanes: VoteLanes,
-    served: Arc<ServedCounter>,
-    known: Arc<Mutex<Known>>,
-    changes: watch::Sender<Tally>,
-    changed: Arc<Notify>,
     stop: Arc<Notify>,
     flusher: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// Voters whose ballots this replica committed.
+    recorded: Arc<AtomicU64>,
+    /// This replica's fleet record, once registered, and its task.
+    registry: Mutex<Option<Registered>>,
+}
+
+struct Registered {
+    registry: Arc<Registry>,
+    stop: Arc<Notify>,
+    task: tokio::task::JoinHandle<()>,
 }
 
 impl ConsulStore {
     /// Sets the store up and starts its background tasks. Fails only on bad
     /// settings: Consul itself may come later.
-    pub fn start(settings: ConsulSettings) -> Result<Arc<Self>, String> {
+    pub fn start(settings: ConsulSettings) -> Result<Arc<Self>, ClientError> {
         let client = Arc::new(ConsulClient::new(&settings)?);
-        let keys = Arc::new(Keys {
-            prefix: settings.prefix,
-            replica: settings.replica,
-        });
+        let kv: Arc<dyn Kv> = client.clone();
+        let keys = Arc::new(Keys::new(&settings.prefix, &settings.replica));
         let changed = Arc::new(Notify::new());
         let served = Arc::new(ServedCounter::default());
         let stop = Arc::new(Notify::new());
         let flusher = Flusher::new(
-            client.clone(),
+            kv.clone(),
             keys.own_served(),
             served.clone(),
             changed.clone(),
         );
-        let store = Arc::new(Self {
-            lanes: VoteLanes::start(client.clone(), keys.clone(), VOTE_LANES, changed.clone()),
-            client,
-            keys,
-            served,
-            known: Arc::default(),
-            changes: watch::Sender::new(Tally::default()),
-            changed,
+        let recorded = Arc::new(AtomicU64::new(0));
+        Ok(Arc::new(Self {
+            lanes: VoteLanes::start(
+                kv,
+                keys.clone(),
+                VOTE_LANES,
+                changed.clone(),
+                recorded.clone(),
+            ),
+            recorded,
+            registry: Mutex::default(),
+            watched: Watched::start(client, keys, served, changed),
+            login_writes: tokio::sync::Mutex::new(()),
             stop: stop.clone(),
             flusher: Mutex::new(Some(tokio::spawn(flusher.run(stop)))),
-        });
-        tokio::spawn(watch_votes(Arc::downgrade(&store)));
-        tokio::spawn(watch_served(Arc::downgrade(&store)));
-        tokio::spawn(watch_cluster(Arc::downgrade(&store)));
-        tokio::spawn(publish_changes(Arc::downgrade(&store)));
-        Ok(store)
-    }
-
-    fn known(&self) -> std::sync::MutexGuard<'_, Known> {
-        self.known.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    fn own_served(&self) -> u64 {
-        self.served.flushed.load(Ordering::Relaxed) + self.served.pending.load(Ordering::Relaxed)
-    }
-
-    fn others_served(&self, entries: &[KvEntry]) -> u64 {
-        let own = self.keys.own_served();
-        entries
-            .iter()
-            .filter(|e| e.key != own)
-            .filter_map(ServedValue::from_entry)
-            .map(|v| v.n)
-            .sum()
-    }
-
-    fn last_known(&self) -> Tally {
-        let known = self.known();
-        Tally {
-            votes: known.votes,
-            pets_served: known.others_served + self.own_served(),
-        }
+        }))
     }
 }
 
@@ -177,59 +122,149 @@ impl Store for ConsulStore {
     }
 
     fn count_pet_served(&self) {
-        self.served.pending.fetch_add(1, Ordering::Relaxed);
+        self.watched.served.pending.fetch_add(1, Ordering::Relaxed);
     }
 
     fn pets_served(&self) -> u64 {
-        self.known().others_served + self.own_served()
+        self.watched.pets_served()
     }
 
-    async fn tally(&self) -> Result<Tally, StoreError> {
-        let (votes_prefix, served_prefix) = (self.keys.votes(), self.keys.served());
+    async fn read(&self) -> Snapshot {
+        let w = &self.watched;
+        let (votes_prefix, served_prefix) = (w.keys.votes(), w.keys.served());
         let (votes, served) = tokio::join!(
-            self.client.list(&votes_prefix, None),
-            self.client.list(&served_prefix, None)
+            w.client.list(&votes_prefix, None),
+            w.client.list(&served_prefix, None)
         );
-        let unavailable = |e: client::CallError| StoreError::Unavailable(e.message().to_owned());
-        let (_, votes) = votes.map_err(unavailable)?;
-        let (_, served) = served.map_err(unavailable)?;
-        let votes = sum_counters(&votes);
-        let others_served = self.others_served(&served);
-        {
-            let mut known = self.known();
-            known.votes = votes;
-            known.others_served = others_served;
+        match (votes, served) {
+            (Ok((_, votes)), Ok((_, served))) => {
+                let others_served = w.others_served(&served);
+                let mut known = w.known();
+                known.votes = sum_counters(&votes);
+                known.others_served = others_served;
+            }
+            (Err(e), _) | (_, Err(e)) => {
+                tracing::warn!(error = %e, "showing last known results");
+                return w.last_known(true);
+            }
         }
-        Ok(Tally {
-            votes,
-            pets_served: others_served + self.own_served(),
-        })
+        w.last_known(false)
     }
 
-    fn subscribe(&self) -> watch::Receiver<Tally> {
-        self.changes.send_replace(self.last_known());
-        self.changes.subscribe()
+    fn snapshot(&self) -> Snapshot {
+        let mut snapshot = self.watched.published();
+        snapshot.tally.pets_served = self.pets_served();
+        snapshot
     }
 
-    fn status(&self) -> StoreStatus {
-        let known = self.known();
-        StoreStatus {
-            kind: "consul",
-            endpoints: self.client.endpoints(),
-            servers: known.servers.clone(),
-            leader: known.leader.clone(),
-            last_error: self.client.last_error(),
-            reachable: self.client.reachable(),
-        }
+    fn changes(&self) -> channel::Receiver<Snapshot> {
+        self.watched.subscribe()
+    }
+
+    fn kind(&self) -> StoreKind {
+        StoreKind::Consul
     }
 
     fn describe(&self) -> String {
         format!(
             "consul at {} under `{}` as replica `{}`",
-            self.client.endpoints().join(", "),
-            self.keys.prefix,
-            self.keys.replica
+            self.watched.client.endpoints().join(", "),
+            self.watched.keys.prefix,
+            self.watched.keys.replica
         )
+    }
+
+    async fn revoke_session(&self, id: &str, until: u64) -> Result<(), StoreError> {
+        let w = &self.watched;
+        w.admin.revoked_here(id, until);
+        let op = TxnOp::set_json(w.keys.session(id), &Revoked { until });
+        match w.client.write(&[op]).await {
+            Ok(TxnOutcome::Committed(_)) => Ok(()),
+            Ok(TxnOutcome::RolledBack(errors)) => Err(StoreError::Unavailable(format!(
+                "ending the session was refused: {errors:?}"
+            ))),
+            Err(e) => Err(StoreError::Unavailable(e.to_string())),
+        }
+    }
+
+    fn session_revoked(&self, id: &str) -> bool {
+        self.watched.admin.is_revoked(id)
+    }
+
+    async fn login_failed(&self) {
+        let w = &self.watched;
+        let _in_order = self.login_writes.lock().await;
+        let count = w.admin.failed_here();
+        if let Err(e) = w
+            .client
+            .write(&[TxnOp::set_json(w.keys.own_logins(), &count)])
+            .await
+        {
+            tracing::debug!(error = %e, "failed login not shared with other replicas");
+        }
+    }
+
+    fn login_failures(&self) -> u64 {
+        self.watched.admin.failures()
+    }
+
+    fn register(&self, registration: Registration) {
+        let w = &self.watched;
+        let registry = Registry::new(
+            w.client.clone(),
+            &w.keys,
+            registration,
+            w.served.clone(),
+            self.recorded.clone(),
+        );
+        let stop = Arc::new(Notify::new());
+        let task = tokio::spawn(registry.clone().run(stop.clone()));
+        let registered = Registered {
+            registry,
+            stop,
+            task,
+        };
+        *self.registry.lock().unwrap_or_else(|e| e.into_inner()) = Some(registered);
+    }
+
+    fn touch(&self) {
+        let registry = self.registry.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(registered) = registry.as_ref() {
+            registered.registry.touched.notify_one();
+        }
+    }
+
+    fn fleet(&self) -> Fleet {
+        let w = &self.watched;
+        let own_id = &w.keys.replica;
+        let (mut replicas, leader, servers) = {
+            let known = w.known();
+            let newest = known.replicas.iter().filter_map(ReplicaRecord::seen).max();
+            let now = newest.unwrap_or_else(time::OffsetDateTime::now_utc);
+            let replicas: Vec<ReplicaRecord> = known
+                .replicas
+                .iter()
+                .filter(|r| r.identity.id != *own_id && r.is_live(now))
+                .cloned()
+                .collect();
+            (replicas, known.leader.clone(), known.servers.clone())
+        };
+        // This replica as it is now, not as last written.
+        let registry = self.registry.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(registered) = registry.as_ref() {
+            replicas.push(registered.registry.record_now());
+        }
+        let mut fleet = Fleet {
+            replicas,
+            store: FleetStore {
+                kind: StoreKind::Consul,
+                quorum: leader.is_some() && w.client.reachable(),
+                leader,
+                servers,
+            },
+        };
+        fleet.sort();
+        fleet
     }
 
     async fn shutdown(&self) {
@@ -242,102 +277,14 @@ impl Store for ConsulStore {
         if let Some(flusher) = flusher {
             let _ = flusher.await;
         }
-    }
-}
-
-/// Follows `votes/` with blocking queries: the live tally for the console.
-async fn watch_votes(store: Weak<ConsulStore>) {
-    follow(store, Keys::votes, |s, entries| {
-        s.known().votes = sum_counters(entries)
-    })
-    .await
-}
-
-/// Follows `served/` with blocking queries: the other replicas' counts.
-async fn watch_served(store: Weak<ConsulStore>) {
-    follow(store, Keys::served, |s, entries| {
-        let others = s.others_served(entries);
-        s.known().others_served = others;
-    })
-    .await
-}
-
-/// Runs blocking queries on one prefix for as long as the store lives,
-/// handing each new answer to `apply`.
-async fn follow(
-    store: Weak<ConsulStore>,
-    prefix: fn(&Keys) -> String,
-    apply: impl Fn(&ConsulStore, &[KvEntry]),
-) {
-    let mut index = None;
-    while let Some(s) = store.upgrade() {
-        let (client, prefix) = (s.client.clone(), prefix(&s.keys));
-        drop(s);
-        match client.list(&prefix, index).await {
-            Ok((new_index, entries)) => {
-                let Some(s) = store.upgrade() else { return };
-                apply(&s, &entries);
-                s.changed.notify_waiters();
-                drop(s);
-                // Every commit wakes a blocking query; pacing them keeps the
-                // re-reads from costing Consul more than the writes.
-                tokio::time::sleep(WATCH_PACE).await;
-                // An index that goes backwards means the cluster was rebuilt:
-                // start over with a plain read.
-                index = Some(new_index).filter(|&i| Some(i) >= index && i > 0);
-            }
-            Err(_) => {
-                index = None;
-                tokio::time::sleep(Duration::from_secs(1)).await;
-            }
+        let registered = self
+            .registry
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some(registered) = registered {
+            registered.stop.notify_one();
+            let _ = registered.task.await;
         }
-    }
-}
-
-/// Keeps the leader, the servers and the endpoint list fresh.
-async fn watch_cluster(store: Weak<ConsulStore>) {
-    let mut round = 0u32;
-    while let Some(s) = store.upgrade() {
-        let client = s.client.clone();
-        drop(s);
-        if round.is_multiple_of(5) {
-            client.refresh_endpoints().await;
-        }
-        round = round.wrapping_add(1);
-        let cluster = client.cluster().await;
-        let Some(s) = store.upgrade() else { return };
-        let leaderless = {
-            let mut known = s.known();
-            if let Ok((leader, servers)) = cluster {
-                if let Some(host) = leader.as_deref().and_then(|l| l.rsplit_once(':')) {
-                    s.client.prefer_host(host.0);
-                }
-                known.leader = leader;
-                known.servers = servers;
-            }
-            known.leader.is_none()
-        };
-        drop(s);
-        // Look often while there is no leader, so the console shows the new
-        // one as soon as it is elected.
-        let pause = if leaderless { 500 } else { 2000 };
-        tokio::time::sleep(Duration::from_millis(pause)).await;
-    }
-}
-
-/// Turns change notifications into tally updates for subscribers, at most
-/// every 100 ms.
-async fn publish_changes(store: Weak<ConsulStore>) {
-    loop {
-        let Some(s) = store.upgrade() else { return };
-        let changed = s.changed.clone();
-        let notified = changed.notified();
-        s.changes.send_if_modified(|tally| {
-            let now = s.last_known();
-            std::mem::replace(tally, now) != now
-        });
-        drop(s);
-        let _ = tokio::time::timeout(Duration::from_secs(1), notified).await;
-        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }

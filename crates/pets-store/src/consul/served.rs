@@ -14,28 +14,19 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
-use super::client::{CallError, ConsulClient, KvEntry, TxnOp, TxnOutcome};
-use super::votes::new_token;
+use crate::consul::kv::{CallError, Kv, KvEntry, TxnOp, TxnOutcome};
+use crate::consul::records::{new_token, ServedValue};
 
 /// How often each replica writes its count.
 pub const FLUSH_INTERVAL: Duration = Duration::from_millis(250);
-
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct ServedValue {
-    pub n: u64,
-    #[serde(default)]
-    pub token: String,
-}
-
-impl ServedValue {
-    pub fn from_entry(entry: &KvEntry) -> Option<Self> {
-        serde_json::from_slice(&entry.bytes()).ok()
-    }
-}
+/// How long a stopping replica keeps trying to write what it holds: well
+/// inside Swarm's 10 s grace period, after the servers drained.
+const SHUTDOWN_FLUSH: Duration = Duration::from_secs(3);
+/// The pause between two tries at shutdown.
+const SHUTDOWN_RETRY: Duration = Duration::from_millis(100);
 
 /// The in-memory side, shared with the page handlers.
 #[derive(Default)]
@@ -47,7 +38,7 @@ pub struct ServedCounter {
 }
 
 pub struct Flusher {
-    client: Arc<ConsulClient>,
+    kv: Arc<dyn Kv>,
     key: String,
     counter: Arc<ServedCounter>,
     index: u64,
@@ -58,13 +49,13 @@ pub struct Flusher {
 
 impl Flusher {
     pub fn new(
-        client: Arc<ConsulClient>,
+        kv: Arc<dyn Kv>,
         key: String,
         counter: Arc<ServedCounter>,
         changed: Arc<Notify>,
     ) -> Self {
         Self {
-            client,
+            kv,
             key,
             counter,
             index: 0,
@@ -86,11 +77,11 @@ impl Flusher {
         }
         // Shutdown: keep trying briefly, so a stopping replica loses nothing
         // while Consul is there to take it.
-        let give_up = Instant::now() + Duration::from_secs(3);
+        let give_up = Instant::now() + SHUTDOWN_FLUSH;
         while Instant::now() < give_up {
             match self.flush().await {
                 Ok(true) => return,
-                _ => tokio::time::sleep(Duration::from_millis(100)).await,
+                _ => tokio::time::sleep(SHUTDOWN_RETRY).await,
             }
         }
         let left = self.counter.pending.load(Ordering::Relaxed);
@@ -111,18 +102,17 @@ impl Flusher {
             n: flushed + pending,
             token: new_token(),
         };
-        let bytes = serde_json::to_vec(&value).expect("counter serializes");
-        let ops = [TxnOp::cas(self.key.clone(), &bytes, self.index)];
-        match self.client.txn(&ops, false).await {
-            Ok(TxnOutcome::Committed(results)) => {
-                self.index = results.last().map_or(self.index, |r| r.kv.modify_index);
+        let ops = [TxnOp::cas_json(self.key.clone(), &value, self.index)];
+        match self.kv.write(&ops).await {
+            Ok(outcome @ TxnOutcome::Committed(_)) => {
+                self.index = outcome.last_index().unwrap_or(self.index);
                 self.landed(flushed, value.n);
                 // Whatever was unsettled expected the same index: it is dead.
                 self.unsettled.clear();
                 Ok(self.counter.pending.load(Ordering::Relaxed) == 0)
             }
             Ok(TxnOutcome::RolledBack(_)) => {
-                let entry = self.client.read_consistent(&self.key).await?;
+                let entry = self.kv.read_consistent(&self.key).await?;
                 self.recover(entry);
                 Ok(false)
             }
@@ -159,5 +149,70 @@ impl Flusher {
         }
         self.index = entry.modify_index;
         self.unsettled.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::consul::fake::{FakeKv, Fault};
+
+    fn flusher(kv: &Arc<FakeKv>) -> (Flusher, Arc<ServedCounter>) {
+        let counter = Arc::new(ServedCounter::default());
+        let flusher = Flusher::new(
+            kv.clone(),
+            "t/served/r".into(),
+            counter.clone(),
+            Arc::new(Notify::new()),
+        );
+        (flusher, counter)
+    }
+
+    fn stored(kv: &FakeKv) -> u64 {
+        kv.get("t/served/r")
+            .and_then(|e| ServedValue::from_entry(&e))
+            .map_or(0, |v| v.n)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn counts_wait_through_an_outage_and_go_out_once() {
+        let kv = Arc::new(FakeKv::default());
+        let (mut flusher, counter) = flusher(&kv);
+        counter.pending.fetch_add(3, Ordering::Relaxed);
+        kv.lose_quorum();
+        assert!(flusher.flush().await.is_err());
+        assert_eq!(counter.pending.load(Ordering::Relaxed), 3, "kept in memory");
+        kv.restore_quorum();
+        assert_eq!(flusher.flush().await, Ok(true));
+        assert_eq!(
+            (stored(&kv), counter.flushed.load(Ordering::Relaxed)),
+            (3, 3)
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_flush_whose_answer_was_lost_is_recognised_by_its_token() {
+        let kv = Arc::new(FakeKv::default());
+        let (mut flusher, counter) = flusher(&kv);
+        counter.pending.fetch_add(2, Ordering::Relaxed);
+        kv.script(&[Fault::AppliedThenLost]);
+        assert!(flusher.flush().await.is_err());
+        counter.pending.fetch_add(1, Ordering::Relaxed);
+        // The next flush expects the old index: refused, then recognised.
+        assert_eq!(flusher.flush().await, Ok(false));
+        assert_eq!(counter.flushed.load(Ordering::Relaxed), 2);
+        assert_eq!(flusher.flush().await, Ok(true));
+        assert_eq!(stored(&kv), 3, "nothing counted twice");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_lost_flush_that_never_landed_is_replaced_by_the_next() {
+        let kv = Arc::new(FakeKv::default());
+        let (mut flusher, counter) = flusher(&kv);
+        counter.pending.fetch_add(2, Ordering::Relaxed);
+        kv.script(&[Fault::LostUnapplied]);
+        assert!(flusher.flush().await.is_err());
+        assert_eq!(flusher.flush().await, Ok(true));
+        assert_eq!(stored(&kv), 2);
     }
 }

@@ -2,6 +2,8 @@
 //! guards them when `ADMIN_PASSWORD_FILE` is set.
 
 mod dashboard;
+mod events;
+mod fleet;
 mod login;
 mod results;
 
@@ -23,7 +25,8 @@ pub fn admin_router(state: AppState) -> Router {
     let guarded = Router::new()
         .route("/", get(dashboard::show))
         .route("/api/results", get(results::json))
-        .route("/api/events", get(results::events))
+        .route("/api/fleet", get(fleet::json))
+        .route("/api/events", get(events::stream))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_login));
     Router::new()
         .merge(guarded)
@@ -32,6 +35,10 @@ pub fn admin_router(state: AppState) -> Router {
         .route("/static/{*path}", get(static_file))
         .fallback(not_found)
         .layer(middleware::from_fn(refuse_cross_site))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::guard::guard,
+        ))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
 }
@@ -42,7 +49,8 @@ fn logged_in(state: &AppState, jar: &CookieJar) -> bool {
         None => true,
         Some(auth) => jar
             .get(SESSION_COOKIE)
-            .is_some_and(|c| auth.session_is_valid(c.value())),
+            .and_then(|c| auth.session(c.value()))
+            .is_some_and(|session| !state.store.session_revoked(&session.id)),
     }
 }
 

@@ -1,12 +1,16 @@
 //! Health for Swarm's health check, and the switches the demo uses to fail
-//! it: `GET /kill` and `PUT /health`.
+//! it: `GET /kill` and `PUT /health`. An operator can turn the switches off
+//! (`PETS_CHAOS=off`); a browser can flip them only by opening them directly
+//! (see [`csrf`](crate::csrf)).
 //!
 //! Health is about this web process only, never the database: if it followed
 //! Consul, an outage there would make Swarm kill every web replica at once.
 
-use axum::extract::State;
+use axum::extract::{Request, State};
 use axum::http::StatusCode;
+use axum::middleware::Next;
 use axum::response::IntoResponse;
+use axum::response::Response;
 use axum::Json;
 use serde::{Deserialize, Deserializer};
 use serde_json::json;
@@ -23,8 +27,24 @@ pub async fn check(State(state): State<AppState>) -> impl IntoResponse {
     }
 }
 
+/// Middleware: the switches answer 403 when the operator turned them off.
+pub async fn chaos_allowed(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if state.settings.chaos {
+        return next.run(request).await;
+    }
+    crate::error::AppError::Forbidden(
+        "Faults are turned off on this deployment (PETS_CHAOS=off).".into(),
+    )
+    .into_response()
+}
+
 pub async fn kill(State(state): State<AppState>) -> impl IntoResponse {
     state.health.set(false);
+    state.store.touch();
     tracing::warn!("health switched off by /kill");
     format!(
         "Killed container {}: /health now answers 500 NOT OK, so its health check fails and Swarm replaces it.\n",
@@ -61,6 +81,7 @@ pub async fn set(
     JsonInput(change): JsonInput<HealthChange>,
 ) -> Result<impl IntoResponse, ApiError> {
     state.health.set(change.healthy);
+    state.store.touch();
     tracing::warn!(healthy = change.healthy, "health set by PUT /health");
     Ok(Json(json!({ "healthy": change.healthy })))
 }

@@ -3,16 +3,16 @@
 
 mod health;
 mod pet;
-mod vote;
+pub(crate) mod vote;
 
 use axum::extract::DefaultBodyLimit;
-use axum::routing::get;
+use axum::routing::{get, put};
 use axum::{middleware, Router};
 use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 use pets_store::{PetChoice, VoterId};
 
 use crate::assets::{mounted_picture, static_file};
-use crate::csrf::refuse_cross_site;
+use crate::csrf::{refuse_cross_site, refuse_drive_by};
 use crate::error::not_found;
 use crate::extract::MAX_BODY_BYTES;
 use crate::state::AppState;
@@ -23,27 +23,39 @@ pub const VOTER_COOKIE: &str = "pets_voter";
 pub const VOTE_COOKIE: &str = "pets_vote";
 
 pub fn voter_router(state: AppState) -> Router {
+    let switches = Router::new()
+        .route("/health", put(health::set))
+        .route("/kill", get(health::kill))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            health::chaos_allowed,
+        ))
+        .route_layer(middleware::from_fn(refuse_drive_by));
     Router::new()
+        .merge(switches)
         .route("/", get(pet::show))
         .route("/vote", get(vote::form).post(vote::cast))
-        .route("/health", get(health::check).put(health::set))
-        .route("/kill", get(health::kill))
+        .route("/health", get(health::check))
         .route("/static/{*path}", get(static_file))
         .route("/pictures/{folder}/{file}", get(mounted_picture))
         .fallback(not_found)
         .layer(middleware::from_fn(refuse_cross_site))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::guard::guard,
+        ))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
 }
 
 /// What the visitor's cookies say about them. Malformed values are ignored.
-struct Visitor {
-    voter: Option<VoterId>,
-    vote: Option<PetChoice>,
+pub(crate) struct Visitor {
+    pub voter: Option<VoterId>,
+    pub vote: Option<PetChoice>,
 }
 
 impl Visitor {
-    fn from_cookies(jar: &CookieJar) -> Self {
+    pub(crate) fn from_cookies(jar: &CookieJar) -> Self {
         Self {
             voter: jar
                 .get(VOTER_COOKIE)

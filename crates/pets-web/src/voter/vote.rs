@@ -16,9 +16,9 @@ use crate::state::AppState;
 #[derive(Deserialize)]
 pub struct VoteForm {
     #[serde(default)]
-    name: String,
+    pub(crate) name: String,
     #[serde(default)]
-    vote: String,
+    pub(crate) vote: String,
 }
 
 #[derive(Serialize)]

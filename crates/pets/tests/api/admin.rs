@@ -1,8 +1,11 @@
+//! The admin console over HTTP: the open chart, the login and its sessions
+//! across replicas, the throttle, and the live event stream.
+
 use crate::helpers::{location, spawn_app, spawn_app_with, votes_of, Env, TestApp, Visitor};
 
 async fn log_in(app: &TestApp, visitor: &Visitor, password: &str) -> reqwest::Response {
     visitor
-        .post_form(&format!("{}/login", app.admin), &[("password", password)])
+        .post_form(&app.login_url(), &[("password", password)])
         .await
 }
 
@@ -44,17 +47,11 @@ async fn with_a_password_the_console_needs_a_login() {
     let page = visitor.get(&app.admin).await;
     assert_eq!(page.status(), 303);
     assert_eq!(location(&page), "/login");
-    let api = visitor.get(&format!("{}/api/results", app.admin)).await;
+    let api = visitor.get(&app.results_url()).await;
     assert_eq!(api.status(), 401);
     let error: serde_json::Value = api.json().await.unwrap();
     assert!(error["error"].as_str().unwrap().contains("log in"));
-    assert_eq!(
-        visitor
-            .get(&format!("{}/api/events", app.admin))
-            .await
-            .status(),
-        401
-    );
+    assert_eq!(visitor.get(&app.events_url()).await.status(), 401);
 
     let wrong = log_in(&app, &visitor, "s3cret").await;
     assert_eq!(wrong.status(), 401);
@@ -68,17 +65,9 @@ async fn with_a_password_the_console_needs_a_login() {
         assert!(cookie.contains(attribute), "{attribute} in {cookie}");
     }
     assert_eq!(visitor.get(&app.admin).await.status(), 200);
-    assert_eq!(
-        visitor
-            .get(&format!("{}/api/results", app.admin))
-            .await
-            .status(),
-        200
-    );
+    assert_eq!(visitor.get(&app.results_url()).await.status(), 200);
 
-    let out = visitor
-        .post_form(&format!("{}/logout", app.admin), &[])
-        .await;
+    let out = visitor.post_form(&app.logout_url(), &[]).await;
     assert_eq!(out.status(), 303);
     assert_eq!(visitor.get(&app.admin).await.status(), 303);
 }
@@ -152,7 +141,7 @@ async fn repeated_failed_logins_are_slowed_then_refused() {
 #[tokio::test]
 async fn the_login_page_is_not_needed_without_a_password() {
     let app = spawn_app().await;
-    let response = Visitor::new().get(&format!("{}/login", app.admin)).await;
+    let response = Visitor::new().get(&app.login_url()).await;
     assert_eq!(response.status(), 303);
     assert_eq!(location(&response), "/");
 }
@@ -177,9 +166,7 @@ async fn a_missing_or_empty_password_file_stops_pets_with_a_message() {
 #[tokio::test]
 async fn the_console_streams_results_as_votes_arrive() {
     let app = spawn_app().await;
-    let mut events = Visitor::new()
-        .get(&format!("{}/api/events", app.admin))
-        .await;
+    let mut events = Visitor::new().get(&app.events_url()).await;
     assert_eq!(events.status(), 200);
     assert_eq!(events.headers()["content-type"], "text/event-stream");
     let first = next_results(&mut events).await;

@@ -212,11 +212,7 @@ async fn version_two_is_visibly_different() {
     )
     .await;
     let browser = Browser::start().await;
-    browser
-        .client
-        .goto(&format!("{}/vote", app.web))
-        .await
-        .unwrap();
+    browser.client.goto(&app.vote_url()).await.unwrap();
     browser.type_into("#name", "Ada").await;
     browser.click("#vote-c").await;
     let background = browser

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 
 use crate::helpers::{spawn_app_with, votes_of, Env, TestApp, Visitor};
-use pets_testkit::{Cluster, SERVERS};
+use pets_testkit::{eventually, holds, Cluster, SERVERS};
 
 fn prefix(test: &str) -> String {
     format!("test-{}-{test}/", std::process::id())
@@ -23,22 +23,6 @@ async fn replica(cluster: &Cluster, prefix: &str) -> TestApp {
             .with("PETS_KV_PREFIX", prefix),
     )
     .await
-}
-
-/// Polls `check` until it holds or `limit` passes; returns the last value.
-async fn eventually<T, F, Fut>(limit: Duration, mut probe: F, check: impl Fn(&T) -> bool) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = T>,
-{
-    let started = Instant::now();
-    loop {
-        let value = probe().await;
-        if check(&value) || started.elapsed() > limit {
-            return value;
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
 }
 
 /// What voters were told: each voter's last accepted choice.
@@ -131,11 +115,9 @@ async fn two_replicas_count_every_vote_and_page_exactly() {
     assert_eq!(expected.iter().sum::<u64>(), 32);
     let pages = pages.load(Ordering::Relaxed);
     for app in apps.iter() {
-        let results = eventually(
-            Duration::from_secs(5),
-            || app.results(),
-            |r| r["hits"] == pages,
-        )
+        let results = eventually(Duration::from_secs(5), "pets served flushed", || async {
+            holds(app.results().await, |r| r["hits"] == pages)
+        })
         .await;
         assert_eq!(
             votes_of(&results),
@@ -205,7 +187,10 @@ async fn killing_the_leader_mid_vote_loses_nothing_acknowledged() {
     eprintln!("accepted {accepted}, refused {refused}, expected tally {expected:?}");
     assert!(accepted > 100, "voting went on through the failovers");
     for app in apps.iter() {
-        let tally = eventually(Duration::from_secs(20), || app.votes(), |t| *t == expected).await;
+        let tally = eventually(Duration::from_secs(20), "the tally settles", || async {
+            holds(app.votes().await, |t| *t == expected)
+        })
+        .await;
         assert_eq!(
             tally, expected,
             "acknowledged votes present, refused ones absent"
@@ -235,7 +220,7 @@ async fn losing_quorum_keeps_pages_up_and_fails_votes_fast() {
         assert_eq!(page.status(), 200, "pet pages keep answering");
         assert!(page.text().await.unwrap().contains(r#"id="pets-served">"#));
     }
-    let health = Visitor::new().get(&format!("{}/health", app.web)).await;
+    let health = Visitor::new().get(&app.health_url()).await;
     assert_eq!(health.status(), 200, "health is about the web process");
     for attempt in 0..4 {
         let started = Instant::now();
@@ -253,25 +238,26 @@ async fn losing_quorum_keeps_pages_up_and_fails_votes_fast() {
 
     cluster.start_missing();
     let started = Instant::now();
-    let status = eventually(
-        Duration::from_secs(30),
-        || async { Visitor::new().vote(&app, "Dee", "c").await.status() },
-        |s| *s == 303,
-    )
+    let status = eventually(Duration::from_secs(30), "votes accepted again", || async {
+        holds(Visitor::new().vote(&app, "Dee", "c").await.status(), |s| {
+            *s == 303
+        })
+    })
     .await;
     assert_eq!(status, 303, "votes accepted again within 30 s");
     eprintln!("votes accepted again {:?} after restart", started.elapsed());
-    let tally = eventually(Duration::from_secs(10), || app.votes(), |t| *t == [1, 1, 1]).await;
+    let tally = eventually(Duration::from_secs(10), "the tally is whole", || async {
+        holds(app.votes().await, |t| *t == [1, 1, 1])
+    })
+    .await;
     assert_eq!(
         tally,
         [1, 1, 1],
         "the tally is whole: no refused vote appeared"
     );
-    let results = eventually(
-        Duration::from_secs(10),
-        || app.results(),
-        |r| r["hits"] == 6,
-    )
+    let results = eventually(Duration::from_secs(10), "outage pages flushed", || async {
+        holds(app.results().await, |r| r["hits"] == 6)
+    })
     .await;
     assert_eq!(
         results["hits"], 6,
@@ -289,9 +275,14 @@ async fn replicas_racing_on_an_empty_store_agree_on_zero() {
         assert_eq!(votes_of(&results), [0, 0, 0]);
         assert_eq!(results["hits"], 0);
     }
+    // Each replica writes its own fleet record (one writer per key); no
+    // counter, nothing replicas would have to agree on.
+    let written = cluster.keys(&prefix).await;
     assert!(
-        cluster.keys(&prefix).await.is_empty(),
-        "starting writes nothing"
+        written
+            .iter()
+            .all(|k| k.starts_with(&format!("{prefix}replicas/"))),
+        "starting writes no counter: {written:?}"
     );
     for (i, app) in apps.iter().enumerate() {
         assert_eq!(
@@ -316,42 +307,37 @@ async fn pets_starts_without_consul_and_counts_once_it_comes() {
     let prefix = prefix("cold");
     let started = Instant::now();
     let app = replica(&cluster, &prefix).await;
-    let health = Visitor::new().get(&format!("{}/health", app.web)).await;
+    let health = Visitor::new().get(&app.health_url()).await;
     assert_eq!(health.status(), 200);
     assert!(
         started.elapsed() < Duration::from_secs(1),
         "up at once: {:?}",
         started.elapsed()
     );
-    assert_eq!(
-        Visitor::new()
-            .get(&format!("{}/vote", app.web))
-            .await
-            .status(),
-        200
-    );
+    assert_eq!(Visitor::new().get(&app.vote_url()).await.status(), 200);
     assert_eq!(Visitor::new().vote(&app, "Early", "a").await.status(), 503);
 
     cluster.start_missing();
     let visitor = Visitor::new();
-    let status = eventually(
-        Duration::from_secs(40),
-        || async { visitor.vote(&app, "Ada", "a").await.status() },
-        |s| *s == 303,
-    )
+    let status = eventually(Duration::from_secs(40), "counting starts", || async {
+        holds(visitor.vote(&app, "Ada", "a").await.status(), |s| *s == 303)
+    })
     .await;
     assert_eq!(status, 303, "counting starts when Consul does");
     for _ in 0..5 {
         assert_eq!(visitor.get(&app.web).await.status(), 200);
     }
-    let results = eventually(Duration::from_secs(5), || app.results(), |r| r["hits"] == 5).await;
+    let results = eventually(Duration::from_secs(5), "five pages counted", || async {
+        holds(app.results().await, |r| r["hits"] == 5)
+    })
+    .await;
     assert_eq!(votes_of(&results), [1, 0, 0]);
     assert_eq!(results["hits"], 5);
-    let leader = eventually(
-        Duration::from_secs(5),
-        || async { app.results().await["store"]["leader"].clone() },
-        |l| l.is_string(),
-    )
+    let leader = eventually(Duration::from_secs(5), "the leader shown", || async {
+        holds(app.results().await["store"]["leader"].clone(), |l| {
+            l.is_string()
+        })
+    })
     .await;
     assert!(
         leader.as_str().unwrap().ends_with(":8300"),
@@ -362,4 +348,84 @@ async fn pets_starts_without_consul_and_counts_once_it_comes() {
         admin.contains(leader.as_str().unwrap()),
         "the console shows it"
     );
+}
+
+/// Logout on one replica ends the session on the other, and failed logins
+/// on one count towards the ceiling on the other: both through Consul.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logout_and_failed_logins_reach_every_replica() {
+    let cluster = Cluster::lock().await;
+    let prefix = prefix("sessions");
+    let env = Env::default()
+        .with("DB", cluster.db())
+        .with("PETS_KV_PREFIX", &prefix)
+        .with("PETS_TRUSTED_PROXIES", "127.0.0.1")
+        .with("PETS_LOGIN_FAILURES_PER_MINUTE", "4")
+        .password("s3cret");
+    let one = spawn_app_with(env.clone()).await;
+    let two = spawn_app_with(env).await;
+    let visitor = Visitor::new();
+    let login = visitor
+        .post_form(&one.login_url(), &[("password", "s3cret")])
+        .await;
+    assert_eq!(login.status(), 303);
+    let on_two = || async { visitor.get(&two.results_url()).await.status().as_u16() };
+    assert_eq!(
+        on_two().await,
+        200,
+        "the session works on the other replica"
+    );
+    visitor.post_form(&one.logout_url(), &[]).await;
+    // The cookie jar forgot it; send the old value by hand.
+    let cookie = login
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|c| c.starts_with("pets_admin="))
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let refused = eventually(
+        Duration::from_secs(5),
+        "logout reaches replica two",
+        || async {
+            let status = Visitor::new()
+                .http
+                .get(two.results_url())
+                .header("cookie", &cookie)
+                .send()
+                .await
+                .unwrap()
+                .status();
+            holds(status, |s| *s == 401)
+        },
+    )
+    .await;
+    assert_eq!(refused, 401);
+
+    let second = pets_store::unix_now() % 60;
+    if second > 45 {
+        tokio::time::sleep(Duration::from_secs(61 - second)).await;
+    }
+    for n in 0..4 {
+        let client = format!("203.0.113.{n}");
+        let status = Visitor::new().log_in_from(&one, &client, "wrong").await;
+        assert_eq!(status, 401);
+    }
+    // Probed with the right password, so replica two adds no failure of
+    // its own: only the ones shared from replica one can refuse it.
+    eventually(
+        Duration::from_secs(5),
+        "the ceiling reached on replica two",
+        || async {
+            let status = Visitor::new()
+                .log_in_from(&two, "198.51.100.1", "s3cret")
+                .await;
+            holds(status, |s| *s == 429)
+        },
+    )
+    .await;
 }

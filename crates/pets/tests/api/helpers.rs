@@ -101,11 +101,39 @@ impl TestApp {
         started.elapsed()
     }
 
+    /// The voter site's routes.
+    pub fn vote_url(&self) -> String {
+        format!("{}/vote", self.web)
+    }
+
+    pub fn health_url(&self) -> String {
+        format!("{}/health", self.web)
+    }
+
+    pub fn kill_url(&self) -> String {
+        format!("{}/kill", self.web)
+    }
+
+    /// The console's routes.
+    pub fn login_url(&self) -> String {
+        format!("{}/login", self.admin)
+    }
+
+    pub fn logout_url(&self) -> String {
+        format!("{}/logout", self.admin)
+    }
+
+    pub fn results_url(&self) -> String {
+        format!("{}/api/results", self.admin)
+    }
+
+    pub fn events_url(&self) -> String {
+        format!("{}/api/events", self.admin)
+    }
+
     /// `GET /api/results` as a visitor with no session.
     pub async fn results(&self) -> Value {
-        let response = Visitor::new()
-            .get(&format!("{}/api/results", self.admin))
-            .await;
+        let response = Visitor::new().get(&self.results_url()).await;
         assert_eq!(response.status(), 200, "results answer");
         response.json().await.unwrap()
     }
@@ -159,12 +187,23 @@ impl Visitor {
             .expect("POST answers")
     }
 
+    /// `POST /login` as a client a trusted proxy names in `X-Forwarded-For`;
+    /// the status.
+    pub async fn log_in_from(&self, app: &TestApp, client: &str, password: &str) -> u16 {
+        self.http
+            .post(app.login_url())
+            .header("x-forwarded-for", client)
+            .form(&[("password", password)])
+            .send()
+            .await
+            .expect("POST answers")
+            .status()
+            .as_u16()
+    }
+
     pub async fn vote(&self, app: &TestApp, name: &str, choice: &str) -> reqwest::Response {
-        self.post_form(
-            &format!("{}/vote", app.web),
-            &[("name", name), ("vote", choice)],
-        )
-        .await
+        self.post_form(&app.vote_url(), &[("name", name), ("vote", choice)])
+            .await
     }
 }
 

@@ -2,10 +2,14 @@
 //! free ports, driven over HTTP.
 
 mod admin;
+mod binary;
 mod browser;
 mod consul;
+mod fleet;
+mod hardening;
 mod health;
 mod helpers;
+mod limits;
 mod security;
 mod shutdown;
 mod voter;

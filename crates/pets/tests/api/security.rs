@@ -1,3 +1,6 @@
+//! Bad and hostile input: cross-site posts, bad names and options, names
+//! that look like keys, oversized bodies, malformed forms and cookies.
+
 use crate::helpers::{spawn_app, Visitor};
 
 #[tokio::test]
@@ -5,7 +8,7 @@ async fn cross_site_posts_are_refused_on_both_ports() {
     let app = spawn_app().await;
     let before = app.results().await;
     let http = Visitor::new().http;
-    let vote = format!("{}/vote", app.web);
+    let vote = app.vote_url();
     let refused = [
         ("origin", "http://evil.example"),
         ("sec-fetch-site", "cross-site"),
@@ -24,7 +27,7 @@ async fn cross_site_posts_are_refused_on_both_ports() {
         assert!(response.text().await.unwrap().contains("another site"));
     }
     let login = http
-        .post(format!("{}/login", app.admin))
+        .post(app.login_url())
         .header("origin", "http://evil.example")
         .form(&[("password", "x")])
         .send()
@@ -32,7 +35,7 @@ async fn cross_site_posts_are_refused_on_both_ports() {
         .unwrap();
     assert_eq!(login.status(), 403);
     let health = http
-        .put(format!("{}/health", app.web))
+        .put(app.health_url())
         .header("sec-fetch-site", "cross-site")
         .json(&serde_json::json!({"healthy": false}))
         .send()
@@ -84,7 +87,7 @@ async fn unknown_or_missing_options_are_refused() {
         assert_eq!(response.status(), 400, "{vote:?}");
     }
     let missing = Visitor::new()
-        .post_form(&format!("{}/vote", app.web), &[("name", "Ann")])
+        .post_form(&app.vote_url(), &[("name", "Ann")])
         .await;
     assert_eq!(missing.status(), 400);
     assert!(missing.text().await.unwrap().contains("choose a pet"));
@@ -128,7 +131,7 @@ async fn malformed_forms_and_cookies_are_handled() {
     let app = spawn_app().await;
     let http = Visitor::new().http;
     let not_a_form = http
-        .post(format!("{}/vote", app.web))
+        .post(app.vote_url())
         .header("content-type", "application/json")
         .body("{}")
         .send()
@@ -145,7 +148,7 @@ async fn malformed_forms_and_cookies_are_handled() {
         .unwrap();
     assert_eq!(page.status(), 303, "an unreadable vote cookie is ignored");
     let vote = http
-        .post(format!("{}/vote", app.web))
+        .post(app.vote_url())
         .header("cookie", garbage)
         .form(&[("name", "Ann"), ("vote", "c")])
         .send()

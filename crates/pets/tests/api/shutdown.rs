@@ -1,3 +1,6 @@
+//! Shutdown: event streams end, the ports close, and SIGTERM stops the real
+//! binary cleanly.
+
 use std::time::Duration;
 
 use crate::helpers::{spawn_app, Visitor};
@@ -5,9 +8,7 @@ use crate::helpers::{spawn_app, Visitor};
 #[tokio::test]
 async fn shutdown_ends_event_streams_and_stops_listening() {
     let mut app = spawn_app().await;
-    let mut events = Visitor::new()
-        .get(&format!("{}/api/events", app.admin))
-        .await;
+    let mut events = Visitor::new().get(&app.events_url()).await;
     assert_eq!(events.status(), 200);
     events.chunk().await.unwrap().expect("a first event");
 
@@ -19,7 +20,7 @@ async fn shutdown_ends_event_streams_and_stops_listening() {
     .await;
     assert!(rest.is_ok(), "the stream was closed");
     assert!(
-        reqwest::get(format!("{}/health", app.web)).await.is_err(),
+        reqwest::get(app.health_url()).await.is_err(),
         "no longer accepting"
     );
 }

@@ -1,3 +1,6 @@
+//! The voter site: the ballot, the pet page and its pictures, moves, exact
+//! counts under concurrency, mounted pictures and `DEBUG`.
+
 use futures::StreamExt;
 
 use crate::helpers::{location, spawn_app, spawn_app_with, votes_of, Env, Visitor};
@@ -15,7 +18,7 @@ async fn voting_shows_the_pet_page_with_a_picture_that_loads() {
     let app = spawn_app().await;
     let visitor = Visitor::new();
 
-    let ballot = visitor.get(&format!("{}/vote", app.web)).await;
+    let ballot = visitor.get(&app.vote_url()).await;
     assert_eq!(ballot.status(), 200);
     let ballot = ballot.text().await.unwrap();
     for option in ["Cats", "Dogs", "Whales"] {
@@ -95,12 +98,7 @@ async fn voting_again_moves_the_vote() {
     visitor.vote(&app, "Ada", "c").await;
     assert_eq!(app.votes().await, [0, 0, 1]);
 
-    let ballot = visitor
-        .get(&format!("{}/vote", app.web))
-        .await
-        .text()
-        .await
-        .unwrap();
+    let ballot = visitor.get(&app.vote_url()).await.text().await.unwrap();
     assert!(
         ballot.contains(r#"id="vote-c" class="choice choice-c current""#),
         "marks the vote"
@@ -112,7 +110,7 @@ async fn voting_again_moves_the_vote() {
 async fn options_are_named_by_the_environment() {
     let app = spawn_app_with(Env::default().with("OPTION_A", "Hamsters")).await;
     let ballot = Visitor::new()
-        .get(&format!("{}/vote", app.web))
+        .get(&app.vote_url())
         .await
         .text()
         .await
@@ -240,7 +238,7 @@ async fn debug_mode_reads_templates_and_static_files_from_disk() {
     )
     .await;
     let ballot = |app: &crate::helpers::TestApp| {
-        let url = format!("{}/vote", app.web);
+        let url = app.vote_url();
         async move { Visitor::new().get(&url).await.text().await.unwrap() }
     };
     assert!(ballot(&app).await.contains("Which pet is best?"));

@@ -1,34 +1,51 @@
+//! The image on its own: its size, user and health check, and one container
+//! that serves, votes and turns unhealthy after `/kill`.
+
 use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::support::{docker, eventually, get_json, http, local_images, try_docker};
+use pets_testkit::holds;
+
+use crate::support::{
+    docker, eventually, get_json, http, local_images, remove_leftover_containers, try_docker,
+    TEST_LABEL,
+};
 
 #[tokio::test]
 async fn both_stacks_pass_docker_stack_config() {
-    for file in [
-        "compose/pets-dev-compose.yml",
-        "compose/pets-prod-compose.yml",
-    ] {
-        let config = docker(&["stack", "config", "-c", file]);
-        assert!(
-            config.contains("tasks.db"),
-            "{file}: pets finds every Consul server"
-        );
-        assert!(config.contains("bootstrap-expect=3"));
-        assert!(config.contains("failure_action: rollback"));
+    let config = |files: &[&str]| {
+        let mut args = vec!["stack", "config"];
+        for file in files {
+            args.extend(["-c", file]);
+        }
+        docker(&args)
+    };
+    let base = "compose/pets-stack.yml";
+    let dev = config(&[base, "compose/pets-dev-compose.yml"]);
+    let prod = config(&[base, "compose/pets-prod-compose.yml"]);
+    for stack in [&dev, &prod] {
+        assert!(stack.contains("tasks.db"), "pets finds every Consul server");
+        assert!(stack.contains("bootstrap-expect=3"));
+        assert!(stack.contains("failure_action: rollback"));
+        assert!(stack.contains("order: start-first"));
+        // Consul binds to its address in this subnet: an override that
+        // names the network again would silently drop it.
+        assert!(stack.contains("subnet: 10.77.0.0/24"), "{stack}");
     }
-    let prod = docker(&[
-        "stack",
-        "config",
-        "-c",
+    assert!(dev.contains("published: 8500"), "Consul's UI in dev");
+    assert!(dev.contains("published: 5000") && dev.contains("published: 7000"));
+    let prod = config(&[
+        base,
         "compose/pets-prod-compose.yml",
-        "-c",
         "compose/pets-prod-traefik.yml",
     ]);
     assert!(prod.contains("/run/secrets/admin_password"));
     assert!(prod.contains("com.docker.lb.hosts"));
     assert!(prod.contains("traefik.http.routers.pets.rule"));
+    assert!(prod.contains("max_replicas_per_node: 1"));
+    assert!(prod.contains("PETS_CHAOS: \"off\"") || prod.contains("PETS_CHAOS: off"));
+    assert!(prod.contains("PETS_ALLOWED_HOSTS: pets.example.com,admin.example.com"));
     assert!(
         !prod.contains("8500:8500") && !prod.contains("published: 8500"),
         "Consul not published in prod"
@@ -75,9 +92,13 @@ impl Drop for Container {
 #[tokio::test]
 async fn one_container_serves_and_turns_unhealthy_after_kill() {
     local_images();
+    remove_leftover_containers("image");
+    let label = format!("{TEST_LABEL}=image");
     let id = docker(&[
         "run",
         "-d",
+        "--label",
+        &label,
         "-p",
         "127.0.0.1::5000",
         "-p",
@@ -99,7 +120,7 @@ async fn one_container_serves_and_turns_unhealthy_after_kill() {
     let client = http();
 
     let health = eventually(Duration::from_secs(20), "container answers", || async {
-        client.get(format!("{web}/health")).send().await.ok()
+        client.get(format!("{web}/health")).send().await
     })
     .await;
     assert_eq!(health.status(), 200);
@@ -124,9 +145,9 @@ async fn one_container_serves_and_turns_unhealthy_after_kill() {
     let results = get_json(&format!("{admin}/api/results")).await;
     assert_eq!(results["options"][2]["votes"], 1);
 
-    let status = || docker(&["inspect", "-f", "{{.State.Health.Status}}", &container.0]);
+    let status = || try_docker(&["inspect", "-f", "{{.State.Health.Status}}", &container.0]);
     eventually(Duration::from_secs(30), "healthy", || async {
-        (status() == "healthy").then_some(())
+        holds(status()?, |s| s == "healthy")
     })
     .await;
     assert_eq!(
@@ -141,7 +162,7 @@ async fn one_container_serves_and_turns_unhealthy_after_kill() {
     eventually(
         Duration::from_secs(30),
         "marked unhealthy after /kill",
-        || async { (status() == "unhealthy").then_some(()) },
+        || async { holds(status()?, |s| s == "unhealthy") },
     )
     .await;
 }

@@ -1,16 +1,24 @@
-//! Running docker, and waiting for things to become true.
+//! Running docker, building the images once, and the one label by which the
+//! suite marks what it makes on the engine (so `scripts/reset-engine.sh`
+//! and the next run can find leftovers of an interrupted one).
 
 use std::path::PathBuf;
 use std::process::Command;
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+pub use pets_testkit::eventually;
+
+/// The label on every container and Swarm node the suite makes.
+pub const TEST_LABEL: &str = "org.pets.test";
 
 pub fn workspace() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
 /// Runs `docker` and returns its standard output; a failure fails the test
-/// with docker's own message.
+/// with docker's own message. Not for use inside [`eventually`]: there a
+/// failure is a "not yet", so use [`try_docker`].
 pub fn docker(args: &[&str]) -> String {
     try_docker(args).unwrap_or_else(|e| panic!("docker {}: {e}", args.join(" ")))
 }
@@ -30,7 +38,11 @@ pub fn docker_with(env: &[(&str, &str)], args: &[&str]) -> Result<String, String
     if output.status.success() {
         Ok(String::from_utf8_lossy(&output.stdout).trim().to_owned())
     } else {
-        Err(String::from_utf8_lossy(&output.stderr).trim().to_owned())
+        Err(format!(
+            "docker {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&output.stderr).trim()
+        ))
     }
 }
 
@@ -45,20 +57,14 @@ pub fn local_images() {
     });
 }
 
-/// Polls `probe` every half second until it gives a value; fails the test
-/// with `what` after `limit`.
-pub async fn eventually<T, F, Fut>(limit: Duration, what: &str, mut probe: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let started = Instant::now();
-    loop {
-        if let Some(value) = probe().await {
-            return value;
-        }
-        assert!(started.elapsed() < limit, "{what}: not within {limit:?}");
-        tokio::time::sleep(Duration::from_millis(500)).await;
+/// Removes containers an interrupted earlier run left behind with
+/// `TEST_LABEL=<value>`.
+pub fn remove_leftover_containers(value: &str) {
+    let filter = format!("label={TEST_LABEL}={value}");
+    let left = try_docker(&["ps", "-aq", "--filter", &filter]).unwrap_or_default();
+    for id in left.lines() {
+        eprintln!("removing container {id} left by an interrupted run");
+        let _ = try_docker(&["rm", "-f", id]);
     }
 }
 
@@ -70,20 +76,24 @@ pub fn http() -> reqwest::Client {
         .unwrap()
 }
 
-/// `GET url` answered with JSON, decoded; anything else fails the test.
-pub async fn get_json(url: &str) -> serde_json::Value {
+/// `GET url` answered with JSON, decoded; anything else is an error saying
+/// what came back.
+pub async fn try_get_json(url: &str) -> Result<serde_json::Value, String> {
     let response = http()
         .get(url)
         .send()
         .await
-        .unwrap_or_else(|e| panic!("GET {url}: {e}"));
-    assert!(
-        response.status().is_success(),
-        "GET {url}: {}",
-        response.status()
-    );
+        .map_err(|e| format!("GET {url}: {e}"))?;
+    if !response.status().is_success() {
+        return Err(format!("GET {url}: {}", response.status()));
+    }
     response
         .json()
         .await
-        .unwrap_or_else(|e| panic!("GET {url}: not JSON: {e}"))
+        .map_err(|e| format!("GET {url}: not JSON: {e}"))
+}
+
+/// `GET url` answered with JSON, decoded; anything else fails the test.
+pub async fn get_json(url: &str) -> serde_json::Value {
+    try_get_json(url).await.unwrap_or_else(|e| panic!("{e}"))
 }

@@ -1,221 +1,78 @@
-//! The dev stack on a one-node Swarm: Consul elects a leader, votes count
-//! across replicas, a lost Consul task loses nothing, `/kill` gets a web task
-//! replaced, 2.0 rolls through with no 5xx, and `broken` rolls itself back.
+//! The dev stack on a one-node Swarm, phase by phase: Consul elects a
+//! leader, a vote counts on every replica, a lost Consul task loses nothing,
+//! `/kill` gets a web task replaced, 2.0 rolls through with no 5xx, and
+//! `broken` rolls itself back.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use pets_testkit::holds;
 use serde_json::Value;
 
-use crate::support::{docker, docker_with, eventually, get_json, http, local_images, try_docker};
-
-const STACK: &str = "petstest";
-
-/// The deployed stack; removed again (and the swarm left, if this test made
-/// it) when dropped, pass or fail.
-struct Stack {
-    made_swarm: bool,
-}
-
-impl Stack {
-    fn deploy() -> Self {
-        let state = docker(&["info", "-f", "{{.Swarm.LocalNodeState}}"]);
-        let made_swarm = state == "inactive";
-        if made_swarm {
-            if let Err(e) = try_docker(&["swarm", "init", "--advertise-addr", "127.0.0.1"]) {
-                panic!("this engine refuses swarm mode: {e}");
-            }
-        }
-        let stack = Self { made_swarm };
-        let env = [
-            ("PETS_IMAGE", "pets:1.0"),
-            ("CONSUL_IMAGE", "consul-local:1.8.7"),
-            ("PETS_WEB_PUBLISH", "25000"),
-            ("PETS_ADMIN_PUBLISH", "27000"),
-            ("PETS_CONSUL_PUBLISH", "28500"),
-        ];
-        docker_with(
-            &env,
-            &[
-                "stack",
-                "deploy",
-                "--resolve-image",
-                "never",
-                "-c",
-                "compose/pets-dev-compose.yml",
-                STACK,
-            ],
-        )
-        .unwrap_or_else(|e| panic!("stack deploy: {e}"));
-        stack
-    }
-}
-
-impl Drop for Stack {
-    fn drop(&mut self) {
-        let _ = try_docker(&["stack", "rm", STACK]);
-        let filter = format!("label=com.docker.stack.namespace={STACK}");
-        let started = Instant::now();
-        while started.elapsed() < Duration::from_secs(60) {
-            let left = try_docker(&["ps", "-aq", "--filter", &filter]).unwrap_or_default();
-            let network = try_docker(&[
-                "network",
-                "ls",
-                "-q",
-                "--filter",
-                &format!("name={STACK}_backend"),
-            ]);
-            if left.is_empty() && network.map(|n| n.is_empty()).unwrap_or(true) {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(500));
-        }
-        for slot in 1..=3 {
-            let _ = try_docker(&["volume", "rm", &format!("{STACK}_db-{slot}")]);
-        }
-        if self.made_swarm {
-            let _ = try_docker(&["swarm", "leave", "--force"]);
-        }
-    }
-}
-
-/// The running tasks of a service: container id and the address the host
-/// reaches it at (its sandbox's endpoint on docker_gwbridge).
-fn tasks(service: &str) -> Vec<(String, String)> {
-    let ids = docker(&[
-        "ps",
-        "-q",
-        "--no-trunc",
-        "--filter",
-        &format!("label=com.docker.swarm.service.name={STACK}_{service}"),
-    ]);
-    let bridge: Value =
-        serde_json::from_str(&docker(&["network", "inspect", "docker_gwbridge"])).unwrap();
-    let mut found = Vec::new();
-    for id in ids.lines() {
-        // The bridge endpoint is named after the container's network sandbox.
-        let sandbox = docker(&["inspect", "-f", "{{.NetworkSettings.SandboxID}}", id]);
-        let endpoint = format!("gateway_{}", &sandbox[..sandbox.len().min(12)]);
-        if let Some(ip) = bridge[0]["Containers"]
-            .as_object()
-            .unwrap()
-            .values()
-            .find(|c| c["Name"] == endpoint.as_str())
-            .and_then(|c| c["IPv4Address"].as_str())
-        {
-            found.push((id.to_owned(), ip.split('/').next().unwrap().to_owned()));
-        }
-    }
-    found
-}
-
-async fn running_web_tasks(count: usize) -> Vec<(String, String)> {
-    let client = http();
-    eventually(Duration::from_secs(120), "web tasks answering", || {
-        let client = client.clone();
-        async move {
-            let tasks = tasks("web");
-            if tasks.len() != count {
-                return None;
-            }
-            for (_, ip) in &tasks {
-                let health = client
-                    .get(format!("http://{ip}:5000/health"))
-                    .send()
-                    .await
-                    .ok()?;
-                if health.status() != 200 {
-                    return None;
-                }
-            }
-            Some(tasks)
-        }
-    })
-    .await
-}
-
-/// The text of a page on a web task.
-async fn page(ip: &str, path: &str) -> String {
-    http()
-        .get(format!("http://{ip}:5000{path}"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
-}
-
-async fn results(ip: &str) -> Value {
-    get_json(&format!("http://{ip}:7000/api/results")).await
-}
-
-fn votes(results: &Value) -> [u64; 3] {
-    [0, 1, 2].map(|i| results["options"][i]["votes"].as_u64().unwrap())
-}
-
-/// Whether Swarm's routing mesh can work here: it needs the kernel's IPVS.
-fn routing_mesh() -> bool {
-    std::path::Path::new("/proc/sys/net/ipv4/vs").exists()
-}
-
-async fn vote(ip: &str, choice: &str) -> u16 {
-    vote_at(&format!("http://{ip}:5000"), choice).await
-}
-
-/// Votes at a pet site's base URL; the status, or 0 if nothing answered.
-async fn vote_at(base: &str, choice: &str) -> u16 {
-    let response = http()
-        .post(format!("{base}/vote"))
-        .form(&[("name", "swarm voter"), ("vote", choice)])
-        .send()
-        .await;
-    response.map(|r| r.status().as_u16()).unwrap_or(0)
-}
-
-fn update_state() -> String {
-    try_docker(&[
-        "service",
-        "inspect",
-        "-f",
-        "{{if .UpdateStatus}}{{.UpdateStatus.State}}{{end}}",
-        &format!("{STACK}_web"),
-    ])
-    .unwrap_or_default()
-}
+use crate::engine::Swarm;
+use crate::stack::{tasks, update_state, Stack, Task};
+use crate::support::{docker, eventually, http, local_images, try_get_json};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_dev_stack_votes_heals_updates_and_rolls_back() {
     local_images();
+    let _swarm = Swarm::join();
     let _stack = Stack::deploy();
 
-    // Consul elects a leader and pets sees it.
+    let web = consul_elects_a_leader().await;
+    a_vote_counts_on_every_replica(&web).await;
+    let tally = a_lost_consul_task_loses_no_vote(&web, [0, 0, 1]).await;
+    kill_gets_the_task_replaced(&web[0]).await;
+    a_rolling_update_serves_no_5xx(tally).await;
+    broken_rolls_itself_back().await;
+}
+
+/// Both web tasks answer, and pets sees the Consul leader.
+async fn consul_elects_a_leader() -> Vec<Task> {
     let web = running_web_tasks(2).await;
+    let url = format!("http://{}:7000/api/results", web[0].ip);
     let leader = eventually(
         Duration::from_secs(120),
         "Consul leader seen by pets",
-        || {
-            let ip = web[0].1.clone();
-            async move {
-                let r = http()
-                    .get(format!("http://{ip}:7000/api/results"))
-                    .send()
-                    .await
-                    .ok()?;
-                let r: Value = r.json().await.ok()?;
-                r["store"]["leader"].as_str().map(str::to_owned)
-            }
+        || async {
+            let results = try_get_json(&url).await?;
+            results["store"]["leader"]
+                .as_str()
+                .map(str::to_owned)
+                .ok_or_else(|| format!("no leader yet: {}", results["store"]))
         },
     )
     .await;
     eprintln!("consul leader: {leader}");
+    // Each replica registered itself with the Swarm's names for it.
+    let url = format!("http://{}:7000/api/fleet", web[0].ip);
+    let slots = eventually(
+        Duration::from_secs(30),
+        "both replicas in the fleet",
+        || async {
+            let fleet = try_get_json(&url).await?;
+            let mut slots: Vec<String> = fleet["replicas"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|r| r["node"].is_string() && r["task"].is_string())
+                .filter_map(|r| r["slot"].as_str().map(str::to_owned))
+                .collect();
+            slots.sort();
+            holds(slots, |s| s.len() == 2)
+        },
+    )
+    .await;
+    assert_eq!(slots, ["1", "2"]);
+    web
+}
 
-    // A vote through the published port is counted on the published console
-    // port, where the engine has a routing mesh. Without IPVS (this machine)
-    // the same vote goes to one task and is read on the other, and the test
-    // says so.
+/// A vote through the published port is counted on the published console
+/// port, where the engine has a routing mesh. Without IPVS (this machine)
+/// the vote goes to one task and is read on the other, and the test says so.
+async fn a_vote_counts_on_every_replica(web: &[Task]) {
     let (vote_url, results_url) = if routing_mesh() {
         (
             "http://127.0.0.1:25000".to_owned(),
@@ -227,36 +84,38 @@ async fn the_dev_stack_votes_heals_updates_and_rolls_back() {
              publish ports, so the vote goes to a task's own address"
         );
         (
-            format!("http://{}:5000", web[0].1),
-            format!("http://{}:7000", web[1].1),
+            format!("http://{}:5000", web[0].ip),
+            format!("http://{}:7000", web[1].ip),
         )
     };
-    eventually(Duration::from_secs(60), "first vote accepted", || {
-        let url = vote_url.clone();
-        async move { (vote_at(&url, "c").await == 303).then_some(()) }
+    eventually(Duration::from_secs(60), "first vote accepted", || async {
+        holds(vote_at(&vote_url, "c").await, |&s| s == 303)
     })
     .await;
-    let counted = get_json(&format!("{results_url}/api/results")).await;
-    assert_eq!(votes(&counted), [0, 0, 1]);
+    assert_eq!(votes(&results_at(&results_url).await), [0, 0, 1]);
     assert_eq!(
-        votes(&results(&web[1].1).await),
+        votes(&results(&web[1]).await),
         [0, 0, 1],
         "every replica sees it"
     );
+}
 
-    // One Consul task killed mid-voting: votes go on, none lost.
-    let accepted: Arc<Mutex<[u64; 3]>> = Arc::new(Mutex::new([0, 0, 1]));
+/// One Consul task killed mid-voting: votes go on, every accepted one is
+/// counted. Returns the tally.
+async fn a_lost_consul_task_loses_no_vote(web: &[Task], before: [u64; 3]) -> [u64; 3] {
+    let accepted: Arc<Mutex<[u64; 3]>> = Arc::new(Mutex::new(before));
     let refused = Arc::new(AtomicUsize::new(0));
     let stop = Arc::new(AtomicBool::new(false));
     let voters: Vec<_> = (0..4)
         .map(|v| {
-            let (accepted, refused, stop, web) =
-                (accepted.clone(), refused.clone(), stop.clone(), web.clone());
+            let (accepted, refused, stop) = (accepted.clone(), refused.clone(), stop.clone());
+            let web = web.to_vec();
             tokio::spawn(async move {
                 let mut round = v;
                 while !stop.load(Ordering::Relaxed) {
                     let choice = round % 3;
-                    match vote(&web[round % 2].1, ["a", "b", "c"][choice]).await {
+                    let base = format!("http://{}:5000", web[round % 2].ip);
+                    match vote_at(&base, ["a", "b", "c"][choice]).await {
                         303 => accepted.lock().unwrap()[choice] += 1,
                         503 => {
                             refused.fetch_add(1, Ordering::Relaxed);
@@ -270,8 +129,14 @@ async fn the_dev_stack_votes_heals_updates_and_rolls_back() {
         })
         .collect();
     tokio::time::sleep(Duration::from_secs(3)).await;
-    let (db_task, _) = tasks("db").into_iter().next().expect("a Consul task");
-    docker(&["kill", &db_task]);
+    let db = eventually(Duration::from_secs(30), "a Consul task", || async {
+        tasks("db")?
+            .into_iter()
+            .next()
+            .ok_or_else(|| "no Consul task".to_owned())
+    })
+    .await;
+    docker(&["kill", &db.id]);
     tokio::time::sleep(Duration::from_secs(8)).await;
     let during = *accepted.lock().unwrap();
     tokio::time::sleep(Duration::from_secs(4)).await;
@@ -288,48 +153,46 @@ async fn the_dev_stack_votes_heals_updates_and_rolls_back() {
         "accepted {expected:?}, refused {}",
         refused.load(Ordering::Relaxed)
     );
-    let counted = eventually(
+    let url = format!("http://{}:7000/api/results", web[1].ip);
+    eventually(
         Duration::from_secs(30),
         "every accepted vote counted",
-        || {
-            let ip = web[1].1.clone();
-            async move {
-                let counted = votes(&results(&ip).await);
-                (counted == expected).then_some(counted)
-            }
-        },
+        || async { holds(votes(&try_get_json(&url).await?), |&c| c == expected) },
     )
     .await;
-    assert_eq!(counted, expected);
     eventually(
         Duration::from_secs(90),
         "Swarm restarts the Consul task",
-        || async { (tasks("db").len() == 3).then_some(()) },
+        || async { holds(tasks("db")?.len(), |&n| n == 3) },
     )
     .await;
+    expected
+}
 
-    // /kill: the health check fails and Swarm replaces the task.
-    let (killed, ip) = web[0].clone();
-    assert_eq!(
-        http()
-            .get(format!("http://{ip}:5000/kill"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
-    eventually(Duration::from_secs(90), "the killed task replaced", || {
-        let killed = killed.clone();
-        async move {
-            let now = tasks("web");
-            (now.len() == 2 && now.iter().all(|(id, _)| *id != killed)).then_some(())
-        }
-    })
+/// `/kill`: the health check fails and Swarm replaces the task.
+async fn kill_gets_the_task_replaced(killed: &Task) {
+    let status = http()
+        .get(format!("http://{}:5000/kill", killed.ip))
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, 200);
+    eventually(
+        Duration::from_secs(90),
+        "the killed task replaced",
+        || async {
+            let ids: Vec<String> = tasks("web")?.into_iter().map(|t| t.id).collect();
+            holds(ids, |ids| ids.len() == 2 && !ids.contains(&killed.id))
+        },
+    )
     .await;
-    let _ = running_web_tasks(2).await;
+    running_web_tasks(2).await;
+}
 
-    // A rolling update to 2.0 while a client keeps loading pages: no 5xx.
+/// A rolling update to 2.0 while a client keeps loading pages: no 5xx, and
+/// the tally survives.
+async fn a_rolling_update_serves_no_5xx(tally: [u64; 3]) {
     let statuses: Arc<Mutex<HashMap<u16, usize>>> = Arc::default();
     let stop = Arc::new(AtomicBool::new(false));
     let poller = {
@@ -337,9 +200,9 @@ async fn the_dev_stack_votes_heals_updates_and_rolls_back() {
         tokio::spawn(async move {
             let client = http();
             while !stop.load(Ordering::Relaxed) {
-                for (_, ip) in tasks("web") {
+                for task in tasks("web").unwrap_or_default() {
                     let status = client
-                        .get(format!("http://{ip}:5000/"))
+                        .get(format!("http://{}:5000/", task.ip))
                         .header("cookie", "pets_vote=a")
                         .send()
                         .await
@@ -362,7 +225,7 @@ async fn the_dev_stack_votes_heals_updates_and_rolls_back() {
             "--no-resolve-image",
             "--image",
             "pets:2.0",
-            &format!("{STACK}_web"),
+            &Stack::service("web"),
         ])
     })
     .await
@@ -377,17 +240,20 @@ async fn the_dev_stack_votes_heals_updates_and_rolls_back() {
         "pages were served throughout"
     );
     let web = running_web_tasks(2).await;
-    for (_, ip) in &web {
-        let page = page(ip, "/vote").await;
+    for task in &web {
+        let page = page(task, "/vote").await;
         assert!(page.contains("version 2.0") && page.contains("theme-night"));
     }
     assert_eq!(
-        votes(&results(&web[0].1).await),
-        expected,
+        votes(&results(&web[0]).await),
+        tally,
         "the tally survived the update"
     );
+}
 
-    // An update to broken fails its health check and is rolled back by itself.
+/// An update to `broken` fails its health check and is rolled back by
+/// itself, to 2.0.
+async fn broken_rolls_itself_back() {
     docker(&[
         "service",
         "update",
@@ -395,11 +261,12 @@ async fn the_dev_stack_votes_heals_updates_and_rolls_back() {
         "--no-resolve-image",
         "--image",
         "pets:broken",
-        &format!("{STACK}_web"),
+        &Stack::service("web"),
     ]);
     let state = eventually(Duration::from_secs(240), "automatic rollback", || async {
-        let state = update_state();
-        matches!(state.as_str(), "rollback_completed" | "rollback_paused").then_some(state)
+        holds(update_state("web"), |s| {
+            matches!(s.as_str(), "rollback_completed" | "rollback_paused")
+        })
     })
     .await;
     assert_eq!(state, "rollback_completed");
@@ -408,9 +275,70 @@ async fn the_dev_stack_votes_heals_updates_and_rolls_back() {
         "inspect",
         "-f",
         "{{.Spec.TaskTemplate.ContainerSpec.Image}}",
-        &format!("{STACK}_web"),
+        &Stack::service("web"),
     ]);
     assert!(image.starts_with("pets:2.0"), "back on 2.0: {image}");
     let web = running_web_tasks(2).await;
-    assert!(page(&web[0].1, "/vote").await.contains("version 2.0"));
+    assert!(page(&web[0], "/vote").await.contains("version 2.0"));
+}
+
+/// Waits until exactly `count` web tasks answer `/health` with 200.
+async fn running_web_tasks(count: usize) -> Vec<Task> {
+    let client = http();
+    eventually(Duration::from_secs(120), "web tasks answering", || async {
+        let tasks = tasks("web")?;
+        if tasks.len() != count {
+            return Err(format!("{} web tasks with an address", tasks.len()));
+        }
+        for task in &tasks {
+            let url = format!("http://{}:5000/health", task.ip);
+            let health = client.get(&url).send().await.map_err(|e| e.to_string())?;
+            if health.status() != 200 {
+                return Err(format!("{url}: {}", health.status()));
+            }
+        }
+        Ok(tasks)
+    })
+    .await
+}
+
+/// The text of a page on a web task.
+async fn page(task: &Task, path: &str) -> String {
+    http()
+        .get(format!("http://{}:5000{path}", task.ip))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
+async fn results(task: &Task) -> Value {
+    results_at(&format!("http://{}:7000", task.ip)).await
+}
+
+async fn results_at(base: &str) -> Value {
+    try_get_json(&format!("{base}/api/results"))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn votes(results: &Value) -> [u64; 3] {
+    [0, 1, 2].map(|i| results["options"][i]["votes"].as_u64().unwrap_or(0))
+}
+
+/// Whether Swarm's routing mesh can work here: it needs the kernel's IPVS.
+fn routing_mesh() -> bool {
+    std::path::Path::new("/proc/sys/net/ipv4/vs").exists()
+}
+
+/// Votes at a pet site's base URL; the status, or 0 if nothing answered.
+async fn vote_at(base: &str, choice: &str) -> u16 {
+    let response = http()
+        .post(format!("{base}/vote"))
+        .form(&[("name", "swarm voter"), ("vote", choice)])
+        .send()
+        .await;
+    response.map(|r| r.status().as_u16()).unwrap_or(0)
 }

@@ -1,0 +1,263 @@
+//! Sending one HTTP call to Consul: spread over every address `DB` names,
+//! failing over between them, with each failure classified by what it means
+//! for a write: either nothing reached Consul ([`CallError::NotSent`], safe
+//! to retry anywhere) or the request may have been applied
+//! ([`CallError::Unknown`]), which the caller must settle before telling
+//! anyone the outcome. Also keeps the endpoint list fresh and remembers
+//! whether Consul answered last time.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use reqwest::{Method, StatusCode};
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::consul::kv::CallError;
+use crate::consul::settings::{ConsulSettings, Target, Targets};
+
+/// How long a connection attempt may take before the next server is tried.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_millis(500);
+/// How long a write (a transaction) may take.
+pub const WRITE_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long a plain read may take.
+pub const READ_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long a blocking query waits in Consul before answering unchanged.
+pub const BLOCKING_WAIT: Duration = Duration::from_secs(20);
+
+/// Why the client could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("CONSUL_CACERT is not a PEM certificate")]
+    CaCert(#[source] reqwest::Error),
+    #[error("cannot set up the HTTP client")]
+    Http(#[source] reqwest::Error),
+}
+
+pub struct Transport {
+    http: reqwest::Client,
+    targets: Targets,
+    endpoints: RwLock<Vec<String>>,
+    current: AtomicUsize,
+    token: Option<SecretString>,
+    health: Mutex<Health>,
+}
+
+#[derive(Default)]
+struct Health {
+    reachable: bool,
+    last_error: Option<(Instant, String)>,
+}
+
+impl Transport {
+    pub fn new(settings: &ConsulSettings) -> Result<Self, ClientError> {
+        let mut builder = reqwest::Client::builder()
+            .connect_timeout(CONNECT_TIMEOUT)
+            .pool_idle_timeout(Duration::from_secs(30))
+            .tcp_nodelay(true)
+            .user_agent(concat!("pets/", env!("CARGO_PKG_VERSION")));
+        if let Some(pem) = &settings.ca_cert_pem {
+            let cert = reqwest::Certificate::from_pem(pem).map_err(ClientError::CaCert)?;
+            builder = builder.add_root_certificate(cert);
+        }
+        let http = builder.build().map_err(ClientError::Http)?;
+        Ok(Self {
+            http,
+            endpoints: RwLock::new(settings.targets.urls()),
+            targets: settings.targets.clone(),
+            current: AtomicUsize::new(0),
+            token: settings.token.clone(),
+            health: Mutex::default(),
+        })
+    }
+
+    /// Looks the names up again, so a name behind several addresses (Swarm's
+    /// `tasks.db`) yields one endpoint per server. https keeps the name, which
+    /// its certificate is checked against.
+    pub async fn refresh_endpoints(&self) {
+        let mut endpoints = Vec::new();
+        for target in &self.targets.0 {
+            let resolved = if target.scheme == "http" {
+                tokio::net::lookup_host((target.host.as_str(), target.port))
+                    .await
+                    .map(|addrs| addrs.map(|a| format!("http://{a}")).collect::<Vec<_>>())
+                    .unwrap_or_default()
+            } else {
+                Vec::new()
+            };
+            if resolved.is_empty() {
+                endpoints.push(Target::url(target));
+            } else {
+                endpoints.extend(resolved);
+            }
+        }
+        endpoints.sort();
+        endpoints.dedup();
+        let mut current = self.endpoints.write().unwrap_or_else(|e| e.into_inner());
+        if *current != endpoints {
+            tracing::info!(endpoints = ?endpoints, "consul endpoints updated");
+            *current = endpoints;
+        }
+    }
+
+    /// Sends calls to the endpoint on `host` (the leader's address) when
+    /// there is one: a follower would only forward them, costing a hop.
+    pub fn prefer_host(&self, host: &str) {
+        let endpoints = self.endpoints.read().unwrap_or_else(|e| e.into_inner());
+        let needle = format!("//{host}:");
+        if let Some(slot) = endpoints.iter().position(|e| e.contains(&needle)) {
+            self.current.store(slot, Ordering::Relaxed);
+        }
+    }
+
+    pub fn endpoints(&self) -> Vec<String> {
+        self.endpoints
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    pub fn reachable(&self) -> bool {
+        self.health
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .reachable
+    }
+
+    pub fn last_error(&self) -> Option<String> {
+        let health = self.health.lock().unwrap_or_else(|e| e.into_inner());
+        health
+            .last_error
+            .as_ref()
+            .map(|(at, msg)| format!("{msg} ({}s ago)", at.elapsed().as_secs()))
+    }
+
+    fn record_ok(&self) {
+        let mut health = self.health.lock().unwrap_or_else(|e| e.into_inner());
+        if !health.reachable {
+            tracing::info!("consul answers again");
+        }
+        health.reachable = true;
+    }
+
+    fn record_error(&self, message: &str) {
+        let mut health = self.health.lock().unwrap_or_else(|e| e.into_inner());
+        if health.reachable {
+            tracing::warn!(error = message, "consul call failed");
+        }
+        health.reachable = false;
+        health.last_error = Some((Instant::now(), message.to_owned()));
+    }
+
+    /// Sends one request, failing over to the next endpoint while nothing was
+    /// sent, and (for reads only) after any failure.
+    pub async fn call(
+        &self,
+        method: Method,
+        path_and_query: &str,
+        body: Option<Vec<u8>>,
+        timeout: Duration,
+        idempotent: bool,
+    ) -> Result<(StatusCode, reqwest::header::HeaderMap, Vec<u8>), CallError> {
+        let endpoints = self.endpoints();
+        let start = self.current.load(Ordering::Relaxed);
+        let mut last = CallError::NotSent("no Consul endpoint".into());
+        for attempt in 0..endpoints.len() {
+            let slot = (start + attempt) % endpoints.len();
+            let url = format!("{}{}", endpoints[slot], path_and_query);
+            let mut request = self.http.request(method.clone(), &url).timeout(timeout);
+            if let Some(token) = &self.token {
+                request = request.header("X-Consul-Token", token.expose_secret());
+            }
+            if let Some(body) = &body {
+                request = request.body(body.clone());
+            }
+            let result = async {
+                let response = request.send().await?;
+                let status = response.status();
+                let headers = response.headers().clone();
+                let bytes = response.bytes().await?;
+                Ok::<_, reqwest::Error>((status, headers, bytes.to_vec()))
+            }
+            .await;
+            let error = match result {
+                Ok((status, _, bytes)) if status.is_server_error() => {
+                    Err(classify_server_error(&endpoints[slot], status, &bytes))
+                }
+                Ok(answer) => Ok(answer),
+                Err(e) if e.is_connect() => Err(CallError::NotSent(format!(
+                    "cannot connect to {}: {}",
+                    endpoints[slot],
+                    root_cause(&e)
+                ))),
+                Err(e) => Err(CallError::Unknown(format!(
+                    "{} did not answer: {}",
+                    endpoints[slot],
+                    root_cause(&e)
+                ))),
+            };
+            match error {
+                Ok(answer) => {
+                    self.current.store(slot, Ordering::Relaxed);
+                    self.record_ok();
+                    return Ok(answer);
+                }
+                Err(e) => {
+                    self.record_error(e.message());
+                    let retry = idempotent || matches!(e, CallError::NotSent(_));
+                    last = e;
+                    if !retry {
+                        // Move on for the next call, but this one's fate is open.
+                        self.current
+                            .store((slot + 1) % endpoints.len(), Ordering::Relaxed);
+                        break;
+                    }
+                }
+            }
+        }
+        Err(last)
+    }
+}
+
+/// A 5xx from Consul. Some say outright that nothing was applied (no leader
+/// to apply it); any other may hide a write that commits later.
+fn classify_server_error(endpoint: &str, status: StatusCode, body: &[u8]) -> CallError {
+    let text = String::from_utf8_lossy(body);
+    let text = text.trim();
+    let message = format!("{endpoint} answered {status}: {text}");
+    // These say the request never reached a leader that could apply it.
+    let not_applied = [
+        "No cluster leader",
+        "No path to datacenter",
+        "rpc error getting client",
+    ];
+    if not_applied.iter().any(|m| text.contains(m)) {
+        CallError::NotSent(message)
+    } else {
+        CallError::Unknown(message)
+    }
+}
+
+/// A status the caller did not expect.
+pub fn unexpected(status: StatusCode, body: &[u8]) -> CallError {
+    let text = String::from_utf8_lossy(body);
+    // 4xx other than 404/409 means Consul refused the request outright.
+    let message = format!("consul answered {status}: {}", text.trim());
+    if status.is_client_error() {
+        CallError::NotSent(message)
+    } else {
+        CallError::Unknown(message)
+    }
+}
+
+fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut cause = error;
+    while let Some(next) = cause.source() {
+        cause = next;
+    }
+    if error.to_string() == cause.to_string() {
+        cause.to_string()
+    } else {
+        format!("{error}: {cause}")
+    }
+}

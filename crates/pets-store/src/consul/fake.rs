@@ -1,0 +1,232 @@
+//! A scripted stand-in for Consul under the [`Kv`] seam, for unit tests.
+//!
+//! It is a real in-memory KV store with Consul's transaction semantics
+//! (check-and-set, delete-cas, get-tree, all-or-nothing, one index per
+//! commit), plus faults on cue: the next write reaches no server, is applied
+//! but its answer lost, is lost unapplied, rolls back, or is held in the log
+//! of a cluster that lost its quorum and applied when the quorum returns.
+//! Every call takes [`LATENCY`], so deadlines mean something under
+//! `tokio::time::pause()`.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use crate::consul::kv::{CallError, Kv, KvEntry, TxnError, TxnOp, TxnOutcome, TxnResult};
+
+/// What every call costs.
+pub const LATENCY: Duration = Duration::from_millis(3);
+
+/// What the next write meets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// Nothing wrong: it is applied and answered.
+    Pass,
+    /// It reaches no server; nothing is applied.
+    NotSent,
+    /// It is applied, but the answer is lost.
+    AppliedThenLost,
+    /// It is lost before it is applied.
+    LostUnapplied,
+    /// It is rolled back as if its first operation failed its check.
+    Conflict,
+    /// The cluster loses its quorum with the write in its log: answered
+    /// "unknown" now, applied when [`FakeKv::restore_quorum`] is called,
+    /// before any later write.
+    HeldUntilQuorum,
+}
+
+#[derive(Default)]
+pub struct FakeKv {
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    /// key -> (base64 value, modify index)
+    data: BTreeMap<String, (String, u64)>,
+    index: u64,
+    faults: VecDeque<Fault>,
+    no_quorum: bool,
+    held: Vec<Vec<TxnOp>>,
+    writes: usize,
+}
+
+impl FakeKv {
+    /// Faults for the next writes, in order.
+    pub fn script(&self, faults: &[Fault]) {
+        self.lock().faults.extend(faults.iter().copied());
+    }
+
+    /// Every call fails as "no cluster leader" until the quorum returns.
+    pub fn lose_quorum(&self) {
+        self.lock().no_quorum = true;
+    }
+
+    /// Applies the writes held in the log, then answers again.
+    pub fn restore_quorum(&self) {
+        let mut state = self.lock();
+        for ops in std::mem::take(&mut state.held) {
+            let _ = state.apply(&ops);
+        }
+        state.no_quorum = false;
+    }
+
+    /// Writes a key directly, as another replica or an operator would.
+    pub fn put(&self, key: &str, value: &[u8]) {
+        let mut state = self.lock();
+        state.index += 1;
+        let entry = KvEntry::new(key.to_owned(), value, state.index);
+        let index = state.index;
+        state
+            .data
+            .insert(key.to_owned(), (entry.value.unwrap_or_default(), index));
+    }
+
+    pub fn get(&self, key: &str) -> Option<KvEntry> {
+        self.lock().entry(key)
+    }
+
+    /// Every entry under `prefix`.
+    pub fn under(&self, prefix: &str) -> Vec<KvEntry> {
+        self.lock().tree(prefix)
+    }
+
+    /// Writes attempted so far (applied or not).
+    pub fn writes(&self) -> usize {
+        self.lock().writes
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn no_leader(&self) -> Result<(), CallError> {
+        if self.lock().no_quorum {
+            Err(CallError::NotSent("No cluster leader".into()))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+impl State {
+    fn entry(&self, key: &str) -> Option<KvEntry> {
+        self.data.get(key).map(|(value, index)| KvEntry {
+            key: key.to_owned(),
+            value: Some(value.clone()),
+            modify_index: *index,
+        })
+    }
+
+    fn tree(&self, prefix: &str) -> Vec<KvEntry> {
+        self.data
+            .range(prefix.to_owned()..)
+            .take_while(|(k, _)| k.starts_with(prefix))
+            .filter_map(|(k, _)| self.entry(k))
+            .collect()
+    }
+
+    /// Checks every operation, then applies all of them or none.
+    fn apply(&mut self, ops: &[TxnOp]) -> TxnOutcome {
+        let mut errors = Vec::new();
+        for (op_index, op) in ops.iter().enumerate() {
+            let current = self.data.get(&op.kv.key).map(|(_, i)| *i);
+            let ok = match (op.kv.verb, op.kv.index) {
+                ("cas", Some(0)) => current.is_none(),
+                ("cas" | "delete-cas", Some(index)) => current == Some(index),
+                _ => true,
+            };
+            if !ok {
+                errors.push(TxnError {
+                    op_index,
+                    what: format!("failed {} on {}", op.kv.verb, op.kv.key),
+                });
+            }
+        }
+        if !errors.is_empty() {
+            return TxnOutcome::RolledBack(errors);
+        }
+        let writes = ops.iter().any(|op| op.kv.verb != "get-tree");
+        if writes {
+            self.index += 1;
+        }
+        let mut results = Vec::new();
+        for op in ops {
+            match op.kv.verb {
+                "cas" | "set" | "lock" => {
+                    let value = op.kv.value.clone().unwrap_or_default();
+                    self.data.insert(op.kv.key.clone(), (value, self.index));
+                    results.push(TxnResult {
+                        kv: KvEntry {
+                            key: op.kv.key.clone(),
+                            value: None,
+                            modify_index: self.index,
+                        },
+                    });
+                }
+                "delete-cas" => {
+                    self.data.remove(&op.kv.key);
+                }
+                _ => results.extend(self.tree(&op.kv.key).into_iter().map(|kv| TxnResult { kv })),
+            }
+        }
+        TxnOutcome::Committed(results)
+    }
+}
+
+#[async_trait]
+impl Kv for FakeKv {
+    async fn write(&self, ops: &[TxnOp]) -> Result<TxnOutcome, CallError> {
+        tokio::time::sleep(LATENCY).await;
+        let mut state = self.lock();
+        state.writes += 1;
+        let fault = state.faults.pop_front().unwrap_or(Fault::Pass);
+        if state.no_quorum && fault != Fault::HeldUntilQuorum {
+            return Err(CallError::NotSent("No cluster leader".into()));
+        }
+        match fault {
+            Fault::Pass => Ok(state.apply(ops)),
+            Fault::NotSent => Err(CallError::NotSent("connection refused".into())),
+            Fault::AppliedThenLost => {
+                let _ = state.apply(ops);
+                Err(CallError::Unknown("timed out after applying".into()))
+            }
+            Fault::LostUnapplied => Err(CallError::Unknown("timed out".into())),
+            Fault::Conflict => Ok(TxnOutcome::RolledBack(vec![TxnError {
+                op_index: 0,
+                what: "scripted conflict".into(),
+            }])),
+            Fault::HeldUntilQuorum => {
+                state.no_quorum = true;
+                state.held.push(ops.to_vec());
+                Err(CallError::Unknown("leader lost mid-commit".into()))
+            }
+        }
+    }
+
+    async fn read(&self, ops: &[TxnOp]) -> Result<TxnOutcome, CallError> {
+        tokio::time::sleep(LATENCY).await;
+        self.no_leader()?;
+        Ok(self.lock().apply(ops))
+    }
+
+    async fn read_consistent(&self, key: &str) -> Result<Option<KvEntry>, CallError> {
+        tokio::time::sleep(LATENCY).await;
+        self.no_leader()?;
+        Ok(self.lock().entry(key))
+    }
+
+    async fn list(
+        &self,
+        prefix: &str,
+        _index: Option<u64>,
+    ) -> Result<(u64, Vec<KvEntry>), CallError> {
+        tokio::time::sleep(LATENCY).await;
+        self.no_leader()?;
+        let state = self.lock();
+        Ok((state.index, state.tree(prefix)))
+    }
+}

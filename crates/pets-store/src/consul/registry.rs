@@ -1,0 +1,150 @@
+//! This replica's record in the fleet, `replicas/<id>`, held by a Consul
+//! session with a TTL.
+//!
+//! The record is written with the `lock` verb under a session created with
+//! behaviour "delete": while the process runs it renews the session and
+//! rewrites the record (its health, counts and the time), and at shutdown it
+//! destroys the session, which deletes the record, so a replica that exits
+//! leaves the fleet at once. One that is killed, or cut off, stops renewing:
+//! Consul ends the session within twice its TTL, and readers stop showing a
+//! record [`GONE_AFTER`](crate::fleet::GONE_AFTER) older than the newest
+//! before that. A replica whose session ended while it was paused finds its lock
+//! refused, makes a new session and writes its record again.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::Notify;
+use tokio::time::Instant;
+
+use crate::consul::client::ConsulClient;
+use crate::consul::keys::Keys;
+use crate::consul::kv::{Kv, TxnOp, TxnOutcome};
+use crate::consul::served::ServedCounter;
+use crate::fleet::Registration;
+
+/// Consul's shortest session TTL; a killed replica is gone within twice it.
+pub const SESSION_TTL: Duration = Duration::from_secs(10);
+/// How often the record is rewritten when nothing forces it sooner: the
+/// fleet's "last seen" and counts are this fresh.
+const WRITE_EVERY: Duration = Duration::from_secs(2);
+/// How often the session is renewed: well inside its TTL.
+const RENEW_EVERY: Duration = Duration::from_secs(3);
+
+pub struct Registry {
+    client: Arc<ConsulClient>,
+    key: String,
+    registration: Registration,
+    served: Arc<ServedCounter>,
+    recorded: Arc<AtomicU64>,
+    session: Mutex<Option<String>>,
+    /// Notified when the record changed and must be written now.
+    pub touched: Notify,
+}
+
+impl Registry {
+    pub fn new(
+        client: Arc<ConsulClient>,
+        keys: &Keys,
+        registration: Registration,
+        served: Arc<ServedCounter>,
+        recorded: Arc<AtomicU64>,
+    ) -> Arc<Self> {
+        Arc::new(Self {
+            client,
+            key: keys.replica(),
+            registration,
+            served,
+            recorded,
+            session: Mutex::default(),
+            touched: Notify::new(),
+        })
+    }
+
+    fn session(&self) -> std::sync::MutexGuard<'_, Option<String>> {
+        self.session.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The record as of now.
+    pub fn record_now(&self) -> crate::fleet::ReplicaRecord {
+        self.registration.record(
+            self.served.flushed.load(Ordering::Relaxed)
+                + self.served.pending.load(Ordering::Relaxed),
+            self.recorded.load(Ordering::Relaxed),
+        )
+    }
+
+    /// Keeps the record until `stop`, then takes it out of the fleet.
+    pub async fn run(self: Arc<Self>, stop: Arc<Notify>) {
+        let stopped = stop.notified();
+        tokio::pin!(stopped);
+        let mut renewed = Instant::now();
+        loop {
+            self.write().await;
+            if renewed.elapsed() >= RENEW_EVERY {
+                self.renew().await;
+                renewed = Instant::now();
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(WRITE_EVERY) => {}
+                _ = self.touched.notified() => {}
+                _ = &mut stopped => break,
+            }
+        }
+        let session = self.session().take();
+        if let Some(session) = session {
+            match self.client.destroy_session(&session).await {
+                Ok(()) => tracing::info!("left the fleet"),
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not leave the fleet; Consul will drop this replica when its session lapses")
+                }
+            }
+        }
+    }
+
+    /// Writes the record under the session, making one if there is none.
+    async fn write(&self) {
+        let session = self.session().clone();
+        let session = match session {
+            Some(session) => session,
+            None => {
+                let name = format!("pets {}", self.registration.identity.id);
+                match self.client.create_session(&name, SESSION_TTL).await {
+                    Ok(session) => {
+                        *self.session() = Some(session.clone());
+                        session
+                    }
+                    Err(e) => {
+                        tracing::debug!(error = %e, "no fleet session yet");
+                        return;
+                    }
+                }
+            }
+        };
+        let record = self.record_now();
+        match self
+            .client
+            .write(&[TxnOp::lock_json(self.key.clone(), &record, &session)])
+            .await
+        {
+            Ok(TxnOutcome::Committed(_)) => {}
+            Ok(TxnOutcome::RolledBack(_)) => {
+                tracing::warn!(
+                    "this replica's fleet session ended (was it paused?); joining again"
+                );
+                *self.session() = None;
+            }
+            Err(e) => tracing::debug!(error = %e, "fleet record not written"),
+        }
+    }
+
+    async fn renew(&self) {
+        let session = self.session().clone();
+        let Some(session) = session else { return };
+        if let Ok(false) = self.client.renew_session(&session).await {
+            tracing::warn!("this replica's fleet session lapsed; joining again");
+            *self.session() = None;
+        }
+    }
+}

@@ -1,0 +1,223 @@
+//! Ballots waiting for Consul, and the groups a lane commits together.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::time::Duration;
+
+use tokio::sync::oneshot;
+use tokio::time::Instant;
+
+use crate::consul::records::Previous;
+use crate::domain::{Ballot, VoterId};
+use crate::store::StoreError;
+
+/// Consul 1.8 takes at most 64 operations in one transaction; one is the
+/// lane's counter.
+pub const MAX_VOTERS_PER_TXN: usize = 63;
+/// How long a voter may wait before being told the vote was not recorded.
+pub const VOTE_DEADLINE: Duration = Duration::from_secs(4);
+
+/// Where a voter's answer goes.
+pub type Reply = oneshot::Sender<Result<(), StoreError>>;
+
+/// A ballot waiting for a lane.
+pub struct Pending {
+    pub ballot: Ballot,
+    pub deadline: Instant,
+    pub reply: Reply,
+}
+
+impl Pending {
+    pub fn new(ballot: Ballot, reply: Reply) -> Self {
+        Self {
+            ballot,
+            deadline: Instant::now() + VOTE_DEADLINE,
+            reply,
+        }
+    }
+
+    /// Tells the voter the vote was not recorded (it never was sent).
+    pub fn refuse(self) {
+        let _ = self.reply.send(Err(StoreError::Unavailable(
+            "the vote store is unavailable; the vote was not counted".into(),
+        )));
+    }
+}
+
+/// One voter in a group: the last ballot wins, every sender is answered.
+pub struct Entry {
+    pub ballot: Ballot,
+    pub replies: Vec<Reply>,
+    pub previous: Previous,
+}
+
+impl Entry {
+    /// How this voter's ballot moves the counts.
+    pub fn delta(&self) -> [i64; 3] {
+        let mut delta = [0; 3];
+        if let Some(previous) = self.previous.choice() {
+            delta[previous.index()] -= 1;
+        }
+        delta[self.ballot.choice.index()] += 1;
+        delta
+    }
+}
+
+/// A group of ballots being committed together.
+pub struct Group {
+    pub entries: Vec<Entry>,
+    /// The earliest deadline of its ballots.
+    pub deadline: Instant,
+    /// True once the voters were told the outcome.
+    pub answered: bool,
+}
+
+impl Group {
+    /// Takes from `waiting` every ballot whose voter has nothing in flight,
+    /// up to one transaction's worth of voters; a voter's later ballots in
+    /// the queue replace the earlier (all of them are answered).
+    pub fn take(waiting: &mut VecDeque<Pending>, in_flight: &HashSet<VoterId>) -> Self {
+        let mut group = Group {
+            deadline: Instant::now() + VOTE_DEADLINE,
+            entries: Vec::new(),
+            answered: false,
+        };
+        let mut slots: HashMap<VoterId, usize> = HashMap::new();
+        let mut left = VecDeque::with_capacity(waiting.len());
+        while let Some(pending) = waiting.pop_front() {
+            let (voter, deadline) = (pending.ballot.voter, pending.deadline);
+            if in_flight.contains(&voter) {
+                left.push_back(pending);
+                continue;
+            }
+            match slots.get(&voter) {
+                Some(&slot) => {
+                    let entry = &mut group.entries[slot];
+                    entry.ballot.name = pending.ballot.name;
+                    entry.ballot.choice = pending.ballot.choice;
+                    entry.replies.push(pending.reply);
+                }
+                None if group.entries.len() < MAX_VOTERS_PER_TXN => {
+                    slots.insert(voter, group.entries.len());
+                    let previous = if pending.ballot.first_vote {
+                        Previous::Absent
+                    } else {
+                        Previous::Unread
+                    };
+                    group.entries.push(Entry {
+                        ballot: pending.ballot,
+                        replies: vec![pending.reply],
+                        previous,
+                    });
+                }
+                None => {
+                    left.push_back(pending);
+                    continue;
+                }
+            }
+            group.deadline = group.deadline.min(deadline);
+        }
+        *waiting = left;
+        group
+    }
+
+    /// The voters in this group.
+    pub fn voters(&self) -> Vec<VoterId> {
+        self.entries.iter().map(|e| e.ballot.voter).collect()
+    }
+
+    /// The sum of every voter's move.
+    pub fn delta(&self) -> [i64; 3] {
+        let mut sum = [0i64; 3];
+        for entry in &self.entries {
+            for (s, d) in sum.iter_mut().zip(entry.delta()) {
+                *s += d;
+            }
+        }
+        sum
+    }
+
+    /// Tells every voter the outcome, once; later calls do nothing.
+    pub fn answer(&mut self, outcome: Result<(), &str>) {
+        if self.answered {
+            return;
+        }
+        self.answered = true;
+        for entry in &mut self.entries {
+            for reply in entry.replies.drain(..) {
+                let _ = reply.send(outcome.map_err(|m| StoreError::Unavailable(m.to_owned())));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{PetChoice, VoterName};
+
+    fn pending(
+        voter: VoterId,
+        choice: PetChoice,
+    ) -> (Pending, oneshot::Receiver<Result<(), StoreError>>) {
+        let (reply, answer) = oneshot::channel();
+        let ballot = Ballot {
+            voter,
+            name: VoterName::parse("Ann").unwrap(),
+            choice,
+            first_vote: false,
+        };
+        (Pending::new(ballot, reply), answer)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_voters_later_ballot_replaces_the_earlier_and_both_are_answered() {
+        let ann = VoterId::random();
+        let (first, first_answer) = pending(ann, PetChoice::A);
+        let (second, second_answer) = pending(ann, PetChoice::C);
+        let mut waiting = VecDeque::from([first, second]);
+        let mut group = Group::take(&mut waiting, &HashSet::new());
+        assert!(waiting.is_empty());
+        assert_eq!(group.entries.len(), 1);
+        assert_eq!(group.entries[0].ballot.choice, PetChoice::C);
+        assert_eq!(group.delta(), [0, 0, 1]);
+        group.answer(Ok(()));
+        group.answer(Err("ignored: already answered"));
+        assert!(first_answer.await.unwrap().is_ok());
+        assert!(second_answer.await.unwrap().is_ok());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn voters_in_flight_wait_and_a_group_holds_one_transaction() {
+        let busy = VoterId::random();
+        let mut waiting: VecDeque<Pending> = (0..MAX_VOTERS_PER_TXN + 2)
+            .map(|_| pending(VoterId::random(), PetChoice::B).0)
+            .collect();
+        waiting.push_front(pending(busy, PetChoice::A).0);
+        let group = Group::take(&mut waiting, &HashSet::from([busy]));
+        assert_eq!(group.entries.len(), MAX_VOTERS_PER_TXN);
+        assert!(!group.voters().contains(&busy));
+        assert_eq!(
+            waiting.len(),
+            3,
+            "the busy voter and two over the limit wait"
+        );
+        assert_eq!(waiting[0].ballot.voter, busy, "order is kept");
+    }
+
+    #[test]
+    fn a_moved_vote_takes_one_from_the_old_choice() {
+        let (p, _) = pending(VoterId::random(), PetChoice::B);
+        let stored = crate::consul::records::Stored {
+            index: 3,
+            raw: Vec::new(),
+            choice: Some(PetChoice::A),
+            token: String::new(),
+        };
+        let entry = Entry {
+            ballot: p.ballot,
+            replies: Vec::new(),
+            previous: Previous::Record(stored),
+        };
+        assert_eq!(entry.delta(), [-1, 1, 0]);
+    }
+}

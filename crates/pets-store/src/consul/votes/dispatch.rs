@@ -1,0 +1,86 @@
+//! The dispatcher: hands waiting ballots to free lanes, in groups.
+//!
+//! A free lane gets every ballot waiting (up to what one transaction may
+//! hold), so the busier Consul is, the larger the groups. A voter with a
+//! group in flight waits for it, so one voter's ballots commit in order.
+//! Ballots never sent are refused safely: past their deadline, or at once
+//! while Consul fails and every lane is tied up. An idle lane that owes an
+//! undo is sent to pay it.
+
+use std::collections::{HashSet, VecDeque};
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use crate::consul::votes::ballots::{Group, Pending};
+use crate::consul::votes::lane::Lane;
+use crate::consul::votes::outage::Outage;
+use crate::domain::VoterId;
+
+/// How often the queue is swept for expired ballots and owed undos, even
+/// when nothing arrives.
+const SWEEP: Duration = Duration::from_millis(100);
+
+pub async fn dispatch(mut queue: mpsc::Receiver<Pending>, mut idle: Vec<Lane>, outage: Outage) {
+    let (done, mut finished) = mpsc::unbounded_channel::<(Lane, Vec<VoterId>)>();
+    let mut waiting: VecDeque<Pending> = VecDeque::new();
+    let mut in_flight: HashSet<VoterId> = HashSet::new();
+    let mut busy = 0usize;
+    let mut open = true;
+    let mut sweep = tokio::time::interval(SWEEP);
+    loop {
+        tokio::select! {
+            pending = queue.recv(), if open => match pending {
+                Some(pending) => waiting.push_back(pending),
+                None => open = false,
+            },
+            Some((lane, voters)) = finished.recv() => {
+                busy -= 1;
+                idle.push(lane);
+                for voter in voters {
+                    in_flight.remove(&voter);
+                }
+            }
+            _ = sweep.tick() => {}
+        }
+        while let Ok(pending) = queue.try_recv() {
+            waiting.push_back(pending);
+        }
+        let now = Instant::now();
+        let give_up = outage.is_on() && idle.is_empty();
+        let (refused, kept): (VecDeque<Pending>, VecDeque<Pending>) = waiting
+            .drain(..)
+            .partition(|p| give_up || p.deadline <= now);
+        waiting = kept;
+        refused.into_iter().for_each(Pending::refuse);
+        while !waiting.is_empty() {
+            let Some(mut lane) = idle.pop() else { break };
+            let group = Group::take(&mut waiting, &in_flight);
+            if group.entries.is_empty() {
+                idle.push(lane);
+                break;
+            }
+            let voters = group.voters();
+            in_flight.extend(voters.iter().copied());
+            let done = done.clone();
+            busy += 1;
+            tokio::spawn(async move {
+                lane.commit(group).await;
+                let _ = done.send((lane, voters));
+            });
+        }
+        while let Some(at) = idle.iter().position(Lane::undo_due) {
+            let mut lane = idle.swap_remove(at);
+            let done = done.clone();
+            busy += 1;
+            tokio::spawn(async move {
+                lane.pay_debts().await;
+                let _ = done.send((lane, Vec::new()));
+            });
+        }
+        if !open && waiting.is_empty() && busy == 0 {
+            return;
+        }
+    }
+}

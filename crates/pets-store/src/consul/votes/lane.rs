@@ -1,0 +1,253 @@
+//! A vote lane commits one group at a time, in one transaction: each voter's
+//! record check-and-set against the index it was read at, and the lane's own
+//! counter check-and-set, moved by the group's sum. A rolled-back
+//! transaction is read again and retried; a write whose outcome is unknown
+//! is settled first ([`recovery`](crate::consul::votes::recovery)).
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::Notify;
+use tokio::time::{sleep, Instant};
+
+use crate::consul::keys::Keys;
+use crate::consul::kv::{CallError, Kv, TxnError, TxnOp, TxnOutcome};
+use crate::consul::records::{new_token, Counter, Previous, Stored, VoterRecord};
+use crate::consul::votes::ballots::Group;
+use crate::consul::votes::outage::Outage;
+use crate::consul::votes::recovery::{Settled, Undo};
+
+/// Check-and-set conflicts tolerated for one group before giving up: each
+/// one means another replica changed one of its voters in between, so more
+/// than a few in a row means a voter is being fought over.
+pub const MAX_CONFLICT_ROUNDS: usize = 16;
+/// The pause after a call that reached no Consul server before the group is
+/// tried again: long enough for an election to make progress, short enough
+/// to use the rest of the voter's deadline.
+pub const RETRY_PAUSE: Duration = Duration::from_millis(100);
+
+pub struct Lane {
+    pub(crate) kv: Arc<dyn Kv>,
+    pub(crate) keys: Arc<Keys>,
+    pub(crate) counter_key: String,
+    /// The lane's counter as last written or read, with its index.
+    pub(crate) counter: Counter,
+    pub(crate) changed: Arc<Notify>,
+    pub(crate) outage: Outage,
+    /// Groups that committed after their voters were told they had not,
+    /// still to be undone; tried between groups.
+    pub(crate) owed: Vec<Undo>,
+    pub(crate) last_undo_try: Instant,
+    /// Voters whose ballots this replica committed, for the fleet.
+    pub(crate) recorded: Arc<AtomicU64>,
+}
+
+impl Lane {
+    pub fn new(
+        kv: Arc<dyn Kv>,
+        keys: Arc<Keys>,
+        lane: usize,
+        changed: Arc<Notify>,
+        outage: Outage,
+    ) -> Self {
+        Self {
+            kv,
+            counter_key: keys.vote_counter(lane),
+            keys,
+            counter: Counter::default(),
+            changed,
+            outage,
+            owed: Vec::new(),
+            last_undo_try: Instant::now(),
+            recorded: Arc::default(),
+        }
+    }
+
+    /// Commits `group` and answers its voters: `Ok` only once it committed,
+    /// an error only when it did not and never will.
+    pub async fn commit(&mut self, mut group: Group) {
+        self.pay_debts().await;
+        let mut rounds = 0;
+        let mut last_error = String::new();
+        loop {
+            if Instant::now() >= group.deadline || rounds >= MAX_CONFLICT_ROUNDS {
+                tracing::warn!(
+                    voters = group.entries.len(),
+                    error = %last_error,
+                    "votes not recorded: the store did not commit them in time"
+                );
+                group.answer(Err(
+                    "the store could not record the vote in time; it was not counted",
+                ));
+                return;
+            }
+            rounds += 1;
+            if let Err(e) = self.read_previous(&mut group).await {
+                last_error = e.message().to_owned();
+                if self.give_up(&mut group, &last_error) {
+                    return;
+                }
+                sleep(RETRY_PAUSE).await;
+                continue;
+            }
+            let token = new_token();
+            let next = self.counter.moved(group.delta(), &token);
+            match self.kv.write(&self.vote_ops(&group, &next)).await {
+                Ok(outcome @ TxnOutcome::Committed(_)) => {
+                    self.committed(next, outcome.last_index());
+                    self.outage.recovered();
+                    self.answer_committed(&mut group);
+                    return;
+                }
+                Ok(TxnOutcome::RolledBack(errors)) => {
+                    last_error = errors.first().map(|e| e.what.clone()).unwrap_or_default();
+                    self.conflicted(&mut group, &errors).await;
+                }
+                Err(CallError::NotSent(message)) => {
+                    last_error = message;
+                    if self.give_up(&mut group, &last_error) {
+                        return;
+                    }
+                    sleep(RETRY_PAUSE).await;
+                }
+                Err(CallError::Unknown(message)) => {
+                    tracing::warn!(error = %message, "vote write outcome unknown; settling it");
+                    last_error = message;
+                    let before = self.counter.clone();
+                    match self.settle(&before, &token, Some(&mut group)).await {
+                        Settled::Committed => {
+                            self.committed(next, None);
+                            if group.answered {
+                                // The voters were already told no: take it back.
+                                self.owed.push(Undo::of(&group, &self.keys, token));
+                                self.pay_debts().await;
+                            } else {
+                                self.answer_committed(&mut group);
+                            }
+                            return;
+                        }
+                        Settled::NotCommitted if group.answered => return,
+                        Settled::NotCommitted => {}
+                    }
+                }
+            }
+        }
+    }
+
+    /// Tells the group's voters their ballots are committed, and counts them.
+    fn answer_committed(&self, group: &mut Group) {
+        self.recorded
+            .fetch_add(group.entries.len() as u64, Ordering::Relaxed);
+        group.answer(Ok(()));
+    }
+
+    /// In an outage a group gets a single try: true (and the voters told)
+    /// when this failure is not the first.
+    fn give_up(&mut self, group: &mut Group, error: &str) -> bool {
+        if self.outage.failed() {
+            group.answer(Err(
+                "the vote store is unavailable; the vote was not counted",
+            ));
+            return true;
+        }
+        tracing::warn!(
+            error,
+            "vote store unavailable; failing votes fast until it answers"
+        );
+        false
+    }
+
+    /// The transaction: every voter's record, then the lane's counter.
+    fn vote_ops(&self, group: &Group, next: &Counter) -> Vec<TxnOp> {
+        let mut ops = Vec::with_capacity(group.entries.len() + 1);
+        for entry in &group.entries {
+            let record = VoterRecord {
+                name: entry.ballot.name.as_str().to_owned(),
+                vote: entry.ballot.choice.id().to_owned(),
+                token: next.token.clone(),
+            };
+            let key = self.keys.voter(&entry.ballot.voter);
+            ops.push(TxnOp::cas_json(key, &record, entry.previous.index()));
+        }
+        ops.push(self.counter_op(next));
+        ops
+    }
+
+    /// Writes `next` over the counter as this lane last knew it.
+    pub(crate) fn counter_op(&self, next: &Counter) -> TxnOp {
+        TxnOp::cas_json(self.counter_key.clone(), next, self.counter.index)
+    }
+
+    /// The counter now holds `next`, at `index` (unchanged when unknown).
+    pub(crate) fn committed(&mut self, next: Counter, index: Option<u64>) {
+        let index = index.unwrap_or(self.counter.index);
+        self.counter = Counter { index, ..next };
+        self.changed.notify_waiters();
+    }
+
+    /// Reads the records of voters whose previous vote is not known yet.
+    async fn read_previous(&self, group: &mut Group) -> Result<(), CallError> {
+        let unread: Vec<usize> = (0..group.entries.len())
+            .filter(|&i| group.entries[i].previous == Previous::Unread)
+            .collect();
+        if unread.is_empty() {
+            return Ok(());
+        }
+        let keys: Vec<String> = unread
+            .iter()
+            .map(|&i| self.keys.voter(&group.entries[i].ballot.voter))
+            .collect();
+        let mut found = self.read_voters(&keys).await?;
+        for (i, key) in unread.into_iter().zip(keys) {
+            group.entries[i].previous = found
+                .remove(&key)
+                .map_or(Previous::Absent, Previous::Record);
+        }
+        Ok(())
+    }
+
+    /// Reads voters' records in one read-only transaction: those that exist,
+    /// by key.
+    pub(crate) async fn read_voters(
+        &self,
+        keys: &[String],
+    ) -> Result<HashMap<String, Stored>, CallError> {
+        let ops: Vec<TxnOp> = keys.iter().map(|k| TxnOp::get_tree(k.clone())).collect();
+        match self.kv.read(&ops).await? {
+            TxnOutcome::Committed(results) => Ok(results
+                .iter()
+                .map(|r| (r.kv.key.clone(), Stored::from_entry(&r.kv)))
+                .collect()),
+            TxnOutcome::RolledBack(errors) => Err(CallError::NotSent(format!(
+                "reading voters failed: {errors:?}"
+            ))),
+        }
+    }
+
+    /// After a rollback: voters whose check failed are read again; a failed
+    /// counter check reloads the counter.
+    async fn conflicted(&mut self, group: &mut Group, errors: &[TxnError]) {
+        let counter_op = group.entries.len();
+        for error in errors {
+            if let Some(entry) = group.entries.get_mut(error.op_index) {
+                entry.previous = Previous::Unread;
+            }
+        }
+        if errors.iter().any(|e| e.op_index == counter_op) {
+            self.reload_counter().await;
+        }
+    }
+
+    /// Reads the counter again. Only this lane writes it, so a change
+    /// underneath is an earlier settled write, or an operator's edit.
+    pub(crate) async fn reload_counter(&mut self) {
+        if let Ok(Some(entry)) = self.kv.read_consistent(&self.counter_key).await {
+            tracing::warn!(key = %self.counter_key, "lane counter changed underneath; reloading it");
+            if let Some(counter) = Counter::from_entry(&entry) {
+                self.counter = counter;
+            }
+        }
+    }
+}

@@ -1,0 +1,100 @@
+//! Committing votes to Consul: exact, grouped, and never reported wrongly.
+//!
+//! Ballots queue at a [`dispatch`]er that hands them, in groups
+//! ([`ballots`]), to a small pool of [`lane`]s. A lane writes its group in a
+//! single `/v1/txn`:
+//!
+//! * each voter's record `voters/<id>`, check-and-set against the index it was
+//!   read at (0 for a voter never seen), and
+//! * the lane's own counter `votes/<replica>/<lane>`, check-and-set too, moved
+//!   by the sum of the group's changes.
+//!
+//! The counter key is written by this lane alone, so it never contends; a
+//! voter record changed elsewhere in between fails the check, the transaction
+//! rolls back as a whole, and the lane reads again and retries. Nothing is
+//! ever read, changed and written back unchecked. A write whose outcome is
+//! unknown is settled before anyone is answered, and a group that commits
+//! after its voters were refused is undone ([`recovery`]). While Consul
+//! fails, groups get one try each ([`outage`]), so votes fail fast.
+//!
+//! Everything here runs over the narrow [`Kv`] seam; the unit tests in
+//! [`tests`] drive every branch with a scripted fake.
+
+mod ballots;
+mod dispatch;
+mod lane;
+mod outage;
+mod recovery;
+#[cfg(test)]
+mod tests;
+
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+
+use tokio::sync::{mpsc, oneshot, Notify};
+
+use self::ballots::Pending;
+use self::lane::Lane;
+use self::outage::Outage;
+use crate::consul::keys::Keys;
+use crate::consul::kv::Kv;
+use crate::domain::Ballot;
+use crate::store::StoreError;
+
+pub use self::ballots::{MAX_VOTERS_PER_TXN, VOTE_DEADLINE};
+
+/// How many ballots may wait for a lane before new ones are turned away.
+const QUEUE_DEPTH: usize = 4096;
+
+/// The handle the store uses to submit ballots.
+pub struct VoteLanes {
+    queue: mpsc::Sender<Pending>,
+}
+
+impl VoteLanes {
+    /// Starts `lanes` lanes and their dispatcher; `recorded` counts the
+    /// voters whose ballots this replica committed.
+    pub fn start(
+        kv: Arc<dyn Kv>,
+        keys: Arc<Keys>,
+        lanes: usize,
+        changed: Arc<Notify>,
+        recorded: Arc<AtomicU64>,
+    ) -> Self {
+        let outage = Outage::default();
+        let lanes = (0..lanes.max(1))
+            .map(|lane| {
+                let mut lane = Lane::new(
+                    kv.clone(),
+                    keys.clone(),
+                    lane,
+                    changed.clone(),
+                    outage.clone(),
+                );
+                lane.recorded = recorded.clone();
+                lane
+            })
+            .collect();
+        let (queue, rx) = mpsc::channel(QUEUE_DEPTH);
+        tokio::spawn(dispatch::dispatch(rx, lanes, outage));
+        Self { queue }
+    }
+
+    /// Records a ballot: `Ok` once committed; an error means it was not
+    /// counted and never will be.
+    pub async fn cast(&self, ballot: Ballot) -> Result<(), StoreError> {
+        let (reply, answer) = oneshot::channel();
+        self.queue
+            .try_send(Pending::new(ballot, reply))
+            .map_err(|_| {
+                StoreError::Unavailable(
+                    "too many votes are waiting for the store; try again".into(),
+                )
+            })?;
+        // The store always answers: it owns the decision, so no timeout here
+        // could make a committed vote look refused.
+        answer
+            .await
+            .unwrap_or_else(|_| Err(StoreError::Unavailable("the vote store stopped".into())))
+    }
+}

@@ -1,0 +1,264 @@
+//! What this replica knows of the cluster, and the tasks that keep it
+//! current: blocking queries on `votes/`, `served/`, `replicas/`,
+//! `sessions/` and `logins/`, a look at the leader
+//! and servers every few seconds, and a publisher that turns changes into
+//! the store's [`Snapshot`] for subscribers, at most every 100 ms.
+
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::time::Duration;
+
+use tokio::sync::{watch, Notify};
+
+use crate::consul::admin::AdminShared;
+use crate::consul::client::ConsulClient;
+use crate::consul::keys::Keys;
+use crate::consul::kv::{Kv, KvEntry};
+use crate::consul::records::{sum_counters, ServedValue};
+use crate::consul::served::ServedCounter;
+use crate::fleet::{ReplicaRecord, ServerInfo};
+use crate::store::{Snapshot, StoreKind, StoreStatus, Tally};
+
+/// The shortest time between two blocking queries on one prefix: every
+/// commit wakes them, and pacing keeps the re-reads from costing Consul more
+/// than the writes.
+const WATCH_PACE: Duration = Duration::from_millis(100);
+/// The pause after a failed blocking query.
+const WATCH_RETRY: Duration = Duration::from_secs(1);
+/// How often the leader is looked for while there is none (so the console
+/// shows the new one as soon as it is elected), and while there is one.
+const LEADERLESS_LOOK: Duration = Duration::from_millis(500);
+const LEADER_LOOK: Duration = Duration::from_secs(2);
+/// Names in `DB` are resolved again every this many looks at the leader.
+const RESOLVE_EVERY: u32 = 5;
+/// Subscribers hear of changes at most this often, and at least every
+/// [`PUBLISH_AT_LEAST`] (the store's state changes without a notification).
+const PUBLISH_PACE: Duration = Duration::from_millis(100);
+const PUBLISH_AT_LEAST: Duration = Duration::from_secs(1);
+
+/// What the watchers last saw.
+#[derive(Default)]
+pub struct Known {
+    pub votes: [u64; 3],
+    /// Pets served by every other replica.
+    pub others_served: u64,
+    pub leader: Option<String>,
+    pub servers: Vec<ServerInfo>,
+    /// Every replica's record, as last read.
+    pub replicas: Vec<ReplicaRecord>,
+}
+
+/// What the store and its watchers share.
+pub struct Watched {
+    pub client: Arc<ConsulClient>,
+    pub keys: Arc<Keys>,
+    pub served: Arc<ServedCounter>,
+    /// Notified by anything that may change the snapshot.
+    pub changed: Arc<Notify>,
+    /// Ended admin sessions and failed logins, shared by replicas.
+    pub admin: AdminShared,
+    known: Mutex<Known>,
+    snapshots: watch::Sender<Snapshot>,
+}
+
+impl Watched {
+    /// Starts the watchers; they stop when the returned value is dropped.
+    pub fn start(
+        client: Arc<ConsulClient>,
+        keys: Arc<Keys>,
+        served: Arc<ServedCounter>,
+        changed: Arc<Notify>,
+    ) -> Arc<Self> {
+        let watched = Arc::new(Self {
+            client,
+            keys,
+            served,
+            changed,
+            admin: AdminShared::default(),
+            known: Mutex::default(),
+            snapshots: watch::Sender::new(Snapshot::default()),
+        });
+        tokio::spawn(follow(
+            Arc::downgrade(&watched),
+            Keys::votes,
+            |w, entries| w.known().votes = sum_counters(entries),
+        ));
+        tokio::spawn(follow(
+            Arc::downgrade(&watched),
+            Keys::served,
+            |w, entries| {
+                let others = w.others_served(entries);
+                w.known().others_served = others;
+            },
+        ));
+        tokio::spawn(follow(
+            Arc::downgrade(&watched),
+            Keys::sessions,
+            |w, entries| {
+                let expired = w.admin.apply_revoked(&w.keys.sessions(), entries);
+                if !expired.is_empty() {
+                    let client = w.client.clone();
+                    // Any replica may tidy up; delete-cas makes a second one harmless.
+                    tokio::spawn(async move { client.write(&expired).await });
+                }
+            },
+        ));
+        tokio::spawn(follow(
+            Arc::downgrade(&watched),
+            Keys::logins,
+            |w, entries| w.admin.apply_logins(&w.keys.own_logins(), entries),
+        ));
+        tokio::spawn(follow(
+            Arc::downgrade(&watched),
+            Keys::replicas,
+            |w, entries| {
+                w.known().replicas = entries
+                    .iter()
+                    .filter_map(|e| serde_json::from_slice(&e.bytes()).ok())
+                    .collect();
+            },
+        ));
+        tokio::spawn(watch_cluster(Arc::downgrade(&watched)));
+        tokio::spawn(publish(Arc::downgrade(&watched)));
+        watched
+    }
+
+    pub fn known(&self) -> MutexGuard<'_, Known> {
+        self.known.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn subscribe(&self) -> watch::Receiver<Snapshot> {
+        self.snapshots.subscribe()
+    }
+
+    /// The last published snapshot.
+    pub fn published(&self) -> Snapshot {
+        self.snapshots.borrow().clone()
+    }
+
+    pub fn own_served(&self) -> u64 {
+        self.served.flushed.load(Ordering::Relaxed) + self.served.pending.load(Ordering::Relaxed)
+    }
+
+    pub fn pets_served(&self) -> u64 {
+        self.known().others_served + self.own_served()
+    }
+
+    /// Pets served by every other replica, from the `served/` entries.
+    pub fn others_served(&self, entries: &[KvEntry]) -> u64 {
+        let own = self.keys.own_served();
+        entries
+            .iter()
+            .filter(|e| e.key != own)
+            .filter_map(ServedValue::from_entry)
+            .map(|v| v.n)
+            .sum()
+    }
+
+    fn status(&self) -> StoreStatus {
+        let known = self.known();
+        StoreStatus {
+            kind: StoreKind::Consul,
+            endpoints: self.client.endpoints(),
+            servers: known.servers.iter().map(|s| s.address.clone()).collect(),
+            leader: known.leader.clone(),
+            last_error: self.client.last_error(),
+            reachable: self.client.reachable(),
+        }
+    }
+
+    /// The snapshot from what the watchers last saw, `stale` as given.
+    pub fn last_known(&self, stale: bool) -> Snapshot {
+        let votes = self.known().votes;
+        Snapshot {
+            tally: Tally {
+                votes,
+                pets_served: self.pets_served(),
+            },
+            stale,
+            status: self.status(),
+        }
+    }
+}
+
+/// Runs blocking queries on one prefix for as long as the store lives,
+/// handing each new answer to `apply`.
+async fn follow(
+    watched: Weak<Watched>,
+    prefix: fn(&Keys) -> String,
+    apply: impl Fn(&Watched, &[KvEntry]),
+) {
+    let mut index = None;
+    while let Some(w) = watched.upgrade() {
+        let (client, prefix) = (w.client.clone(), prefix(&w.keys));
+        drop(w);
+        match client.list(&prefix, index).await {
+            Ok((new_index, entries)) => {
+                let Some(w) = watched.upgrade() else { return };
+                apply(&w, &entries);
+                w.changed.notify_waiters();
+                drop(w);
+                tokio::time::sleep(WATCH_PACE).await;
+                // An index that goes backwards means the cluster was rebuilt:
+                // start over with a plain read.
+                index = Some(new_index).filter(|&i| Some(i) >= index && i > 0);
+            }
+            Err(_) => {
+                index = None;
+                tokio::time::sleep(WATCH_RETRY).await;
+            }
+        }
+    }
+}
+
+/// Keeps the leader, the servers and the endpoint list fresh.
+async fn watch_cluster(watched: Weak<Watched>) {
+    let mut round = 0u32;
+    while let Some(w) = watched.upgrade() {
+        let client = w.client.clone();
+        drop(w);
+        if round.is_multiple_of(RESOLVE_EVERY) {
+            client.refresh_endpoints().await;
+        }
+        round = round.wrapping_add(1);
+        let cluster = client.cluster().await;
+        let Some(w) = watched.upgrade() else { return };
+        let leaderless = {
+            let mut known = w.known();
+            if let Ok((leader, servers)) = cluster {
+                if let Some((host, _)) = leader.as_deref().and_then(|l| l.rsplit_once(':')) {
+                    w.client.prefer_host(host);
+                }
+                known.leader = leader;
+                known.servers = servers;
+            }
+            known.leader.is_none()
+        };
+        drop(w);
+        let pause = if leaderless {
+            LEADERLESS_LOOK
+        } else {
+            LEADER_LOOK
+        };
+        tokio::time::sleep(pause).await;
+    }
+}
+
+/// Turns change notifications into snapshots for subscribers.
+async fn publish(watched: Weak<Watched>) {
+    loop {
+        let Some(w) = watched.upgrade() else { return };
+        let changed = w.changed.clone();
+        let notified = changed.notified();
+        let stale = !w.client.reachable();
+        let now = w.last_known(stale);
+        w.snapshots.send_if_modified(|last| {
+            let modified = *last != now;
+            *last = now;
+            modified
+        });
+        drop(w);
+        let _ = tokio::time::timeout(PUBLISH_AT_LEAST, notified).await;
+        tokio::time::sleep(PUBLISH_PACE).await;
+    }
+}

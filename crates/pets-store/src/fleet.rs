@@ -1,0 +1,192 @@
+//! The fleet: every replica's record of itself, and the store's servers, as
+//! the console shows them.
+//!
+//! A replica's identity is fixed at start (its id, host, the Swarm node,
+//! service, slot and task it runs as, its version); its record adds what
+//! changes (health, what it counted, when it was last heard from). A store
+//! keeps the records of live replicas only: with Consul a record lives as
+//! long as its replica's session, and one not renewed for [`GONE_AFTER`] is
+//! no longer shown even before Consul removes it.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+
+/// A record this much older than the newest one read belongs to a replica
+/// that is gone: every live replica rewrites its record every 2 s. Judged
+/// against the newest record rather than the clock, so that while Consul
+/// cannot be written (no one's record moves) nobody looks gone.
+pub const GONE_AFTER: Duration = Duration::from_secs(8);
+
+/// Who a replica is; fixed for its lifetime.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReplicaIdentity {
+    /// The name it writes its counters under: host name and a random suffix.
+    pub id: String,
+    pub host: String,
+    /// The Swarm node, service, task slot and task name, when the stack
+    /// file passes them (`PETS_NODE`, `PETS_SERVICE`, `PETS_TASK_SLOT`,
+    /// `PETS_TASK_NAME`).
+    pub node: Option<String>,
+    pub service: Option<String>,
+    pub slot: Option<String>,
+    pub task: Option<String>,
+    pub version: String,
+    /// RFC 3339.
+    pub started_at: String,
+}
+
+/// A replica as the fleet shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReplicaRecord {
+    #[serde(flatten)]
+    pub identity: ReplicaIdentity,
+    pub healthy: bool,
+    /// RFC 3339: when the replica last wrote this record.
+    pub last_seen: String,
+    /// Pets this replica served, and votes it recorded.
+    pub pets_served: u64,
+    pub votes: u64,
+    /// Faults injected into it (none yet: the console cannot inject any).
+    pub faults: serde_json::Map<String, serde_json::Value>,
+}
+
+impl ReplicaRecord {
+    /// When it was last written.
+    pub fn seen(&self) -> Option<OffsetDateTime> {
+        OffsetDateTime::parse(&self.last_seen, &Rfc3339).ok()
+    }
+
+    /// Whether it was written within [`GONE_AFTER`] of `newest`.
+    pub fn is_live(&self, newest: OffsetDateTime) -> bool {
+        self.seen().is_some_and(|seen| newest - seen < GONE_AFTER)
+    }
+}
+
+/// A Consul server, as the cluster's Raft configuration lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServerInfo {
+    pub name: String,
+    pub address: String,
+    pub voter: bool,
+    pub leader: bool,
+}
+
+/// The store's side of the fleet.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct FleetStore {
+    pub kind: crate::store::StoreKind,
+    pub leader: Option<String>,
+    pub servers: Vec<ServerInfo>,
+    /// Whether a leader is known (a cluster without quorum elects none).
+    pub quorum: bool,
+}
+
+/// `GET /api/fleet`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Fleet {
+    /// Sorted by node, then slot, then id.
+    pub replicas: Vec<ReplicaRecord>,
+    pub store: FleetStore,
+}
+
+impl Fleet {
+    pub fn sort(&mut self) {
+        self.replicas.sort_by(|a, b| {
+            let key = |r: &ReplicaRecord| {
+                (
+                    r.identity.node.clone(),
+                    r.identity
+                        .slot
+                        .as_deref()
+                        .and_then(|s| s.parse::<u64>().ok()),
+                    r.identity.id.clone(),
+                )
+            };
+            key(a).cmp(&key(b))
+        });
+    }
+}
+
+/// What a store needs to keep this replica's record: who it is, and the
+/// web layer's health flag, read whenever the record is written.
+#[derive(Clone)]
+pub struct Registration {
+    pub identity: ReplicaIdentity,
+    pub healthy: Arc<AtomicBool>,
+}
+
+impl Registration {
+    /// The record as of now.
+    pub fn record(&self, pets_served: u64, votes: u64) -> ReplicaRecord {
+        ReplicaRecord {
+            identity: self.identity.clone(),
+            healthy: self.healthy.load(Ordering::Relaxed),
+            last_seen: now_rfc3339(),
+            pets_served,
+            votes,
+            faults: serde_json::Map::new(),
+        }
+    }
+}
+
+/// The current time, RFC 3339, to the second.
+pub fn now_rfc3339() -> String {
+    let now = OffsetDateTime::now_utc()
+        .replace_nanosecond(0)
+        .unwrap_or_else(|_| OffsetDateTime::now_utc());
+    now.format(&Rfc3339).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(id: &str, node: &str, slot: &str) -> ReplicaRecord {
+        let registration = Registration {
+            identity: ReplicaIdentity {
+                id: id.into(),
+                node: Some(node.into()),
+                slot: Some(slot.into()),
+                ..ReplicaIdentity::default()
+            },
+            healthy: Arc::new(AtomicBool::new(true)),
+        };
+        registration.record(0, 0)
+    }
+
+    #[test]
+    fn a_record_is_live_until_it_is_old() {
+        let r = record("a", "n1", "1");
+        let now = OffsetDateTime::now_utc();
+        assert!(r.is_live(now));
+        assert!(r.is_live(now + Duration::from_secs(7)));
+        assert!(!r.is_live(now + Duration::from_secs(9)));
+        let json = serde_json::to_value(&r).unwrap();
+        assert_eq!(json["id"], "a", "the identity is flattened");
+        assert_eq!(json["faults"], serde_json::json!({}));
+    }
+
+    #[test]
+    fn replicas_sort_by_node_then_slot() {
+        let mut fleet = Fleet {
+            replicas: vec![
+                record("c", "n2", "1"),
+                record("b", "n1", "10"),
+                record("a", "n1", "2"),
+            ],
+            ..Fleet::default()
+        };
+        fleet.sort();
+        let ids: Vec<_> = fleet
+            .replicas
+            .iter()
+            .map(|r| r.identity.id.as_str())
+            .collect();
+        assert_eq!(ids, ["a", "b", "c"]);
+    }
+}

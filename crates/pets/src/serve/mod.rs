@@ -1,0 +1,199 @@
+//! Serving one port with hyper directly, hardened for the open internet.
+//!
+//! Every connection gets a deadline for its request headers (counted from
+//! when it opens or goes idle, so it is also the keep-alive idle timeout), a
+//! deadline for its body, and limits on the size and number of its headers.
+//! The port holds a bounded number of connections ([`slots`]), the oldest
+//! idle one making room for a new one. The accept loop never stops: a failed
+//! accept, even for want of file descriptors, waits a moment and goes on.
+//! On stop, connections finish the request in flight and close.
+
+mod slots;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::extract::ConnectInfo;
+use axum::Router;
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+use tower::ServiceExt;
+use tower_http::timeout::RequestBodyTimeoutLayer;
+
+use self::slots::{Slots, Ticket};
+
+pub use self::slots::RESERVE;
+
+/// The pause after a failed accept (say, no file descriptor left) before
+/// the next: long enough not to spin, short enough that a health check
+/// waiting in the backlog is answered well within its timeout.
+const ACCEPT_RETRY: Duration = Duration::from_millis(20);
+/// A failed accept is logged at most this often.
+const ACCEPT_LOG_EVERY: Duration = Duration::from_secs(5);
+
+/// What each port allows; see the README's configuration table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    /// `PETS_HEADER_TIMEOUT`: to receive a request's headers, from when the
+    /// connection opens or goes idle.
+    pub header_timeout: Duration,
+    /// `PETS_BODY_TIMEOUT`: to receive a request's body.
+    pub body_timeout: Duration,
+    /// `PETS_MAX_CONNECTIONS`: connections held open per port.
+    pub max_connections: usize,
+    /// `PETS_MAX_HEADER_BYTES`: the request line and headers together.
+    pub max_header_bytes: usize,
+    /// `PETS_MAX_HEADERS`: how many headers one request may carry.
+    pub max_headers: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            header_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(10),
+            max_connections: 1024,
+            max_header_bytes: 16 * 1024,
+            max_headers: 64,
+        }
+    }
+}
+
+/// Serves `router` on `listener` until `stop` turns true, then waits for
+/// the connections to finish.
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    limits: Limits,
+    mut stop: watch::Receiver<bool>,
+) {
+    let slots = Slots::new(limits.max_connections);
+    let mut builder = http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_timeout)
+        .max_headers(limits.max_headers)
+        .max_header_size(limits.max_header_bytes)
+        .max_buf_size((limits.max_header_bytes * 2).max(8192));
+    let builder = Arc::new(builder);
+    let router = router.layer(RequestBodyTimeoutLayer::new(limits.body_timeout));
+    let mut connections = JoinSet::new();
+    let mut last_logged: Option<Instant> = None;
+    loop {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            _ = stopped(&mut stop) => break,
+        };
+        while connections.try_join_next().is_some() {}
+        let (stream, peer) = match accepted {
+            Ok(accepted) => accepted,
+            Err(e) => {
+                if last_logged.is_none_or(|at| at.elapsed() >= ACCEPT_LOG_EVERY) {
+                    tracing::warn!(error = %e, "cannot accept a connection; retrying");
+                    last_logged = Some(Instant::now());
+                }
+                tokio::time::sleep(ACCEPT_RETRY).await;
+                continue;
+            }
+        };
+        let Some(ticket) = slots.admit() else {
+            tracing::debug!(%peer, "every connection busy: refused");
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let connection = Connection {
+            builder: builder.clone(),
+            router: router.clone(),
+            ticket: Arc::new(ticket),
+            peer,
+        };
+        connections.spawn(connection.run(stream, stop.clone()));
+    }
+    while connections.join_next().await.is_some() {}
+}
+
+struct Connection {
+    builder: Arc<http1::Builder>,
+    router: Router,
+    ticket: Arc<Ticket>,
+    peer: SocketAddr,
+}
+
+impl Connection {
+    async fn run(self, stream: TcpStream, mut stop: watch::Receiver<bool>) {
+        let Self {
+            builder,
+            router,
+            ticket,
+            peer,
+        } = self;
+        let in_flight = ticket.clone();
+        let service = hyper::service::service_fn(move |mut request: http::Request<Incoming>| {
+            let guard = in_flight.request();
+            request.extensions_mut().insert(ConnectInfo(peer));
+            let router = router.clone();
+            async move {
+                let response = router.oneshot(request).await;
+                drop(guard);
+                response
+            }
+        });
+        let connection = builder.serve_connection(TokioIo::new(stream), service);
+        tokio::pin!(connection);
+        tokio::select! {
+            result = connection.as_mut() => {
+                if let Err(e) = result {
+                    tracing::debug!(%peer, error = %e, "connection ended");
+                }
+            }
+            // Dropping the connection closes it: it was idle.
+            _ = ticket.evicted() => tracing::debug!(%peer, "idle connection closed to make room"),
+            _ = stopped(&mut stop) => {
+                connection.as_mut().graceful_shutdown();
+                let _ = connection.await;
+            }
+        }
+    }
+}
+
+/// Completes once `stop` turns true (or its sender is gone).
+async fn stopped(stop: &mut watch::Receiver<bool>) {
+    let _ = stop.wait_for(|&s| s).await.is_ok();
+}
+
+/// Raises this process's soft limit on open files to its hard limit, and
+/// returns the soft limit now in force.
+pub fn raise_open_files_limit() -> u64 {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit and setrlimit only read and write the struct given.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 {
+            return 1024;
+        }
+        if limit.rlim_cur < limit.rlim_max {
+            let raised = libc::rlimit {
+                rlim_cur: limit.rlim_max,
+                rlim_max: limit.rlim_max,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
+                limit.rlim_cur = limit.rlim_max;
+            }
+        }
+    }
+    limit.rlim_cur
+}
+
+/// The connections each of two ports may hold so that both, with their
+/// reserves, fit in `open_files` with room for Consul and the rest.
+pub fn connections_that_fit(open_files: u64) -> usize {
+    let spare = open_files.saturating_sub(128) / 2;
+    (spare as usize).saturating_sub(RESERVE).max(16)
+}

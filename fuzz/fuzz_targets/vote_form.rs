@@ -1,0 +1,4 @@
+//! Fuzzes pets_web::fuzz::vote_form: no input may panic or hang it.
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| pets_web::fuzz::vote_form(data));
