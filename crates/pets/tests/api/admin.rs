@@ -101,11 +101,12 @@ async fn a_session_works_on_every_replica_with_the_same_secret() {
     assert_eq!(with_session(second.admin.clone()).await.status(), 200);
     assert_eq!(with_session(other.admin.clone()).await.status(), 303);
 
+    // Flip the id's first character to a different hex digit, so the cookie
+    // always changes (replacing a digit with a fixed one sometimes did not).
     let (name, value) = session.split_once('=').unwrap();
-    let tampered = format!(
-        "{name}={}",
-        value.replacen(|c: char| c.is_ascii_digit(), "9", 1)
-    );
+    let flipped = if value.starts_with('0') { '1' } else { '0' };
+    let tampered = format!("{name}={flipped}{}", &value[1..]);
+    assert_ne!(tampered, session);
     let response = Visitor::new()
         .http
         .get(&second.admin)
