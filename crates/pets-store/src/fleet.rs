@@ -9,9 +9,10 @@
 //! no longer shown even before Consul removes it.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::faults::ActiveFaults;
 use serde::{Deserialize, Serialize};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
@@ -51,8 +52,8 @@ pub struct ReplicaRecord {
     /// Pets this replica served, and votes it recorded.
     pub pets_served: u64,
     pub votes: u64,
-    /// Faults injected into it (none yet: the console cannot inject any).
-    pub faults: serde_json::Map<String, serde_json::Value>,
+    /// The faults in force on it.
+    pub faults: ActiveFaults,
 }
 
 impl ReplicaRecord {
@@ -113,11 +114,12 @@ impl Fleet {
 }
 
 /// What a store needs to keep this replica's record: who it is, and the
-/// web layer's health flag, read whenever the record is written.
+/// web layer's health flag and faults, read whenever the record is written.
 #[derive(Clone)]
 pub struct Registration {
     pub identity: ReplicaIdentity,
     pub healthy: Arc<AtomicBool>,
+    pub faults: Arc<Mutex<ActiveFaults>>,
 }
 
 impl Registration {
@@ -129,7 +131,11 @@ impl Registration {
             last_seen: now_rfc3339(),
             pets_served,
             votes,
-            faults: serde_json::Map::new(),
+            faults: self
+                .faults
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone(),
         }
     }
 }
@@ -155,6 +161,7 @@ mod tests {
                 ..ReplicaIdentity::default()
             },
             healthy: Arc::new(AtomicBool::new(true)),
+            faults: Arc::default(),
         };
         registration.record(0, 0)
     }

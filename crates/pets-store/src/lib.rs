@@ -9,12 +9,14 @@
 
 pub mod consul;
 pub mod domain;
+pub mod faults;
 pub mod fleet;
 mod memory;
 mod store;
 
 pub use consul::{ConsulSettings, ConsulStore, TargetError, Targets};
 pub use domain::{Ballot, PetChoice, VoterId, VoterName};
+pub use faults::{ActiveFaults, FaultCommand, FaultOrder, FaultOrders, FaultSpec, FaultTarget};
 pub use fleet::{Fleet, Registration, ReplicaIdentity, ReplicaRecord, ServerInfo};
 pub use memory::MemoryStore;
 pub use store::{minute_now, unix_now, Snapshot, Store, StoreError, StoreKind, StoreStatus, Tally};

@@ -11,6 +11,7 @@ use async_trait::async_trait;
 use tokio::sync::watch;
 
 use crate::domain::{Ballot, PetChoice, VoterId};
+use crate::faults::{FaultCommand, FaultOrder, FaultOrders, FaultTarget};
 use crate::fleet::{Fleet, FleetStore, Registration};
 use crate::store::{
     minute_now, unix_now, Snapshot, Store, StoreError, StoreKind, StoreStatus, Tally,
@@ -27,6 +28,8 @@ pub struct MemoryStore {
     /// This replica, once registered, and the votes it recorded.
     me: Mutex<Option<Registration>>,
     recorded: AtomicU64,
+    /// The fleet is this replica, so both orders apply to it.
+    faults: watch::Sender<FaultOrders>,
 }
 
 #[derive(Default)]
@@ -45,6 +48,7 @@ impl MemoryStore {
             failures: Mutex::default(),
             me: Mutex::default(),
             recorded: AtomicU64::new(0),
+            faults: watch::Sender::new(FaultOrders::default()),
         }
     }
 
@@ -169,6 +173,41 @@ impl Store for MemoryStore {
                 ..FleetStore::default()
             },
         }
+    }
+
+    async fn order_faults(
+        &self,
+        target: &FaultTarget,
+        command: &FaultCommand,
+    ) -> Result<(), StoreError> {
+        let own_id = self
+            .me
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .map(|r| r.identity.id.clone());
+        let now = crate::faults::unix_millis();
+        let mut found = true;
+        self.faults.send_modify(|orders| {
+            let slot = match target {
+                FaultTarget::Fleet => &mut orders.fleet,
+                FaultTarget::Replica(id) if Some(id) == own_id.as_ref() => &mut orders.own,
+                FaultTarget::Replica(_) => {
+                    found = false;
+                    return;
+                }
+            };
+            *slot = Some(FaultOrder::next(slot.as_ref(), command, now));
+        });
+        if found {
+            Ok(())
+        } else {
+            Err(StoreError::NoSuchReplica)
+        }
+    }
+
+    fn fault_orders(&self) -> watch::Receiver<FaultOrders> {
+        self.faults.subscribe()
     }
 
     async fn shutdown(&self) {}

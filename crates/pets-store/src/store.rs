@@ -10,6 +10,7 @@ use serde::Serialize;
 use tokio::sync::watch;
 
 use crate::domain::{Ballot, PetChoice};
+use crate::faults::{FaultCommand, FaultOrders, FaultTarget};
 use crate::fleet::{Fleet, Registration};
 
 /// Votes per option and pets served, across every replica.
@@ -77,6 +78,9 @@ pub enum StoreError {
     /// promise: the vote was not recorded and never will be.
     #[error("the store is unavailable: {0}")]
     Unavailable(String),
+    /// A command named a replica the fleet does not have.
+    #[error("no replica by that id is in the fleet")]
+    NoSuchReplica,
 }
 
 /// A place to keep votes and the pets-served counter.
@@ -132,6 +136,18 @@ pub trait Store: Send + Sync + 'static {
 
     /// Every live replica and the store's servers, as last known. No I/O.
     fn fleet(&self) -> Fleet;
+
+    /// Stores `command` for its target, merged with the faults already
+    /// there; every replica it is for hears of it through
+    /// [`fault_orders`](Store::fault_orders). Returns once stored.
+    async fn order_faults(
+        &self,
+        target: &FaultTarget,
+        command: &FaultCommand,
+    ) -> Result<(), StoreError>;
+
+    /// The fleet's fault order and this replica's, changing as they do.
+    fn fault_orders(&self) -> watch::Receiver<FaultOrders>;
 
     /// Writes out anything still held in memory, and takes this replica out
     /// of the fleet. Called once at shutdown.

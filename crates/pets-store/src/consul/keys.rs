@@ -48,6 +48,11 @@ impl Keys {
         format!("{}replicas/{}", self.prefix, self.replica)
     }
 
+    /// Every fault order: the fleet's and each replica's.
+    pub fn faults(&self) -> String {
+        format!("{}faults/", self.prefix)
+    }
+
     /// Every ended admin session.
     pub fn sessions(&self) -> String {
         format!("{}sessions/", self.prefix)

@@ -11,6 +11,7 @@
 //! | `sessions/<id>` | `{"until"}`: an admin session ended by logout | the replica that ended it |
 //! | `logins/<replica>` | `{"minute","n"}`: failed admin logins this minute | that replica only |
 //! | `replicas/<replica>` | the replica's fleet record, held by its session | that replica only |
+//! | `faults/fleet`, `faults/replicas/<replica>` | a fault order: `{"latency_ms",…,"issued_at_ms"}` | any replica an operator asks, check-and-set |
 //!
 //! Totals are sums over `votes/` and `served/`. Counters have one writer each,
 //! so replicas never contend; a voter's record and its lane's counter change
@@ -23,6 +24,7 @@ mod admin;
 mod client;
 #[cfg(test)]
 mod fake;
+mod faults;
 mod keys;
 mod kv;
 mod records;
@@ -47,6 +49,7 @@ use self::served::{Flusher, ServedCounter};
 use self::votes::VoteLanes;
 use self::watch::Watched;
 use crate::domain::Ballot;
+use crate::faults::{FaultCommand, FaultOrders, FaultTarget};
 use crate::fleet::{Fleet, FleetStore, Registration, ReplicaRecord};
 use crate::store::{Snapshot, Store, StoreError, StoreKind};
 
@@ -265,6 +268,25 @@ impl Store for ConsulStore {
         };
         fleet.sort();
         fleet
+    }
+
+    async fn order_faults(
+        &self,
+        target: &FaultTarget,
+        command: &FaultCommand,
+    ) -> Result<(), StoreError> {
+        let w = &self.watched;
+        if let FaultTarget::Replica(id) = target {
+            if !self.fleet().replicas.iter().any(|r| &r.identity.id == id) {
+                return Err(StoreError::NoSuchReplica);
+            }
+        }
+        let key = faults::key(&w.keys, target);
+        faults::order(w.client.as_ref(), key, command).await
+    }
+
+    fn fault_orders(&self) -> channel::Receiver<FaultOrders> {
+        self.watched.faults.subscribe()
     }
 
     async fn shutdown(&self) {

@@ -1,6 +1,6 @@
 //! What this replica knows of the cluster, and the tasks that keep it
 //! current: blocking queries on `votes/`, `served/`, `replicas/`,
-//! `sessions/` and `logins/`, a look at the leader
+//! `sessions/`, `logins/` and `faults/`, a look at the leader
 //! and servers every few seconds, and a publisher that turns changes into
 //! the store's [`Snapshot`] for subscribers, at most every 100 ms.
 
@@ -16,6 +16,7 @@ use crate::consul::keys::Keys;
 use crate::consul::kv::{Kv, KvEntry};
 use crate::consul::records::{sum_counters, ServedValue};
 use crate::consul::served::ServedCounter;
+use crate::faults::FaultOrders;
 use crate::fleet::{ReplicaRecord, ServerInfo};
 use crate::store::{Snapshot, StoreKind, StoreStatus, Tally};
 
@@ -59,6 +60,8 @@ pub struct Watched {
     pub admin: AdminShared,
     known: Mutex<Known>,
     snapshots: watch::Sender<Snapshot>,
+    /// The fleet's fault order and this replica's.
+    pub faults: watch::Sender<FaultOrders>,
 }
 
 impl Watched {
@@ -77,6 +80,7 @@ impl Watched {
             admin: AdminShared::default(),
             known: Mutex::default(),
             snapshots: watch::Sender::new(Snapshot::default()),
+            faults: watch::Sender::new(FaultOrders::default()),
         });
         tokio::spawn(follow(
             Arc::downgrade(&watched),
@@ -116,6 +120,18 @@ impl Watched {
                     .iter()
                     .filter_map(|e| serde_json::from_slice(&e.bytes()).ok())
                     .collect();
+            },
+        ));
+        tokio::spawn(follow(
+            Arc::downgrade(&watched),
+            Keys::faults,
+            |w, entries| {
+                let orders = crate::consul::faults::orders_for(&w.keys, entries);
+                w.faults.send_if_modified(|last| {
+                    let modified = *last != orders;
+                    *last = orders;
+                    modified
+                });
             },
         ));
         tokio::spawn(watch_cluster(Arc::downgrade(&watched)));
