@@ -14,6 +14,7 @@ mod csrf;
 mod embedded;
 mod error;
 mod extract;
+pub mod faults;
 #[doc(hidden)]
 pub mod fuzz;
 mod guard;
@@ -26,6 +27,6 @@ mod voter;
 pub use admin::admin_router;
 pub use auth::AdminAuth;
 pub use settings::{PetOptions, WebSettings};
-pub use state::AppState;
+pub use state::{AppState, Health};
 pub use templates::TemplateError;
 pub use voter::voter_router;

@@ -29,8 +29,8 @@ impl Default for PetOptions {
 #[derive(Debug, Clone)]
 pub struct WebSettings {
     pub options: PetOptions,
-    /// `PETS_VERSION`: shown on the pages; `2.0` changes the colours and
-    /// `broken` makes the health check fail.
+    /// `PETS_VERSION`: shown on the pages; `2.0` changes the colours, and
+    /// `broken` turns unhealthy 20 s after start (see `faults`).
     pub version: String,
     /// `DEBUG`: read templates and static files from `web_root` on every
     /// request instead of from the binary.
@@ -41,7 +41,10 @@ pub struct WebSettings {
     pub pictures_dir: PathBuf,
     /// The name shown as "processed by container".
     pub hostname: String,
-    /// `PETS_CHAOS`: whether `/kill` and `PUT /health` work (default on).
+    /// `PETS_FAULT_*`: faults in force from the start.
+    pub faults: pets_store::FaultSpec,
+    /// `PETS_CHAOS`: whether `/kill`, `PUT /health` and injected faults
+    /// work (default on).
     pub chaos: bool,
     /// `PETS_TRUSTED_PROXIES`: proxies whose forwarding headers are believed.
     pub trusted_proxies: Vec<IpNet>,
@@ -60,10 +63,5 @@ impl WebSettings {
         } else {
             "day"
         }
-    }
-
-    /// The `broken` build exists to fail its health check.
-    pub fn born_broken(&self) -> bool {
-        self.version == "broken"
     }
 }

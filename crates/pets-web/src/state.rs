@@ -1,7 +1,7 @@
 //! The state every handler shares.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use pets_store::Store;
 use tokio::sync::watch;
@@ -9,6 +9,8 @@ use tokio::sync::watch;
 use crate::auth::throttle::LoginThrottle;
 use crate::auth::AdminAuth;
 use crate::error::AppError;
+use crate::faults::engine::{Crash, Engine};
+use crate::faults::Faults;
 use crate::pictures::Pictures;
 use crate::settings::WebSettings;
 use crate::templates::{TemplateError, Templates};
@@ -22,6 +24,8 @@ pub struct Inner {
     pub templates: Templates,
     pub pictures: Pictures,
     pub health: Health,
+    /// The faults in force on this replica.
+    pub faults: Arc<Faults>,
     pub auth: Option<AdminAuth>,
     pub throttle: LoginThrottle,
     /// True when replicas share votes through the store; fixed at start.
@@ -47,7 +51,7 @@ impl AppState {
     ) -> Result<Self, TemplateError> {
         let templates = Templates::load(&settings)?;
         let pictures = Pictures::find(&settings);
-        let health = Health::new(!settings.born_broken());
+        let health = Health::new();
         Ok(Self(Arc::new(Inner {
             shared_votes: store.kind().shared(),
             store,
@@ -55,10 +59,23 @@ impl AppState {
             templates,
             pictures,
             health,
+            faults: Arc::default(),
             auth,
             throttle: LoginThrottle::default(),
             stopping,
         })))
+    }
+
+    /// The engine that puts this replica's faults in force; run it once.
+    pub fn fault_engine(&self, started_ms: u64, crash: Crash) -> Engine {
+        Engine {
+            store: self.store.clone(),
+            faults: self.faults.clone(),
+            health: self.health.clone(),
+            at_start: self.settings.faults,
+            started_ms,
+            crash,
+        }
     }
 
     /// Renders a page (see [`Templates::page`]).
@@ -73,25 +90,51 @@ impl AppState {
     }
 }
 
-/// Whether this container says it is healthy; `/kill` and `PUT /health`
-/// change it. The store reads the same flag for this replica's fleet record.
-pub struct Health(Arc<AtomicBool>);
+/// Whether this container says it is healthy. Two things can make it
+/// unhealthy: the switch (`/kill`, `PUT /health`) and an "unhealthy after"
+/// fault; it is healthy when neither does. The store reads the combined flag
+/// for this replica's fleet record.
+#[derive(Clone, Default)]
+pub struct Health {
+    /// (switched off, made unhealthy by a fault)
+    causes: Arc<Mutex<(bool, bool)>>,
+    healthy: Arc<AtomicBool>,
+}
 
 impl Health {
-    pub fn new(healthy: bool) -> Self {
-        Self(Arc::new(AtomicBool::new(healthy)))
+    pub fn new() -> Self {
+        let health = Self::default();
+        health.healthy.store(true, Ordering::Relaxed);
+        health
     }
 
     pub fn is_healthy(&self) -> bool {
-        self.0.load(Ordering::Relaxed)
+        self.healthy.load(Ordering::Relaxed)
     }
 
+    /// The switch: `/kill` and `PUT /health`.
     pub fn set(&self, healthy: bool) {
-        self.0.store(healthy, Ordering::Relaxed);
+        self.change(|causes| causes.0 = !healthy);
     }
 
-    /// The flag itself, for the fleet record.
+    /// Whether a fault makes this replica unhealthy.
+    pub fn set_faulty(&self, faulty: bool) {
+        self.change(|causes| causes.1 = faulty);
+    }
+
+    pub fn is_faulty(&self) -> bool {
+        self.causes.lock().unwrap_or_else(|e| e.into_inner()).1
+    }
+
+    fn change(&self, change: impl FnOnce(&mut (bool, bool))) {
+        let mut causes = self.causes.lock().unwrap_or_else(|e| e.into_inner());
+        change(&mut causes);
+        self.healthy
+            .store(!causes.0 && !causes.1, Ordering::Relaxed);
+    }
+
+    /// The combined flag, for the fleet record.
     pub fn flag(&self) -> Arc<AtomicBool> {
-        self.0.clone()
+        self.healthy.clone()
     }
 }

@@ -13,6 +13,7 @@ use std::time::Duration;
 use anyhow::Context;
 use axum::Router;
 use pets_store::{ConsulStore, MemoryStore, Registration, ReplicaIdentity, Store};
+use pets_web::faults::engine::exit_process;
 use pets_web::{admin_router, voter_router, AdminAuth, AppState};
 use secrecy::ExposeSecret;
 use tokio::net::TcpListener;
@@ -50,15 +51,23 @@ impl Application {
             .as_ref()
             .map(|password| AdminAuth::new(password.expose_secret(), session_key));
         let (stopping, stopping_rx) = watch::channel(false);
-        let state = AppState::new(store.clone(), settings.web.clone(), auth, stopping_rx)
-            .context("cannot load the page templates")?;
+        let state = AppState::new(
+            store.clone(),
+            settings.web.clone(),
+            auth,
+            stopping_rx.clone(),
+        )
+        .context("cannot load the page templates")?;
         store.register(Registration {
             identity: ReplicaIdentity {
                 started_at: pets_store::fleet::now_rfc3339(),
                 ..settings.identity.clone()
             },
             healthy: state.health.flag(),
+            faults: state.faults.active(),
         });
+        let engine = state.fault_engine(pets_store::faults::unix_millis(), exit_process());
+        tokio::spawn(engine.run(stopping_rx));
         let web = bind(
             SocketAddr::new(settings.bind, settings.web_port),
             "WEB_PORT",

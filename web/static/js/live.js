@@ -26,7 +26,31 @@
   });
 
   // One card per replica: kept, updated, added; a replica that left fades out.
-  var fields = ['version', 'node', 'slot', 'health', 'pets_served', 'votes'];
+  var fields = ['version', 'node', 'slot', 'health', 'pets_served', 'votes', 'faults'];
+  var faultText = function (f) {
+    var parts = [];
+    if (f.latency_ms) parts.push('latency ' + f.latency_ms + ' ms');
+    if (f.error_percent) parts.push('errors ' + f.error_percent + '%');
+    if (typeof f.unhealthy_after_s === 'number') parts.push('unhealthy after ' + f.unhealthy_after_s + ' s');
+    if (f.memory_mib) parts.push('memory ' + f.memory_mib + ' MiB');
+    if (f.cpu_until) parts.push('CPU burn until ' + f.cpu_until);
+    return parts.length ? parts.join(' ') : 'none';
+  };
+  // A new card's fault form is the fleet's, aimed at the replica.
+  var faultForm = function (id) {
+    var fleet = document.getElementById('fleet-faults');
+    if (!fleet) return null;
+    var details = document.createElement('details');
+    details.className = 'faults';
+    var summary = document.createElement('summary');
+    summary.textContent = 'Inject a fault';
+    details.appendChild(summary);
+    var form = fleet.cloneNode(true);
+    form.removeAttribute('id');
+    form.querySelector('input[name="target"]').value = id;
+    details.appendChild(form);
+    return details;
+  };
   var card = function (r) {
     var li = document.createElement('li');
     li.className = 'replica';
@@ -34,9 +58,10 @@
     var h = document.createElement('h3');
     li.appendChild(h);
     var dl = document.createElement('dl');
-    var labels = { version: 'Version', node: 'Node', slot: 'Slot', health: 'Health', pets_served: 'Pets served', votes: 'Votes' };
+    var labels = { version: 'Version', node: 'Node', slot: 'Slot', health: 'Health', pets_served: 'Pets served', votes: 'Votes', faults: 'Faults' };
     fields.forEach(function (f) {
       var div = document.createElement('div');
+      if (f === 'faults') div.className = 'wide';
       var dt = document.createElement('dt');
       dt.textContent = labels[f];
       var dd = document.createElement('dd');
@@ -46,6 +71,8 @@
       dl.appendChild(div);
     });
     li.appendChild(dl);
+    var form = faultForm(r.id);
+    if (form) li.appendChild(form);
     return li;
   };
   source.addEventListener('fleet', function (event) {
@@ -59,7 +86,7 @@
       li.classList.remove('leaving');
       li.classList.toggle('unhealthy', !r.healthy);
       li.querySelector('h3').textContent = r.task || r.host;
-      var values = { version: r.version, node: r.node || '-', slot: r.slot || '-', health: r.healthy ? 'healthy' : 'unhealthy', pets_served: r.pets_served, votes: r.votes };
+      var values = { version: r.version, node: r.node || '-', slot: r.slot || '-', health: r.healthy ? 'healthy' : 'unhealthy', pets_served: r.pets_served, votes: r.votes, faults: faultText(r.faults || {}) };
       fields.forEach(function (f) { li.querySelector('[data-field="' + f + '"]').textContent = values[f]; });
     });
     Array.prototype.forEach.call(list.querySelectorAll('li.replica'), function (li) {

@@ -27,6 +27,8 @@ pub fn admin_router(state: AppState) -> Router {
         .route("/api/results", get(results::json))
         .route("/api/fleet", get(fleet::json))
         .route("/api/events", get(events::stream))
+        .route("/api/faults", post(crate::faults::api::post_json))
+        .route("/faults", post(crate::faults::api::post_form))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_login));
     Router::new()
         .merge(guarded)

@@ -31,13 +31,20 @@ pub fn voter_router(state: AppState) -> Router {
             health::chaos_allowed,
         ))
         .route_layer(middleware::from_fn(refuse_drive_by));
-    Router::new()
-        .merge(switches)
+    // Injected latency and errors reach the pages, not health or the switches.
+    let faulty = Router::new()
         .route("/", get(pet::show))
         .route("/vote", get(vote::form).post(vote::cast))
-        .route("/health", get(health::check))
         .route("/static/{*path}", get(static_file))
         .route("/pictures/{folder}/{file}", get(mounted_picture))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::faults::api::inject,
+        ));
+    Router::new()
+        .merge(switches)
+        .merge(faulty)
+        .route("/health", get(health::check))
         .fallback(not_found)
         .layer(middleware::from_fn(refuse_cross_site))
         .layer(middleware::from_fn_with_state(

@@ -89,5 +89,6 @@ pub async fn cast(
         Err(StoreError::Unavailable(reason)) => Err(AppError::Unavailable(format!(
             "Your vote was not recorded: {reason}. Please try again in a few seconds."
         ))),
+        Err(e @ StoreError::NoSuchReplica) => Err(AppError::Internal(e.to_string())),
     }
 }

@@ -4,6 +4,8 @@
 //! cannot be read) stops `pets` with a message naming the variable, rather
 //! than letting it run in a state nobody asked for, such as an open console.
 
+mod faults;
+
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -76,13 +78,15 @@ impl Settings {
         let debug = get("DEBUG").is_some_and(|v| {
             matches!(v.to_ascii_lowercase().as_str(), "1" | "true" | "yes" | "on")
         });
+        let version = option("PETS_VERSION", "1.0");
         let web = WebSettings {
             options: PetOptions::new(
                 option("OPTION_A", "Cats"),
                 option("OPTION_B", "Dogs"),
                 option("OPTION_C", "Whales"),
             ),
-            version: option("PETS_VERSION", "1.0"),
+            faults: faults::at_start(get, &version)?,
+            version,
             debug,
             web_root: PathBuf::from(option("PETS_WEB_ROOT", "web")),
             pictures_dir: PathBuf::from(option("PICTURES_DIR", "/pictures")),
