@@ -31,7 +31,7 @@ RUN find crates web -type f -exec touch {} + \
  && install -m 0755 target/release/pets /pets
 
 FROM ${RUNTIME_IMAGE}
-# 1.0, 2.0 (another colour scheme) or broken (its health check always fails).
+# 1.0, 2.0 (another colour scheme) or broken (its health check fails 20 s after start).
 ARG PETS_VERSION=1.0
 LABEL org.opencontainers.image.title="pets" \
       org.opencontainers.image.description="Docker Pets in Rust: vote for a pet, watch replicas share the tally in Consul" \

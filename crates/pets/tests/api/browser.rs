@@ -290,3 +290,82 @@ async fn the_admin_logs_in_and_watches_the_chart_move() {
     assert_eq!(browser.wait_for_path("/login").await, "/login");
     browser.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_shows_the_fleet_and_injects_a_fault_from_a_card() {
+    let cluster = pets_testkit::Cluster::lock().await;
+    let prefix = format!("test-{}-browser-fleet/", std::process::id());
+    let replica = |node: &str, version: &str, slot: &str| {
+        Env::default()
+            .with("DB", cluster.db())
+            .with("PETS_KV_PREFIX", &prefix)
+            .with("PETS_NODE", node)
+            .with("PETS_VERSION", version)
+            .with("PETS_TASK_SLOT", slot)
+            .with("PETS_TASK_NAME", format!("pets_web.{slot}"))
+    };
+    let apps = [
+        spawn_app_with(replica("node-1", "1.0", "1")).await,
+        spawn_app_with(replica("node-2", "1.0", "2")).await,
+        spawn_app_with(replica("node-3", "2.0", "3")).await,
+    ];
+    Visitor::new().vote(&apps[0], "Ann", "a").await;
+    Visitor::new().vote(&apps[2], "Bea", "b").await;
+    let browser = Browser::start().await;
+    browser.client.goto(&apps[0].admin).await.unwrap();
+    let cards = "#fleet-cards li.replica";
+    let started = Instant::now();
+    while browser
+        .client
+        .find_all(Locator::Css(cards))
+        .await
+        .unwrap()
+        .len()
+        < 3
+    {
+        assert!(started.elapsed() < Duration::from_secs(10), "three cards");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let third = "#fleet-cards li.replica:nth-child(3)";
+    assert_eq!(
+        browser
+            .wait_for_text(&format!("{third} [data-field=version]"), "2.0")
+            .await,
+        "2.0"
+    );
+
+    let first = "#fleet-cards li.replica:nth-child(1)";
+    browser.click(&format!("{first} details summary")).await;
+    browser
+        .type_into(&format!("{first} input[name=latency_ms]"), "500")
+        .await;
+    browser.click(&format!("{first} button[value=set]")).await;
+    // The form answers 303 to /#fleet: wait for that page, not the old one.
+    let started = Instant::now();
+    while browser.client.current_url().await.unwrap().fragment() != Some("fleet") {
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "back on the console"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let faults = format!("{first} [data-field=faults]");
+    assert_eq!(
+        browser.wait_for_text(&faults, "latency 500 ms").await,
+        "latency 500 ms",
+        "the card shows the fault"
+    );
+    assert_eq!(
+        browser.text(&format!("{third} [data-field=faults]")).await,
+        "none",
+        "only on that replica"
+    );
+    let started = Instant::now();
+    Visitor::new().get(&apps[0].vote_url()).await;
+    assert!(
+        started.elapsed() >= Duration::from_millis(500),
+        "and it is in force"
+    );
+    browser.screenshot("admin-fleet.png").await;
+    browser.close().await;
+}

@@ -1,6 +1,6 @@
 //! Health: `/health`, `/kill`, `PUT /health` with the original's string
 //! booleans, the switches refused to other pages and turned off by the
-//! operator, the `broken` and `2.0` versions.
+//! operator, and the `2.0` version (`broken` is in `faults`).
 
 use crate::helpers::{spawn_app, spawn_app_with, Env, Visitor};
 
@@ -67,12 +67,6 @@ async fn bad_health_changes_are_refused_and_change_nothing() {
         );
     }
     assert_eq!(health(&app).await.0, 200);
-}
-
-#[tokio::test]
-async fn the_broken_version_is_unhealthy_from_the_start() {
-    let app = spawn_app_with(Env::default().with("PETS_VERSION", "broken")).await;
-    assert_eq!(health(&app).await, (500, "NOT OK".into()));
 }
 
 #[tokio::test]

@@ -5,6 +5,7 @@ mod admin;
 mod binary;
 mod browser;
 mod consul;
+mod faults;
 mod fleet;
 mod hardening;
 mod health;

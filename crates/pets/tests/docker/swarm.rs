@@ -251,8 +251,9 @@ async fn a_rolling_update_serves_no_5xx(tally: [u64; 3]) {
     );
 }
 
-/// An update to `broken` fails its health check and is rolled back by
-/// itself, to 2.0.
+/// An update to `broken` looks fine at first (its task answers `/health`
+/// with 200), then fails its health check 20 s after start, inside the
+/// update's monitor period, and Swarm rolls it back by itself, to 2.0.
 async fn broken_rolls_itself_back() {
     docker(&[
         "service",
@@ -263,6 +264,22 @@ async fn broken_rolls_itself_back() {
         "pets:broken",
         &Stack::service("web"),
     ]);
+    let client = http();
+    eventually(Duration::from_secs(90), "a healthy broken task", || async {
+        for task in tasks("web")? {
+            let base = format!("http://{}:5000", task.ip);
+            let Ok(vote) = client.get(format!("{base}/vote")).send().await else {
+                continue;
+            };
+            let page = vote.text().await.unwrap_or_default();
+            let health = client.get(format!("{base}/health")).send().await;
+            if page.contains("version broken") && health.is_ok_and(|h| h.status() == 200) {
+                return Ok(());
+            }
+        }
+        Err("no broken task answering 200 yet".to_owned())
+    })
+    .await;
     let state = eventually(Duration::from_secs(240), "automatic rollback", || async {
         holds(update_state("web"), |s| {
             matches!(s.as_str(), "rollback_completed" | "rollback_paused")
