@@ -137,6 +137,7 @@ impl State {
             let ok = match (op.kv.verb, op.kv.index) {
                 ("cas", Some(0)) => current.is_none(),
                 ("cas" | "delete-cas", Some(index)) => current == Some(index),
+                ("check-not-exists", _) => current.is_none(),
                 _ => true,
             };
             if !ok {
@@ -149,7 +150,9 @@ impl State {
         if !errors.is_empty() {
             return TxnOutcome::RolledBack(errors);
         }
-        let writes = ops.iter().any(|op| op.kv.verb != "get-tree");
+        let writes = ops
+            .iter()
+            .any(|op| !matches!(op.kv.verb, "get-tree" | "check-not-exists"));
         if writes {
             self.index += 1;
         }
@@ -170,7 +173,10 @@ impl State {
                 "delete-cas" => {
                     self.data.remove(&op.kv.key);
                 }
-                _ => results.extend(self.tree(&op.kv.key).into_iter().map(|kv| TxnResult { kv })),
+                "get-tree" => {
+                    results.extend(self.tree(&op.kv.key).into_iter().map(|kv| TxnResult { kv }))
+                }
+                _ => {}
             }
         }
         TxnOutcome::Committed(results)

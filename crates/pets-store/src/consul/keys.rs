@@ -2,6 +2,9 @@
 
 use crate::domain::VoterId;
 
+/// The name of the archive keys.
+const ARCHIVE: &str = "archive";
+
 /// Key names under the prefix, for one replica.
 #[derive(Debug, Clone)]
 pub struct Keys {
@@ -29,6 +32,37 @@ impl Keys {
 
     pub fn own_served(&self) -> String {
         format!("{}served/{}", self.prefix, self.replica)
+    }
+
+    /// Where folded replicas' votes and pets served go: under the same
+    /// prefixes, so every sum includes them. A replica id has a random
+    /// suffix, so no replica is ever called `archive`.
+    pub fn votes_archive(&self) -> String {
+        format!("{}votes/{ARCHIVE}", self.prefix)
+    }
+
+    pub fn served_archive(&self) -> String {
+        format!("{}served/{ARCHIVE}", self.prefix)
+    }
+
+    /// Held by the one replica that folds dead replicas' keys away.
+    pub fn fold_lock(&self) -> String {
+        format!("{}fold-lock", self.prefix)
+    }
+
+    /// The replica a `votes/`, `served/`, `logins/`, `replicas/` or
+    /// `faults/replicas/` key
+    /// belongs to; `None` for the archive and for anything else.
+    pub fn owner<'k>(&self, key: &'k str) -> Option<&'k str> {
+        let rest = key.strip_prefix(&self.prefix)?;
+        let (kind, rest) = rest.split_once('/')?;
+        let rest = match kind {
+            "votes" | "served" | "logins" | "replicas" => rest,
+            "faults" => rest.strip_prefix("replicas/")?,
+            _ => return None,
+        };
+        let owner = rest.split('/').next()?;
+        (!owner.is_empty() && owner != ARCHIVE).then_some(owner)
     }
 
     pub fn vote_counter(&self, lane: usize) -> String {
@@ -69,5 +103,25 @@ impl Keys {
 
     pub fn own_logins(&self) -> String {
         format!("{}logins/{}", self.prefix, self.replica)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_name_their_owner_and_the_archive_has_none() {
+        let keys = Keys::new("p/", "web-1-ab12");
+        assert_eq!(keys.owner(&keys.vote_counter(1)), Some("web-1-ab12"));
+        assert_eq!(keys.owner(&keys.own_served()), Some("web-1-ab12"));
+        assert_eq!(keys.owner(&keys.replica()), Some("web-1-ab12"));
+        assert_eq!(keys.owner(&keys.own_logins()), Some("web-1-ab12"));
+        assert_eq!(keys.owner(&keys.votes_archive()), None);
+        assert_eq!(keys.owner(&keys.served_archive()), None);
+        assert_eq!(keys.owner("p/faults/replicas/web-2-cd"), Some("web-2-cd"));
+        assert_eq!(keys.owner("p/faults/fleet"), None);
+        assert_eq!(keys.owner("p/voters/x"), None);
+        assert_eq!(keys.owner("q/votes/x/0"), None);
     }
 }

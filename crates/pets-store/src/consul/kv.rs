@@ -127,6 +127,11 @@ impl TxnOp {
         Self::op("delete-cas", key, None, Some(index))
     }
 
+    /// Fails the transaction if the key exists.
+    pub fn check_not_exists(key: String) -> Self {
+        Self::op("check-not-exists", key, None, None)
+    }
+
     /// Reads every key under a prefix; finds nothing rather than failing.
     pub fn get_tree(key: String) -> Self {
         Self::op("get-tree", key, None, None)

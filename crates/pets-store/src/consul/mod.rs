@@ -11,6 +11,8 @@
 //! | `sessions/<id>` | `{"until"}`: an admin session ended by logout | the replica that ended it |
 //! | `logins/<replica>` | `{"minute","n"}`: failed admin logins this minute | that replica only |
 //! | `replicas/<replica>` | the replica's fleet record, held by its session | that replica only |
+//! | `votes/archive`, `served/archive` | the counts of folded replicas, and the tokens of the last values folded | the replica holding `fold-lock`, check-and-set |
+//! | `fold-lock` | `{"holder"}`, held by that replica's fleet session | see [`fold`] |
 //! | `faults/fleet`, `faults/replicas/<replica>` | a fault order: `{"latency_ms",…,"issued_at_ms"}` | any replica an operator asks, check-and-set |
 //!
 //! Totals are sums over `votes/` and `served/`. Counters have one writer each,
@@ -25,6 +27,7 @@ mod client;
 #[cfg(test)]
 mod fake;
 mod faults;
+mod fold;
 mod keys;
 mod kv;
 mod records;
@@ -81,6 +84,8 @@ struct Registered {
     registry: Arc<Registry>,
     stop: Arc<Notify>,
     task: tokio::task::JoinHandle<()>,
+    /// Folds dead replicas' keys; stopped with the store.
+    folder: tokio::task::JoinHandle<()>,
 }
 
 impl ConsulStore {
@@ -96,6 +101,7 @@ impl ConsulStore {
         let flusher = Flusher::new(
             kv.clone(),
             keys.own_served(),
+            keys.served_archive(),
             served.clone(),
             changed.clone(),
         );
@@ -222,10 +228,17 @@ impl Store for ConsulStore {
         );
         let stop = Arc::new(Notify::new());
         let task = tokio::spawn(registry.clone().run(stop.clone()));
+        let holder = registry.clone();
+        let folder = fold::Folder {
+            kv: w.client.clone(),
+            keys: w.keys.clone(),
+            session: Box::new(move || holder.current_session()),
+        };
         let registered = Registered {
             registry,
             stop,
             task,
+            folder: tokio::spawn(folder.run()),
         };
         *self.registry.lock().unwrap_or_else(|e| e.into_inner()) = Some(registered);
     }
@@ -305,6 +318,7 @@ impl Store for ConsulStore {
             .unwrap_or_else(|e| e.into_inner())
             .take();
         if let Some(registered) = registered {
+            registered.folder.abort();
             registered.stop.notify_one();
             let _ = registered.task.await;
         }

@@ -66,6 +66,11 @@ impl Registry {
         self.session.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// The session holding the record, when there is one.
+    pub fn current_session(&self) -> Option<String> {
+        self.session().clone()
+    }
+
     /// The record as of now.
     pub fn record_now(&self) -> crate::fleet::ReplicaRecord {
         self.registration.record(

@@ -9,14 +9,21 @@
 //! A flush whose outcome is unknown is settled by the next one: it uses the
 //! same expected index, so either it lands (the lost one never will) or it is
 //! refused, and the key's token then names which earlier flush committed.
+//!
+//! A key that is gone though this replica had written it was folded away
+//! (see [`fold`](crate::consul::fold)): its value is in the archive, so the
+//! replica counts on from zero, keeping what it had not flushed; the
+//! archive's tokens say whether a flush it lost track of was among what was
+//! folded.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
+use crate::consul::fold::plan::was_folded;
 use crate::consul::kv::{CallError, Kv, KvEntry, TxnOp, TxnOutcome};
 use crate::consul::records::{new_token, ServedValue};
 
@@ -35,11 +42,16 @@ pub struct ServedCounter {
     pub pending: AtomicU64,
     /// What this replica's key holds, as far as this replica knows.
     pub flushed: AtomicU64,
+    /// Set when the key was seen missing: the next flush writes even with
+    /// nothing pending, to find out whether it was folded away.
+    pub recheck: AtomicBool,
 }
 
 pub struct Flusher {
     kv: Arc<dyn Kv>,
     key: String,
+    /// `served/archive`, where a fold puts this key's value.
+    archive: String,
     counter: Arc<ServedCounter>,
     index: u64,
     /// Writes whose outcome is unknown: their token and the total they wrote.
@@ -51,12 +63,14 @@ impl Flusher {
     pub fn new(
         kv: Arc<dyn Kv>,
         key: String,
+        archive: String,
         counter: Arc<ServedCounter>,
         changed: Arc<Notify>,
     ) -> Self {
         Self {
             kv,
             key,
+            archive,
             counter,
             index: 0,
             unsettled: Vec::new(),
@@ -92,9 +106,10 @@ impl Flusher {
     }
 
     /// Flushes once. `Ok(true)` when nothing is left to write.
-    async fn flush(&mut self) -> Result<bool, CallError> {
+    pub(crate) async fn flush(&mut self) -> Result<bool, CallError> {
         let pending = self.counter.pending.load(Ordering::Relaxed);
-        if pending == 0 && self.unsettled.is_empty() {
+        let recheck = self.counter.recheck.swap(false, Ordering::Relaxed);
+        if pending == 0 && self.unsettled.is_empty() && !recheck {
             return Ok(true);
         }
         let flushed = self.counter.flushed.load(Ordering::Relaxed);
@@ -113,7 +128,7 @@ impl Flusher {
             }
             Ok(TxnOutcome::RolledBack(_)) => {
                 let entry = self.kv.read_consistent(&self.key).await?;
-                self.recover(entry);
+                self.recover(entry).await?;
                 Ok(false)
             }
             Err(CallError::Unknown(message)) => {
@@ -134,10 +149,13 @@ impl Flusher {
 
     /// The key moved past our index: an earlier unsettled flush landed (its
     /// token says which), or someone else wrote the key.
-    fn recover(&mut self, entry: Option<KvEntry>) {
+    async fn recover(&mut self, entry: Option<KvEntry>) -> Result<(), CallError> {
         let Some(entry) = entry else {
+            if self.index > 0 {
+                self.folded().await?;
+            }
             self.index = 0;
-            return;
+            return Ok(());
         };
         let current = ServedValue::from_entry(&entry).unwrap_or_default();
         let flushed = self.counter.flushed.load(Ordering::Relaxed);
@@ -149,6 +167,31 @@ impl Flusher {
         }
         self.index = entry.modify_index;
         self.unsettled.clear();
+        Ok(())
+    }
+
+    /// The key was folded into the archive: a flush this replica lost track
+    /// of counts as landed if the archive took its token; then the key
+    /// starts again from zero with what is still pending.
+    async fn folded(&mut self) -> Result<(), CallError> {
+        let archive = self.kv.read_consistent(&self.archive).await?;
+        let flushed = self.counter.flushed.load(Ordering::Relaxed);
+        let landed = self
+            .unsettled
+            .iter()
+            .find(|(token, _)| was_folded(archive.as_ref(), token))
+            .map(|(_, n)| *n);
+        if let Some(n) = landed {
+            self.landed(flushed, n);
+        }
+        self.counter.flushed.store(0, Ordering::Relaxed);
+        self.unsettled.clear();
+        self.changed.notify_waiters();
+        tracing::warn!(
+            key = %self.key,
+            "this replica's pets-served key was folded away (was it paused past its session?); counting on from zero"
+        );
+        Ok(())
     }
 }
 
@@ -162,6 +205,7 @@ mod tests {
         let flusher = Flusher::new(
             kv.clone(),
             "t/served/r".into(),
+            "t/served/archive".into(),
             counter.clone(),
             Arc::new(Notify::new()),
         );

@@ -93,6 +93,13 @@ impl Watched {
             |w, entries| {
                 let others = w.others_served(entries);
                 w.known().others_served = others;
+                let own = w.keys.own_served();
+                if w.served.flushed.load(Ordering::Relaxed) > 0
+                    && !entries.iter().any(|e| e.key == own)
+                {
+                    // Written once and gone now: folded away, most likely.
+                    w.served.recheck.store(true, Ordering::Relaxed);
+                }
             },
         ));
         tokio::spawn(follow(

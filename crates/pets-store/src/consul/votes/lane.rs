@@ -242,12 +242,21 @@ impl Lane {
 
     /// Reads the counter again. Only this lane writes it, so a change
     /// underneath is an earlier settled write, or an operator's edit.
+    /// A counter that is gone was folded away (its votes are in the
+    /// archive): the lane starts again from zero.
     pub(crate) async fn reload_counter(&mut self) {
-        if let Ok(Some(entry)) = self.kv.read_consistent(&self.counter_key).await {
-            tracing::warn!(key = %self.counter_key, "lane counter changed underneath; reloading it");
-            if let Some(counter) = Counter::from_entry(&entry) {
-                self.counter = counter;
+        match self.kv.read_consistent(&self.counter_key).await {
+            Ok(Some(entry)) => {
+                tracing::warn!(key = %self.counter_key, "lane counter changed underneath; reloading it");
+                if let Some(counter) = Counter::from_entry(&entry) {
+                    self.counter = counter;
+                }
             }
+            Ok(None) => {
+                tracing::warn!(key = %self.counter_key, "lane counter folded away (was this replica paused past its session?); counting on from zero");
+                self.counter = Counter::default();
+            }
+            Err(e) => tracing::debug!(error = %e, "lane counter not read"),
         }
     }
 }

@@ -20,6 +20,7 @@ use std::time::Duration;
 
 use tokio::time::{sleep, Instant};
 
+use crate::consul::fold::plan::was_folded;
 use crate::consul::keys::Keys;
 use crate::consul::kv::{CallError, TxnOp, TxnOutcome};
 use crate::consul::records::{new_token, Counter, Previous};
@@ -125,7 +126,11 @@ impl Lane {
                                 };
                             }
                         }
-                        Ok(None) => {}
+                        Ok(None) => {
+                            if let Some(settled) = self.settle_folded(token).await {
+                                return settled;
+                            }
+                        }
                         Err(e) => tracing::debug!(error = %e, "reading counter while settling"),
                     }
                 }
@@ -134,6 +139,28 @@ impl Lane {
             sleep(backoff).await;
             backoff = (backoff * 2).min(SETTLE_BACKOFF_MAX);
         }
+    }
+
+    /// The counter was folded away while a write to it was unsettled: the
+    /// archive remembers the tokens it folded, so it says whether that
+    /// write was among them. `None` when the archive cannot be read now.
+    async fn settle_folded(&mut self, token: &str) -> Option<Settled> {
+        let archive = self
+            .kv
+            .read_consistent(&self.keys.votes_archive())
+            .await
+            .ok()?;
+        self.counter = Counter::default();
+        let committed = was_folded(archive.as_ref(), token);
+        tracing::info!(
+            committed,
+            "interrupted vote write settled after its counter was folded"
+        );
+        Some(if committed {
+            Settled::Committed
+        } else {
+            Settled::NotCommitted
+        })
     }
 
     /// Whether this lane owes an undo due for another try.

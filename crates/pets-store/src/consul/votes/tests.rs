@@ -297,3 +297,23 @@ fn the_fake_rolls_back_a_transaction_as_a_whole() {
     let entry: KvEntry = kv.get("k").unwrap();
     assert_eq!(entry.bytes(), b"1");
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_lane_whose_counter_was_folded_away_counts_on_from_zero() {
+    let h = Harness::new(1);
+    h.vote(VoterId::random(), PetChoice::A, true).await.unwrap();
+    h.vote(VoterId::random(), PetChoice::B, true).await.unwrap();
+    // This replica has no fleet record (paused past its session); another folds it.
+    h.kv.put("t/replicas/other", b"{}");
+    let folder = crate::consul::fold::Folder {
+        kv: h.kv.clone(),
+        keys: Arc::new(Keys::new("t/", "other")),
+        session: Box::new(|| Some("session".into())),
+    };
+    let dead = folder.round(&Default::default()).await.unwrap();
+    folder.round(&dead).await.unwrap();
+    assert!(h.kv.get(&h.keys.vote_counter(0)).is_none(), "folded");
+    assert_eq!(h.tally(), [1, 1, 0]);
+    h.vote(VoterId::random(), PetChoice::C, true).await.unwrap();
+    assert_eq!(h.tally(), [1, 1, 1], "nothing lost, nothing counted twice");
+}
