@@ -7,6 +7,7 @@ mod browser;
 mod consul;
 mod faults;
 mod fleet;
+mod fold;
 mod hardening;
 mod health;
 mod helpers;
