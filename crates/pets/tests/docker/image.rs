@@ -145,6 +145,34 @@ async fn one_container_serves_and_turns_unhealthy_after_kill() {
     let results = get_json(&format!("{admin}/api/results")).await;
     assert_eq!(results["options"][2]["votes"], 1);
 
+    // The console drives faults in one container too.
+    let fault = |body: serde_json::Value| {
+        client
+            .post(format!("{admin}/api/faults"))
+            .json(&body)
+            .send()
+    };
+    let ordered = fault(serde_json::json!({"target": "fleet", "error_percent": 100}));
+    assert_eq!(ordered.await.unwrap().status(), 200);
+    let vote_page = || async {
+        let status = client.get(format!("{web}/vote")).send().await;
+        status
+            .map(|r| r.status().as_u16())
+            .map_err(|e| e.to_string())
+    };
+    eventually(Duration::from_secs(2), "errors injected", || async {
+        holds(vote_page().await?, |s| *s == 500)
+    })
+    .await;
+    let fleet = get_json(&format!("{admin}/api/fleet")).await;
+    assert_eq!(fleet["replicas"][0]["faults"]["error_percent"], 100);
+    let cleared = fault(serde_json::json!({"target": "fleet", "clear": true}));
+    assert_eq!(cleared.await.unwrap().status(), 200);
+    eventually(Duration::from_secs(2), "errors cleared", || async {
+        holds(vote_page().await?, |s| *s == 200)
+    })
+    .await;
+
     let status = || try_docker(&["inspect", "-f", "{{.State.Health.Status}}", &container.0]);
     eventually(Duration::from_secs(30), "healthy", || async {
         holds(status()?, |s| s == "healthy")

@@ -22,10 +22,12 @@ async fn the_dev_stack_votes_heals_updates_and_rolls_back() {
     let _stack = Stack::deploy();
 
     let web = consul_elects_a_leader().await;
+    a_fleet_fault_reaches_every_task(&web).await;
     a_vote_counts_on_every_replica(&web).await;
     let tally = a_lost_consul_task_loses_no_vote(&web, [0, 0, 1]).await;
     kill_gets_the_task_replaced(&web[0]).await;
     a_rolling_update_serves_no_5xx(tally).await;
+    the_fleet_shows_the_new_version_only().await;
     broken_rolls_itself_back().await;
 }
 
@@ -67,6 +69,65 @@ async fn consul_elects_a_leader() -> Vec<Task> {
     .await;
     assert_eq!(slots, ["1", "2"]);
     web
+}
+
+/// Latency injected into the fleet from one task's console slows every
+/// task within 2 s (through Consul), and clear takes it off.
+async fn a_fleet_fault_reaches_every_task(web: &[Task]) {
+    let order = |body: serde_json::Value| {
+        let url = format!("http://{}:7000/api/faults", web[0].ip);
+        async move {
+            let answer = http().post(url).json(&body).send().await.unwrap();
+            assert_eq!(answer.status(), 200, "{body}");
+        }
+    };
+    let slow = |task: &Task, at_least: bool| {
+        let url = format!("http://{}:5000/vote", task.ip);
+        async move {
+            let started = std::time::Instant::now();
+            let answer = http().get(url).send().await.map_err(|e| e.to_string())?;
+            let took = started.elapsed();
+            let ok = answer.status() == 200 && (took >= Duration::from_millis(300)) == at_least;
+            if ok {
+                Ok(took)
+            } else {
+                Err(format!("{} in {took:?}", answer.status()))
+            }
+        }
+    };
+    order(serde_json::json!({"target": "fleet", "latency_ms": 300})).await;
+    for task in web {
+        let took = eventually(Duration::from_secs(2), "fleet latency on a task", || {
+            slow(task, true)
+        })
+        .await;
+        eprintln!("task {} answered in {took:?} with the fault", task.ip);
+    }
+    order(serde_json::json!({"target": "fleet", "clear": true})).await;
+    for task in web {
+        eventually(Duration::from_secs(2), "latency cleared", || {
+            slow(task, false)
+        })
+        .await;
+    }
+}
+
+/// After the update to 2.0 the console's fleet shows two 2.0 replicas: the
+/// 1.0 cards left as their tasks stopped.
+async fn the_fleet_shows_the_new_version_only() {
+    let web = running_web_tasks(2).await;
+    let url = format!("http://{}:7000/api/fleet", web[0].ip);
+    eventually(Duration::from_secs(30), "only 2.0 in the fleet", || async {
+        let fleet = try_get_json(&url).await?;
+        let versions: Vec<String> = fleet["replicas"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|r| r["version"].as_str().map(str::to_owned))
+            .collect();
+        holds(versions, |v| v == &["2.0", "2.0"])
+    })
+    .await;
 }
 
 /// A vote through the published port is counted on the published console
