@@ -27,7 +27,7 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    telemetry::init(settings.web.debug);
+    telemetry::init(settings.web.debug, settings.log_format);
     let stop = shutdown_signal();
     let app = match Application::build(settings).await {
         Ok(app) => app,

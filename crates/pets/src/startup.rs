@@ -157,7 +157,12 @@ fn logged(router: Router) -> Router {
     router.layer(
         TraceLayer::new_for_http()
             .make_span_with(|request: &axum::http::Request<_>| {
-                tracing::info_span!("request", method = %request.method(), path = %request.uri().path())
+                let id = request
+                    .headers()
+                    .get(crate::telemetry::REQUEST_ID)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("-");
+                tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id = %id)
             })
             .on_response(
                 DefaultOnResponse::new()
@@ -167,6 +172,8 @@ fn logged(router: Router) -> Router {
             // The response line already carries the status.
             .on_failure(()),
     )
+    // Outermost, so the id is there when the span is made.
+    .layer(axum::middleware::from_fn(crate::telemetry::request_id))
 }
 
 /// Completes on Ctrl-C or SIGTERM. The handlers are installed when this is

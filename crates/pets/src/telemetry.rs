@@ -1,20 +1,111 @@
 //! Logging: one line per event on standard output, level from `RUST_LOG`,
-//! or `info` (`debug` under `DEBUG`).
+//! or `info` (`debug` under `DEBUG`); human-readable, or one JSON object a
+//! line with `LOG_FORMAT=json` for log shippers.
+//!
+//! Every request has an id ([`request_id`]): the client's `X-Request-Id`
+//! when it sends a sensible one, made up otherwise. It is returned in the
+//! response and carried by the request's span, so every line logged while
+//! handling the request names it.
 
 use std::io::IsTerminal;
 
+use axum::extract::Request;
+use axum::http::HeaderValue;
+use axum::middleware::Next;
+use axum::response::Response;
 use tracing_subscriber::EnvFilter;
 
-pub fn init(debug: bool) {
+/// The request id header, read and returned.
+pub const REQUEST_ID: &str = "x-request-id";
+/// The longest request id taken from a client.
+const MAX_REQUEST_ID: usize = 128;
+
+/// `LOG_FORMAT`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+impl LogFormat {
+    pub fn parse(value: &str) -> Option<Self> {
+        match value.to_ascii_lowercase().as_str() {
+            "text" => Some(Self::Text),
+            "json" => Some(Self::Json),
+            _ => None,
+        }
+    }
+}
+
+pub fn init(debug: bool, format: LogFormat) {
     let default = if debug {
         "debug,hyper=info,reqwest=info"
     } else {
         "info"
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
-    let _ = tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_target(false)
-        .with_ansi(std::io::stdout().is_terminal())
-        .try_init();
+        .with_target(false);
+    let _ = match format {
+        LogFormat::Text => builder
+            .with_ansi(std::io::stdout().is_terminal())
+            .try_init(),
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_span_list(false)
+            .try_init(),
+    };
+}
+
+/// Middleware: gives the request its id and returns it in the response.
+pub async fn request_id(mut request: Request, next: Next) -> Response {
+    let id = request
+        .headers()
+        .get(REQUEST_ID)
+        .filter(|v| acceptable(v))
+        .cloned()
+        .unwrap_or_else(new_id);
+    request.headers_mut().insert(REQUEST_ID, id.clone());
+    let mut response = next.run(request).await;
+    response.headers_mut().insert(REQUEST_ID, id);
+    response
+}
+
+/// A client's id is used when it is short and made of letters, digits and
+/// `-_.:`; anything else could forge or garble log lines.
+fn acceptable(value: &HeaderValue) -> bool {
+    let bytes = value.as_bytes();
+    !bytes.is_empty()
+        && bytes.len() <= MAX_REQUEST_ID
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
+}
+
+fn new_id() -> HeaderValue {
+    HeaderValue::from_str(&hex::encode(rand::random::<[u8; 8]>()))
+        .expect("hex is a valid header value")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_sensible_ids_are_taken_from_clients() {
+        for good in ["abc-123", "0f3a.x:y_z"] {
+            assert!(acceptable(&HeaderValue::from_static(good)), "{good}");
+        }
+        let long = "a".repeat(MAX_REQUEST_ID + 1);
+        for bad in ["", "a b", "a\"b", "{}", long.as_str()] {
+            assert!(!acceptable(&HeaderValue::from_str(bad).unwrap()), "{bad}");
+        }
+        assert_eq!(new_id().len(), 16);
+        assert_eq!(LogFormat::parse("JSON"), Some(LogFormat::Json));
+        assert_eq!(LogFormat::parse("xml"), None);
+    }
 }

@@ -13,6 +13,7 @@ use std::time::Duration;
 use pets_store::{ConsulSettings, ReplicaIdentity, Targets};
 
 use crate::serve::Limits;
+use crate::telemetry::LogFormat;
 use pets_web::{PetOptions, WebSettings};
 use secrecy::SecretString;
 
@@ -32,6 +33,8 @@ pub struct Settings {
     pub identity: ReplicaIdentity,
     /// Timeouts and limits on both ports.
     pub limits: Limits,
+    /// `LOG_FORMAT`: `text` (the default) or `json`.
+    pub log_format: LogFormat,
 }
 
 #[derive(Debug, Clone)]
@@ -193,6 +196,12 @@ impl Settings {
             store,
             identity,
             limits,
+            log_format: match get("LOG_FORMAT") {
+                None => LogFormat::Text,
+                Some(v) => LogFormat::parse(&v).ok_or_else(|| {
+                    error("LOG_FORMAT", format!("`{v}` is neither text nor json"))
+                })?,
+            },
         })
     }
 }

@@ -59,7 +59,7 @@ pub async fn spawn_app() -> TestApp {
 pub async fn spawn_app_with(env: Env) -> TestApp {
     // `TEST_LOG=1 cargo test ...` shows the apps' logs.
     if std::env::var_os("TEST_LOG").is_some() {
-        pets::telemetry::init(false);
+        pets::telemetry::init(false, pets::telemetry::LogFormat::Text);
     }
     let mut vars: HashMap<String, String> = [
         ("WEB_PORT", "0"),

@@ -12,6 +12,7 @@ mod hardening;
 mod health;
 mod helpers;
 mod limits;
+mod logs;
 mod security;
 mod shutdown;
 mod voter;
