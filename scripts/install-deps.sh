@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the test suite and benchmark need on a fresh Debian machine:
 # chromium and chromium-driver (browser tests), wrk and nginx-light (benchmark),
-# debootstrap (local base images), and Consul 1.8.7 from Debian's bullseye
+# prometheus and promtool (metrics tests), debootstrap (local base images),
+# and Consul 1.8.7 from Debian's bullseye
 # suite, unpacked under .tools/consul. Safe to run again: it skips what is there.
 set -euo pipefail
 
@@ -20,6 +21,7 @@ command -v chromedriver >/dev/null || missing+=(chromium-driver)
 command -v wrk >/dev/null || missing+=(wrk)
 command -v nginx >/dev/null || missing+=(nginx-light)
 command -v debootstrap >/dev/null || missing+=(debootstrap)
+{ command -v prometheus >/dev/null && command -v promtool >/dev/null; } || missing+=(prometheus)
 if [ ${#missing[@]} -gt 0 ]; then
   need_root "${missing[*]}"
   say "installing ${missing[*]}"
@@ -61,3 +63,4 @@ esac
 say "consul: $consul_version at $consul_bin"
 say "chromium: $(chromium --version 2>/dev/null)"
 say "wrk, nginx, debootstrap: present"
+say "prometheus: $(prometheus --version 2>&1 | head -n1 || true)"

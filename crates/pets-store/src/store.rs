@@ -149,6 +149,9 @@ pub trait Store: Send + Sync + 'static {
     /// The fleet's fault order and this replica's, changing as they do.
     fn fault_orders(&self) -> watch::Receiver<FaultOrders>;
 
+    /// Adds what this store measures to `/metrics` (nothing, by default).
+    fn register_metrics(&self, _registry: &prometheus::Registry) {}
+
     /// Writes out anything still held in memory, and takes this replica out
     /// of the fleet. Called once at shutdown.
     async fn shutdown(&self);

@@ -18,6 +18,7 @@ pub mod faults;
 #[doc(hidden)]
 pub mod fuzz;
 mod guard;
+pub mod metrics;
 mod pictures;
 mod settings;
 mod state;

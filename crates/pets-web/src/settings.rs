@@ -41,6 +41,9 @@ pub struct WebSettings {
     pub pictures_dir: PathBuf,
     /// The name shown as "processed by container".
     pub hostname: String,
+    /// `METRICS_TOKEN_FILE`: the bearer token `/metrics` asks for; open
+    /// without one.
+    pub metrics_token: Option<secrecy::SecretString>,
     /// `PETS_FAULT_*`: faults in force from the start.
     pub faults: pets_store::FaultSpec,
     /// `PETS_CHAOS`: whether `/kill`, `PUT /health` and injected faults

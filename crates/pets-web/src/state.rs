@@ -11,6 +11,7 @@ use crate::auth::AdminAuth;
 use crate::error::AppError;
 use crate::faults::engine::{Crash, Engine};
 use crate::faults::Faults;
+use crate::metrics::Metrics;
 use crate::pictures::Pictures;
 use crate::settings::WebSettings;
 use crate::templates::{TemplateError, Templates};
@@ -26,6 +27,8 @@ pub struct Inner {
     pub health: Health,
     /// The faults in force on this replica.
     pub faults: Arc<Faults>,
+    /// What `/metrics` reports.
+    pub metrics: Arc<Metrics>,
     pub auth: Option<AdminAuth>,
     pub throttle: LoginThrottle,
     /// True when replicas share votes through the store; fixed at start.
@@ -52,6 +55,7 @@ impl AppState {
         let templates = Templates::load(&settings)?;
         let pictures = Pictures::find(&settings);
         let health = Health::new();
+        let metrics = Arc::new(Metrics::new(store.as_ref(), settings.metrics_token.clone()));
         Ok(Self(Arc::new(Inner {
             shared_votes: store.kind().shared(),
             store,
@@ -60,6 +64,7 @@ impl AppState {
             pictures,
             health,
             faults: Arc::default(),
+            metrics,
             auth,
             throttle: LoginThrottle::default(),
             stopping,

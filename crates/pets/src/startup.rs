@@ -66,6 +66,7 @@ impl Application {
             healthy: state.health.flag(),
             faults: state.faults.active(),
         });
+        state.metrics.describe(&settings.identity);
         let engine = state.fault_engine(pets_store::faults::unix_millis(), exit_process());
         tokio::spawn(engine.run(stopping_rx));
         let web = bind(

@@ -30,6 +30,7 @@ mod faults;
 mod fold;
 mod keys;
 mod kv;
+mod metrics;
 mod records;
 mod registry;
 mod served;
@@ -300,6 +301,10 @@ impl Store for ConsulStore {
 
     fn fault_orders(&self) -> channel::Receiver<FaultOrders> {
         self.watched.faults.subscribe()
+    }
+
+    fn register_metrics(&self, registry: &prometheus::Registry) {
+        self.watched.client.metrics().register(registry);
     }
 
     async fn shutdown(&self) {

@@ -35,6 +35,11 @@ pub fn admin_router(state: AppState) -> Router {
         .route("/login", get(login::form).post(login::submit))
         .route("/logout", post(login::logout))
         .route("/static/{*path}", get(static_file))
+        .route("/metrics", get(crate::metrics::scrape))
+        .route_layer(middleware::from_fn_with_state(
+            (state.metrics.clone(), "admin"),
+            crate::metrics::measure,
+        ))
         .fallback(not_found)
         .layer(middleware::from_fn(refuse_cross_site))
         .layer(middleware::from_fn_with_state(

@@ -45,6 +45,10 @@ pub fn voter_router(state: AppState) -> Router {
         .merge(switches)
         .merge(faulty)
         .route("/health", get(health::check))
+        .route_layer(middleware::from_fn_with_state(
+            (state.metrics.clone(), "voter"),
+            crate::metrics::measure,
+        ))
         .fallback(not_found)
         .layer(middleware::from_fn(refuse_cross_site))
         .layer(middleware::from_fn_with_state(

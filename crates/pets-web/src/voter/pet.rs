@@ -14,6 +14,7 @@ pub async fn show(State(state): State<AppState>, jar: CookieJar) -> Result<Respo
         return Ok(Redirect::to("/vote").into_response());
     };
     state.store.count_pet_served();
+    state.metrics.pet_served();
     let mut context = Context::new();
     context.insert("pet", state.settings.options.name(choice));
     context.insert("choice", choice.id());

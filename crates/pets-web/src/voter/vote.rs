@@ -65,6 +65,7 @@ pub async fn cast(
     let (name, choice) = match parsed {
         Ok(valid) => valid,
         Err(problem) => {
+            state.metrics.vote_refused("invalid");
             let page = ballot_page(&state, visitor.vote, &form.name, Some(&problem))?;
             return Ok((StatusCode::BAD_REQUEST, page).into_response());
         }
@@ -81,14 +82,18 @@ pub async fn cast(
     };
     match state.store.cast_vote(ballot).await {
         Ok(()) => {
+            state.metrics.vote_recorded();
             let jar = jar
                 .add(long_lived(VOTER_COOKIE, voter.to_string()))
                 .add(long_lived(VOTE_COOKIE, choice.id().to_owned()));
             Ok((jar, Redirect::to("/")).into_response())
         }
-        Err(StoreError::Unavailable(reason)) => Err(AppError::Unavailable(format!(
-            "Your vote was not recorded: {reason}. Please try again in a few seconds."
-        ))),
+        Err(StoreError::Unavailable(reason)) => {
+            state.metrics.vote_refused("store");
+            Err(AppError::Unavailable(format!(
+                "Your vote was not recorded: {reason}. Please try again in a few seconds."
+            )))
+        }
         Err(e @ StoreError::NoSuchReplica) => Err(AppError::Internal(e.to_string())),
     }
 }

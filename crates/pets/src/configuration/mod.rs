@@ -89,6 +89,10 @@ impl Settings {
                 option("OPTION_C", "Whales"),
             ),
             faults: faults::at_start(get, &version)?,
+            metrics_token: match get("METRICS_TOKEN_FILE") {
+                None => None,
+                Some(path) => Some(read_secret("METRICS_TOKEN_FILE", "metrics token", &path)?),
+            },
             version,
             debug,
             web_root: PathBuf::from(option("PETS_WEB_ROOT", "web")),

@@ -13,6 +13,7 @@ mod health;
 mod helpers;
 mod limits;
 mod logs;
+mod metrics;
 mod security;
 mod shutdown;
 mod voter;

@@ -50,6 +50,11 @@ impl ConsulClient {
         })
     }
 
+    /// What the calls measured, for `/metrics`.
+    pub fn metrics(&self) -> &crate::consul::metrics::ConsulMetrics {
+        &self.transport.metrics
+    }
+
     /// The addresses calls go to, names resolved.
     pub fn endpoints(&self) -> Vec<String> {
         self.transport.endpoints()

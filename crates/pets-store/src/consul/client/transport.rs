@@ -6,6 +6,7 @@
 //! anyone the outcome. Also keeps the endpoint list fresh and remembers
 //! whether Consul answered last time.
 
+use crate::consul::metrics::ConsulMetrics;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, RwLock};
 use std::time::{Duration, Instant};
@@ -41,6 +42,7 @@ pub struct Transport {
     current: AtomicUsize,
     token: Option<SecretString>,
     health: Mutex<Health>,
+    pub metrics: ConsulMetrics,
 }
 
 #[derive(Default)]
@@ -68,6 +70,7 @@ impl Transport {
             current: AtomicUsize::new(0),
             token: settings.token.clone(),
             health: Mutex::default(),
+            metrics: ConsulMetrics::default(),
         })
     }
 
@@ -150,8 +153,30 @@ impl Transport {
     }
 
     /// Sends one request, failing over to the next endpoint while nothing was
-    /// sent, and (for reads only) after any failure.
+    /// sent, and (for reads only) after any failure; measured for `/metrics`.
     pub async fn call(
+        &self,
+        method: Method,
+        path_and_query: &str,
+        body: Option<Vec<u8>>,
+        timeout: Duration,
+        idempotent: bool,
+    ) -> Result<(StatusCode, reqwest::header::HeaderMap, Vec<u8>), CallError> {
+        let started = std::time::Instant::now();
+        let result = self
+            .send(method, path_and_query, body, timeout, idempotent)
+            .await;
+        let failure = match &result {
+            Ok(_) => None,
+            Err(CallError::NotSent(_)) => Some("not_sent"),
+            Err(CallError::Unknown(_)) => Some("unknown"),
+        };
+        self.metrics
+            .observe(path_and_query, started.elapsed(), failure);
+        result
+    }
+
+    async fn send(
         &self,
         method: Method,
         path_and_query: &str,
