@@ -9,6 +9,8 @@
 #   pets:1.0 pets:2.0 pets:broken
 #                                from ./Dockerfile, on the two images above
 #   consul-local:1.8.7           Debian's consul binary and what it links
+#   prometheus-local:bookworm    Debian's prometheus binary: stands in for
+#                                prom/prometheus in the dev stack
 #
 # Usage: scripts/local-images.sh [--force]   (--force rebuilds the base images)
 set -euo pipefail
@@ -127,7 +129,23 @@ if ! have_image consul-local:1.8.7; then
     --change 'VOLUME /consul/data'
 fi
 
+if ! have_image prometheus-local:bookworm; then
+  command -v prometheus >/dev/null || scripts/install-deps.sh
+  rootfs="$work/prometheus"
+  minimal_root "$rootfs"
+  mkdir -p "$rootfs/bin" "$rootfs/prometheus" "$rootfs/etc/prometheus"
+  cp "$(command -v prometheus)" "$rootfs/bin/prometheus"
+  copy_with_libraries "$rootfs" $(ldd "$rootfs/bin/prometheus" 2>/dev/null | grep -oE '/[^ ]+\.so[^ ]*' || true)
+  chown -R 65532:65532 "$rootfs/prometheus"
+  import_root "$rootfs" prometheus-local:bookworm \
+    --change 'USER 65532:65532' \
+    --change 'ENTRYPOINT ["/bin/prometheus"]' \
+    --change 'CMD ["--config.file=/etc/prometheus/prometheus.yml", "--storage.tsdb.path=/prometheus"]' \
+    --change 'EXPOSE 9090' \
+    --change 'VOLUME /prometheus'
+fi
+
 say "images ready:"
 docker images --format '{{.Repository}}:{{.Tag}} {{.Size}}' |
-  grep -E '^(pets|pets-rust-local|pets-runtime-local|consul-local):' | sort | sed 's/^/  /'
+  grep -E '^(pets|pets-rust-local|pets-runtime-local|consul-local|prometheus-local):' | sort | sed 's/^/  /'
 

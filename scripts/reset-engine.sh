@@ -19,7 +19,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 stack=petstest
 label=org.pets.test
-images=(pets:1.0 pets:2.0 pets:broken pets-rust-local:bookworm pets-runtime-local:bookworm consul-local:1.8.7)
+images=(pets:1.0 pets:2.0 pets:broken pets-rust-local:bookworm pets-runtime-local:bookworm consul-local:1.8.7 prometheus-local:bookworm)
 leave_any_swarm=${1:-}
 
 say() { printf '[reset-engine] %s\n' "$*"; }

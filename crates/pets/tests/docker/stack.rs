@@ -34,6 +34,8 @@ impl Stack {
         let env = [
             ("PETS_IMAGE", "pets:1.0"),
             ("CONSUL_IMAGE", "consul-local:1.8.7"),
+            ("PROMETHEUS_IMAGE", "prometheus-local:bookworm"),
+            ("PETS_PROMETHEUS_PUBLISH", "29090"),
             ("PETS_WEB_PUBLISH", "25000"),
             ("PETS_ADMIN_PUBLISH", "27000"),
             ("PETS_CONSUL_PUBLISH", "28500"),

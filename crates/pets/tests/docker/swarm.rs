@@ -22,6 +22,7 @@ async fn the_dev_stack_votes_heals_updates_and_rolls_back() {
     let _stack = Stack::deploy();
 
     let web = consul_elects_a_leader().await;
+    prometheus_scrapes_every_web_task().await;
     a_fleet_fault_reaches_every_task(&web).await;
     a_vote_counts_on_every_replica(&web).await;
     let tally = a_lost_consul_task_loses_no_vote(&web, [0, 0, 1]).await;
@@ -69,6 +70,41 @@ async fn consul_elects_a_leader() -> Vec<Task> {
     .await;
     assert_eq!(slots, ["1", "2"]);
     web
+}
+
+/// The stack's Prometheus finds every web task through `tasks.web` and
+/// scrapes it: one `pets_info` series per task, each naming its Swarm node.
+async fn prometheus_scrapes_every_web_task() {
+    let found = eventually(
+        Duration::from_secs(120),
+        "Prometheus scraping both tasks",
+        || async {
+            let prometheus = tasks("prometheus")?;
+            let task = prometheus.first().ok_or("no Prometheus task yet")?;
+            let url = format!("http://{}:9090/api/v1/query", task.ip);
+            let answer: serde_json::Value = http()
+                .get(url)
+                .query(&[("query", "pets_info")])
+                .send()
+                .await
+                .map_err(|e| e.to_string())?
+                .json()
+                .await
+                .map_err(|e| e.to_string())?;
+            let series = answer["data"]["result"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            holds(series, |s| s.len() == 2)
+        },
+    )
+    .await;
+    assert!(
+        found
+            .iter()
+            .all(|s| s["metric"]["node"].as_str().is_some_and(|n| !n.is_empty())),
+        "{found:?}"
+    );
 }
 
 /// Latency injected into the fleet from one task's console slows every
