@@ -1,5 +1,6 @@
 //! `pets`: serve the voter site and the admin console; `pets healthcheck`:
-//! ask the running one whether it is healthy.
+//! ask the running one whether it is healthy; `pets load`: drive synthetic
+//! visitors at it (see `pets-load`).
 
 use std::process::ExitCode;
 
@@ -10,12 +11,29 @@ use pets::{telemetry, Application, Settings};
 async fn main() -> ExitCode {
     match std::env::args().nth(1).as_deref() {
         Some("healthcheck") => return pets::healthcheck::run(),
+        Some("load") => {
+            let args: Vec<String> = std::env::args().skip(2).collect();
+            return match pets_load::LoadOptions::parse(&args) {
+                Ok(options) => {
+                    let json = options.json;
+                    let report = pets_load::run(options).await;
+                    pets_load::report::finish(json, &report);
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("{e}");
+                    ExitCode::from(2)
+                }
+            };
+        }
         Some("--version") => {
             println!("pets {}", env!("CARGO_PKG_VERSION"));
             return ExitCode::SUCCESS;
         }
         Some(other) => {
-            eprintln!("pets: unknown argument `{other}`; usage: pets [healthcheck | --version]");
+            eprintln!(
+                "pets: unknown argument `{other}`; usage: pets [healthcheck | load ... | --version]"
+            );
             return ExitCode::from(2);
         }
         None => {}

@@ -12,6 +12,7 @@ mod hardening;
 mod health;
 mod helpers;
 mod limits;
+mod load;
 mod logs;
 mod metrics;
 mod security;

@@ -1,0 +1,211 @@
+//! Sends the requests: one every `1/rate` seconds on a fixed schedule
+//! (open loop), each for the next visitor in turn and the next address in
+//! turn. A visitor with no vote yet votes (`POST /vote`, keeping the cookies
+//! the answer sets), then mostly looks at their pet (`GET /`), voting again
+//! now and then (`--vote-share`). Runs for `--duration`, or until Ctrl-C or
+//! SIGTERM, then waits briefly for requests in flight and reports.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rand::Rng;
+use reqwest::header::{COOKIE, SET_COOKIE};
+use tokio::sync::Semaphore;
+use tokio::time::{interval, Instant, MissedTickBehavior};
+
+use crate::options::LoadOptions;
+use crate::report::{self, Report};
+use crate::tally::{Counts, Outcome};
+use crate::targets::Addresses;
+
+/// How long one request may take before it counts as a timeout.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+/// Requests in flight at most; beyond, a request due is counted as
+/// `overload` (the driver, not the target, could not keep up).
+pub const MAX_IN_FLIGHT: usize = 10_000;
+/// How long the end waits for requests in flight.
+const DRAIN: Duration = Duration::from_secs(6);
+
+#[derive(Default)]
+struct Visitor {
+    /// The cookies the vote's answer set, sent with every later request.
+    cookies: Option<String>,
+}
+
+/// Runs the load and returns its report.
+pub async fn run(options: LoadOptions) -> Report {
+    let addresses = Addresses::follow(options.targets.clone()).await;
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(REQUEST_TIMEOUT)
+        .user_agent(concat!("pets-load/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .expect("an HTTP client");
+    let visitors: Arc<Vec<Mutex<Visitor>>> =
+        Arc::new((0..options.voters).map(|_| Mutex::default()).collect());
+    let second = Arc::new(Mutex::new(Counts::default()));
+    let mut total = Counts::default();
+    let slots = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
+    let started = Instant::now();
+    let stop = stop_signal();
+    tokio::pin!(stop);
+    let mut ticks = interval(Duration::from_secs_f64(1.0 / f64::from(options.rate)));
+    ticks.set_missed_tick_behavior(MissedTickBehavior::Burst);
+    let mut seconds = interval(Duration::from_secs(1));
+    seconds.tick().await;
+    let mut n: u64 = 0;
+    let end = options.duration.map(|d| started + d);
+    loop {
+        tokio::select! {
+            _ = ticks.tick() => {
+                if end.is_some_and(|end| Instant::now() >= end) {
+                    break;
+                }
+                let visitor = (n % options.voters as u64) as usize;
+                n += 1;
+                let Ok(slot) = slots.clone().try_acquire_owned() else {
+                    lock(&second).record(&Outcome::Failed("overload".into()), Duration::ZERO);
+                    continue;
+                };
+                let job = Job {
+                    client: client.clone(),
+                    addresses: addresses.clone(),
+                    visitors: visitors.clone(),
+                    visitor,
+                    vote_share: options.vote_share,
+                    second: second.clone(),
+                };
+                tokio::spawn(async move {
+                    job.send().await;
+                    drop(slot);
+                });
+            }
+            _ = seconds.tick() => {
+                let done = std::mem::take(&mut *lock(&second));
+                report::second(options.json, started.elapsed().as_secs(), &done, addresses.count());
+                total.add(&done);
+            }
+            _ = &mut stop => break,
+        }
+    }
+    // Requests in flight finish (or time out) before the report.
+    let drained = Instant::now() + DRAIN;
+    while slots.available_permits() < MAX_IN_FLIGHT && Instant::now() < drained {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    total.add(&lock(&second));
+    let voters = visitors
+        .iter()
+        .filter(|v| lock(v).cookies.is_some())
+        .count() as u64;
+    Report {
+        total,
+        elapsed: started.elapsed(),
+        voters,
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+struct Job {
+    client: reqwest::Client,
+    addresses: Addresses,
+    visitors: Arc<Vec<Mutex<Visitor>>>,
+    visitor: usize,
+    vote_share: f64,
+    second: Arc<Mutex<Counts>>,
+}
+
+impl Job {
+    async fn send(self) {
+        let started = Instant::now();
+        let outcome = self.exchange().await;
+        lock(&self.second).record(&outcome, started.elapsed());
+    }
+
+    async fn exchange(&self) -> Outcome {
+        let Some(addr) = self.addresses.next() else {
+            return Outcome::Failed("no_address".into());
+        };
+        let cookies = lock(&self.visitors[self.visitor]).cookies.clone();
+        let vote = cookies.is_none() || rand::rng().random_bool(self.vote_share);
+        let request = if vote {
+            let pet = ["a", "b", "c"][rand::rng().random_range(0..3)];
+            let name = format!("visitor {}", self.visitor);
+            self.client
+                .post(format!("http://{addr}/vote"))
+                .form(&[("name", name.as_str()), ("vote", pet)])
+        } else {
+            self.client.get(format!("http://{addr}/"))
+        };
+        let request = match &cookies {
+            Some(cookies) => request.header(COOKIE, cookies),
+            None => request,
+        };
+        match request.send().await {
+            Ok(response) => {
+                let status = response.status();
+                if vote && status.as_u16() == 303 {
+                    let set: Vec<String> = response
+                        .headers()
+                        .get_all(SET_COOKIE)
+                        .iter()
+                        .filter_map(|v| v.to_str().ok()?.split(';').next().map(str::to_owned))
+                        .collect();
+                    if !set.is_empty() {
+                        lock(&self.visitors[self.visitor]).cookies = Some(set.join("; "));
+                    }
+                    return Outcome::VoteAccepted;
+                }
+                // Read the body, so the time is the whole answer's.
+                let _ = response.bytes().await;
+                match status.as_u16() {
+                    200 if !vote => Outcome::PageOk,
+                    200..=399 => Outcome::OtherOk,
+                    code => Outcome::Failed(format!("http_{code}")),
+                }
+            }
+            Err(e) => Outcome::Failed(kind(&e).into()),
+        }
+    }
+}
+
+/// The kind of a failed exchange.
+fn kind(error: &reqwest::Error) -> &'static str {
+    if error.is_timeout() {
+        return "timeout";
+    }
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(e) = source {
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            return match io.kind() {
+                std::io::ErrorKind::ConnectionRefused => "refused",
+                std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::ConnectionAborted => {
+                    "reset"
+                }
+                std::io::ErrorKind::TimedOut => "timeout",
+                _ => "other",
+            };
+        }
+        source = e.source();
+    }
+    if error.is_connect() {
+        "refused"
+    } else {
+        "other"
+    }
+}
+
+/// Completes on Ctrl-C or SIGTERM.
+async fn stop_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let Ok(mut terminate) = signal(SignalKind::terminate()) else {
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = terminate.recv() => {}
+    }
+}

@@ -1,0 +1,19 @@
+//! `pets load`: a traffic driver for labs. Synthetic visitors, each with its
+//! own cookies, vote and then browse pet pages at a steady open-loop rate:
+//! requests go out on schedule whether or not earlier ones answered, so an
+//! outage shows as errors and latency, never as silently fewer requests.
+//!
+//! [`options`] parses the command line; [`targets`] resolves each target to
+//! every address behind it, again every few seconds, so `tasks.web` spreads
+//! the load over Swarm's tasks; [`drive`] sends the requests; [`tally`]
+//! counts every outcome and keeps the latencies; [`report`] prints the live
+//! line, the per-second JSON lines and the final report.
+
+pub mod drive;
+pub mod options;
+pub mod report;
+pub mod tally;
+pub mod targets;
+
+pub use drive::run;
+pub use options::{LoadOptions, OptionsError};

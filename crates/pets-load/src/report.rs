@@ -1,0 +1,88 @@
+//! What `pets load` prints: on a terminal, a live line every second and a
+//! table at the end; with `--json`, one JSON object a line (one a second,
+//! then the final report, marked `"final": true`).
+
+use std::io::{IsTerminal, Write};
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::tally::Counts;
+
+/// The report of a whole run.
+#[derive(Debug)]
+pub struct Report {
+    pub total: Counts,
+    pub elapsed: Duration,
+    /// Visitors whose vote was accepted at least once: what the tally
+    /// counts (a visitor voting again moves their vote, it adds none).
+    pub voters: u64,
+}
+
+impl Report {
+    pub fn json(&self) -> serde_json::Value {
+        let mut value = serde_json::to_value(&self.total).expect("counts serialize");
+        value["latency_ms"] = json!(self.total.latency());
+        value["seconds"] = json!(self.elapsed.as_secs_f64());
+        value["voters"] = json!(self.voters);
+        value["final"] = json!(true);
+        value
+    }
+}
+
+/// Prints one second's figures.
+pub fn second(json: bool, at: u64, counts: &Counts, addresses: usize) {
+    if json {
+        let mut value = serde_json::to_value(counts).expect("counts serialize");
+        value["second"] = json!(at);
+        value["latency_ms"] = json!(counts.latency());
+        value["addresses"] = json!(addresses);
+        println!("{value}");
+    } else if std::io::stderr().is_terminal() {
+        let latency = counts.latency();
+        let errors: u64 = counts.errors.values().sum();
+        let mut err = std::io::stderr();
+        let _ = write!(
+            err,
+            "\r{at:>5}s  {:>6} req/s  {:>6.2}% ok  p99 {:>8.1} ms  {errors:>5} errors  {addresses} addresses ",
+            counts.requests,
+            counts.success_percent(),
+            latency.p99,
+        );
+        let _ = err.flush();
+    }
+}
+
+/// Prints the final report.
+pub fn finish(json: bool, report: &Report) {
+    if json {
+        println!("{}", report.json());
+        return;
+    }
+    if std::io::stderr().is_terminal() {
+        eprintln!();
+    }
+    let t = &report.total;
+    let latency = t.latency();
+    println!("pets load: {:.1} s", report.elapsed.as_secs_f64());
+    println!("  requests        {:>10}", t.requests);
+    println!(
+        "  ok              {:>10}  ({:.3}%)",
+        t.ok,
+        t.success_percent()
+    );
+    println!("  failed          {:>10}", t.failed);
+    println!("  pages ok        {:>10}", t.pages_ok);
+    println!(
+        "  votes accepted  {:>10}  ({} voters)",
+        t.votes_accepted, report.voters
+    );
+    for (kind, n) in &t.errors {
+        println!("  error {kind:<10}{n:>10}");
+    }
+    println!(
+        "  latency ms      p50 {:.1}  p99 {:.1}  max {:.1}",
+        latency.p50, latency.p99, latency.max
+    );
+    println!("  {} of {} requests failed", t.failed, t.requests);
+}

@@ -1,0 +1,146 @@
+//! Every outcome counted: successes (pages answered 200, votes answered
+//! 303), failures by kind (`http_<code>`, `timeout`, `refused`, `reset`,
+//! `no_address`, `overload`, `other`), and latency in a histogram per second
+//! and for the whole run.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use hdrhistogram::Histogram;
+use serde::Serialize;
+
+/// What one request came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    PageOk,
+    VoteAccepted,
+    /// Another 2xx or 3xx: fine, but neither of the above.
+    OtherOk,
+    Failed(String),
+}
+
+/// Counts over some span of time.
+#[derive(Debug, Clone, Serialize)]
+pub struct Counts {
+    pub requests: u64,
+    pub ok: u64,
+    pub failed: u64,
+    pub pages_ok: u64,
+    pub votes_accepted: u64,
+    pub errors: BTreeMap<String, u64>,
+    #[serde(skip)]
+    latency: Histogram<u64>,
+}
+
+/// Latency percentiles, in milliseconds.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq)]
+pub struct Latency {
+    pub p50: f64,
+    pub p99: f64,
+    pub max: f64,
+}
+
+impl Default for Counts {
+    fn default() -> Self {
+        Self {
+            requests: 0,
+            ok: 0,
+            failed: 0,
+            pages_ok: 0,
+            votes_accepted: 0,
+            errors: BTreeMap::new(),
+            // Microseconds, 1 us to 10 min, 3 significant figures.
+            latency: Histogram::new_with_bounds(1, 600_000_000, 3).expect("valid bounds"),
+        }
+    }
+}
+
+impl Counts {
+    pub fn record(&mut self, outcome: &Outcome, took: Duration) {
+        self.requests += 1;
+        match outcome {
+            Outcome::PageOk => self.pages_ok += 1,
+            Outcome::VoteAccepted => self.votes_accepted += 1,
+            Outcome::OtherOk => {}
+            Outcome::Failed(kind) => {
+                self.failed += 1;
+                *self.errors.entry(kind.clone()).or_default() += 1;
+                self.latency_sample(took);
+                return;
+            }
+        }
+        self.ok += 1;
+        self.latency_sample(took);
+    }
+
+    fn latency_sample(&mut self, took: Duration) {
+        let micros = u64::try_from(took.as_micros()).unwrap_or(u64::MAX).max(1);
+        self.latency.saturating_record(micros);
+    }
+
+    pub fn add(&mut self, other: &Counts) {
+        self.requests += other.requests;
+        self.ok += other.ok;
+        self.failed += other.failed;
+        self.pages_ok += other.pages_ok;
+        self.votes_accepted += other.votes_accepted;
+        for (kind, n) in &other.errors {
+            *self.errors.entry(kind.clone()).or_default() += n;
+        }
+        let _ = self.latency.add(&other.latency);
+    }
+
+    pub fn latency(&self) -> Latency {
+        let ms = |micros: u64| micros as f64 / 1000.0;
+        if self.latency.is_empty() {
+            return Latency {
+                p50: 0.0,
+                p99: 0.0,
+                max: 0.0,
+            };
+        }
+        Latency {
+            p50: ms(self.latency.value_at_quantile(0.5)),
+            p99: ms(self.latency.value_at_quantile(0.99)),
+            max: ms(self.latency.max()),
+        }
+    }
+
+    /// Successes as a percentage of requests (100 with none).
+    pub fn success_percent(&self) -> f64 {
+        if self.requests == 0 {
+            100.0
+        } else {
+            self.ok as f64 * 100.0 / self.requests as f64
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outcomes_are_counted_by_kind_with_latency() {
+        let mut second = Counts::default();
+        second.record(&Outcome::PageOk, Duration::from_millis(2));
+        second.record(&Outcome::VoteAccepted, Duration::from_millis(8));
+        second.record(
+            &Outcome::Failed("http_503".into()),
+            Duration::from_millis(40),
+        );
+        let mut total = Counts::default();
+        total.add(&second);
+        total.add(&second);
+        assert_eq!((total.requests, total.ok, total.failed), (6, 4, 2));
+        assert_eq!((total.pages_ok, total.votes_accepted), (2, 2));
+        assert_eq!(total.errors["http_503"], 2);
+        let latency = total.latency();
+        assert!(
+            (1.9..2.1).contains(&latency.p50) || (7.9..8.1).contains(&latency.p50),
+            "{latency:?}"
+        );
+        assert!((39.9..40.1).contains(&latency.max), "{latency:?}");
+        assert!((66.0..67.0).contains(&total.success_percent()));
+    }
+}
