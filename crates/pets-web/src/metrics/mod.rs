@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use pets_store::{ReplicaIdentity, Store};
@@ -187,25 +187,29 @@ pub async fn measure(
     request: Request,
     next: Next,
 ) -> Response {
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or("unmatched", |p| p.as_str())
-        .to_owned();
-    // Only the methods pets answers, so no client can make series at will.
-    let method = match request.method().as_str() {
-        m @ ("GET" | "HEAD" | "POST" | "PUT" | "DELETE" | "OPTIONS" | "PATCH") => m.to_owned(),
-        _ => "other".to_owned(),
+    // The matched pattern is shared (no copy); the method is one of a fixed
+    // set, so no client can make series at will.
+    let route = request.extensions().get::<MatchedPath>().cloned();
+    let method = match *request.method() {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::OPTIONS => "OPTIONS",
+        Method::PATCH => "PATCH",
+        _ => "other",
     };
     let started = Instant::now();
     let response = next.run(request).await;
+    let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
     metrics
         .durations
-        .with_label_values(&[site, &route])
+        .with_label_values(&[site, route])
         .observe(started.elapsed().as_secs_f64());
     metrics
         .requests
-        .with_label_values(&[site, &route, &method, response.status().as_str()])
+        .with_label_values(&[site, route, method, response.status().as_str()])
         .inc();
     response
 }
