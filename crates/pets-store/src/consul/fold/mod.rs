@@ -106,4 +106,4 @@ impl Folder {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -145,26 +145,38 @@ async fn another_holder_of_the_lock_folds_and_nobody_else() {
     );
 }
 
-#[tokio::test(start_paused = true)]
-async fn a_paused_replica_folded_away_counts_on_exactly() {
-    let kv = Arc::new(FakeKv::default());
+/// The pets-served flusher of a replica called `paused`, with no fleet record.
+fn paused_flusher(kv: &Arc<FakeKv>) -> (Flusher, Arc<ServedCounter>) {
     let paused = keys("paused");
     let counter = Arc::new(ServedCounter::default());
-    let mut flusher = Flusher::new(
+    let flusher = Flusher::new(
         kv.clone(),
         paused.own_served(),
         paused.served_archive(),
         counter.clone(),
         Arc::new(Notify::new()),
     );
+    (flusher, counter)
+}
+
+/// A live replica, `other`, folds every replica without a record: it sees
+/// them dead on one round and folds them on the next.
+pub(crate) async fn folded_by_another(kv: &Arc<FakeKv>) {
+    kv.put(&keys("other").replica(), b"{}");
+    let other = folder(kv, "other");
+    let dead = other.round(&BTreeSet::new()).await.unwrap();
+    other.round(&dead).await.unwrap();
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_paused_replica_folded_away_counts_on_exactly() {
+    let kv = Arc::new(FakeKv::default());
+    let (mut flusher, counter) = paused_flusher(&kv);
     counter.pending.fetch_add(5, Ordering::Relaxed);
     assert_eq!(flusher.flush().await, Ok(true));
     // Pages it served while paused, not flushed; its session lapses.
     counter.pending.fetch_add(3, Ordering::Relaxed);
-    kv.put(&keys("other").replica(), b"{}");
-    let other = folder(&kv, "other");
-    let dead = other.round(&BTreeSet::new()).await.unwrap();
-    other.round(&dead).await.unwrap();
+    folded_by_another(&kv).await;
     assert_eq!(sums(&kv).1, 5, "the archive holds what it had flushed");
 
     // Resumed: its flush finds the key gone and counts on from zero.
@@ -176,15 +188,7 @@ async fn a_paused_replica_folded_away_counts_on_exactly() {
 #[tokio::test(start_paused = true)]
 async fn a_flush_lost_before_the_fold_is_found_in_the_archive() {
     let kv = Arc::new(FakeKv::default());
-    let paused = keys("paused");
-    let counter = Arc::new(ServedCounter::default());
-    let mut flusher = Flusher::new(
-        kv.clone(),
-        paused.own_served(),
-        paused.served_archive(),
-        counter.clone(),
-        Arc::new(Notify::new()),
-    );
+    let (mut flusher, counter) = paused_flusher(&kv);
     counter.pending.fetch_add(2, Ordering::Relaxed);
     assert_eq!(flusher.flush().await, Ok(true));
     counter.pending.fetch_add(4, Ordering::Relaxed);
@@ -193,10 +197,7 @@ async fn a_flush_lost_before_the_fold_is_found_in_the_archive() {
         flusher.flush().await.is_err(),
         "landed, but it does not know"
     );
-    kv.put(&keys("other").replica(), b"{}");
-    let other = folder(&kv, "other");
-    let dead = other.round(&BTreeSet::new()).await.unwrap();
-    other.round(&dead).await.unwrap();
+    folded_by_another(&kv).await;
     assert_eq!(sums(&kv).1, 6);
 
     counter.pending.fetch_add(1, Ordering::Relaxed);

@@ -304,14 +304,7 @@ async fn a_lane_whose_counter_was_folded_away_counts_on_from_zero() {
     h.vote(VoterId::random(), PetChoice::A, true).await.unwrap();
     h.vote(VoterId::random(), PetChoice::B, true).await.unwrap();
     // This replica has no fleet record (paused past its session); another folds it.
-    h.kv.put("t/replicas/other", b"{}");
-    let folder = crate::consul::fold::Folder {
-        kv: h.kv.clone(),
-        keys: Arc::new(Keys::new("t/", "other")),
-        session: Box::new(|| Some("session".into())),
-    };
-    let dead = folder.round(&Default::default()).await.unwrap();
-    folder.round(&dead).await.unwrap();
+    crate::consul::fold::tests::folded_by_another(&h.kv).await;
     assert!(h.kv.get(&h.keys.vote_counter(0)).is_none(), "folded");
     assert_eq!(h.tally(), [1, 1, 0]);
     h.vote(VoterId::random(), PetChoice::C, true).await.unwrap();
