@@ -13,7 +13,10 @@ use reqwest::header::{COOKIE, SET_COOKIE};
 use tokio::sync::Semaphore;
 use tokio::time::{interval, Instant, MissedTickBehavior};
 
+use pets_store::MeterPublisher;
+
 use crate::options::LoadOptions;
+use crate::publish::Publisher;
 use crate::report::{self, Report};
 use crate::tally::{Counts, Outcome};
 use crate::targets::Addresses;
@@ -32,8 +35,10 @@ struct Visitor {
     cookies: Option<String>,
 }
 
-/// Runs the load and returns its report.
-pub async fn run(options: LoadOptions) -> Report {
+/// Runs the load and returns its report; with a `publisher`, each second
+/// also goes to the store for the console's availability meter.
+pub async fn run(options: LoadOptions, publisher: Option<MeterPublisher>) -> Report {
+    let publisher = publisher.map(|p| Publisher::start(p, options.target_list()));
     let addresses = Addresses::follow(options.targets.clone()).await;
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -83,6 +88,9 @@ pub async fn run(options: LoadOptions) -> Report {
             _ = seconds.tick() => {
                 let done = std::mem::take(&mut *lock(&second));
                 report::second(options.json, started.elapsed().as_secs(), &done, addresses.count());
+                if let Some(publisher) = &publisher {
+                    publisher.second(&done);
+                }
                 total.add(&done);
             }
             _ = &mut stop => break,
@@ -93,7 +101,11 @@ pub async fn run(options: LoadOptions) -> Report {
     while slots.available_permits() < MAX_IN_FLIGHT && Instant::now() < drained {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    total.add(&lock(&second));
+    let last = std::mem::take(&mut *lock(&second));
+    if let Some(publisher) = publisher {
+        publisher.finish(&last).await;
+    }
+    total.add(&last);
     let voters = visitors
         .iter()
         .filter(|v| lock(v).cookies.is_some())

@@ -7,10 +7,12 @@
 //! every address behind it, again every few seconds, so `tasks.web` spreads
 //! the load over Swarm's tasks; [`drive`] sends the requests; [`tally`]
 //! counts every outcome and keeps the latencies; [`report`] prints the live
-//! line, the per-second JSON lines and the final report.
+//! line, the per-second JSON lines and the final report; [`publish`] hands
+//! each second to the store, for the console's availability meter.
 
 pub mod drive;
 pub mod options;
+pub mod publish;
 pub mod report;
 pub mod tally;
 pub mod targets;

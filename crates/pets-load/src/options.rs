@@ -35,6 +35,16 @@ pub struct OptionsError(String);
 pub const MAX_RATE: u32 = 20_000;
 
 impl LoadOptions {
+    /// The targets as `host:port`, comma-separated, as the console shows them.
+    pub fn target_list(&self) -> String {
+        let list: Vec<String> = self
+            .targets
+            .iter()
+            .map(|t| format!("{}:{}", t.host, t.port))
+            .collect();
+        list.join(",")
+    }
+
     pub fn parse(args: &[String]) -> Result<Self, OptionsError> {
         let mut options = LoadOptions {
             targets: Vec::new(),

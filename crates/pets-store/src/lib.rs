@@ -12,11 +12,13 @@ pub mod domain;
 pub mod faults;
 pub mod fleet;
 mod memory;
+pub mod meter;
 mod store;
 
-pub use consul::{ConsulSettings, ConsulStore, TargetError, Targets};
+pub use consul::{ConsulSettings, ConsulStore, MeterPublisher, TargetError, Targets};
 pub use domain::{Ballot, PetChoice, VoterId, VoterName};
 pub use faults::{ActiveFaults, FaultCommand, FaultOrder, FaultOrders, FaultSpec, FaultTarget};
 pub use fleet::{Fleet, Registration, ReplicaIdentity, ReplicaRecord, ServerInfo};
 pub use memory::MemoryStore;
+pub use meter::{DriverSeries, Meter, MeterSecond};
 pub use store::{minute_now, unix_now, Snapshot, Store, StoreError, StoreKind, StoreStatus, Tally};

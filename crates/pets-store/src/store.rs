@@ -12,6 +12,7 @@ use tokio::sync::watch;
 use crate::domain::{Ballot, PetChoice};
 use crate::faults::{FaultCommand, FaultOrders, FaultTarget};
 use crate::fleet::{Fleet, Registration};
+use crate::meter::Meter;
 
 /// Votes per option and pets served, across every replica.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -148,6 +149,12 @@ pub trait Store: Send + Sync + 'static {
 
     /// The fleet's fault order and this replica's, changing as they do.
     fn fault_orders(&self) -> watch::Receiver<FaultOrders>;
+
+    /// What traffic drivers (`pets load`) published, as last known. No I/O.
+    /// Only a shared store carries it; none by default.
+    fn meter(&self) -> Meter {
+        Meter::default()
+    }
 
     /// Adds what this store measures to `/metrics` (nothing, by default).
     fn register_metrics(&self, _registry: &prometheus::Registry) {}

@@ -1,9 +1,11 @@
 //! `pets`: serve the voter site and the admin console; `pets healthcheck`:
 //! ask the running one whether it is healthy; `pets load`: drive synthetic
-//! visitors at it (see `pets-load`).
+//! visitors at it (see `pets-load`), publishing what it measures through
+//! the store named by `DB`, if any, for the console's availability meter.
 
 use std::process::ExitCode;
 
+use pets::configuration::{driver_store_from_env, StoreSettings};
 use pets::startup::shutdown_signal;
 use pets::{telemetry, Application, Settings};
 
@@ -13,18 +15,7 @@ async fn main() -> ExitCode {
         Some("healthcheck") => return pets::healthcheck::run(),
         Some("load") => {
             let args: Vec<String> = std::env::args().skip(2).collect();
-            return match pets_load::LoadOptions::parse(&args) {
-                Ok(options) => {
-                    let json = options.json;
-                    let report = pets_load::run(options).await;
-                    pets_load::report::finish(json, &report);
-                    ExitCode::SUCCESS
-                }
-                Err(e) => {
-                    eprintln!("{e}");
-                    ExitCode::from(2)
-                }
-            };
+            return load(&args).await;
         }
         Some("--version") => {
             println!("pets {}", env!("CARGO_PKG_VERSION"));
@@ -61,4 +52,39 @@ async fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `pets load ...`: exit status 2 for a bad command line or environment.
+async fn load(args: &[String]) -> ExitCode {
+    let options = match pets_load::LoadOptions::parse(args) {
+        Ok(options) => options,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    let publisher = match driver_store_from_env() {
+        Ok(StoreSettings::Memory) => None,
+        Ok(StoreSettings::Consul(settings)) => match pets_store::MeterPublisher::new(&settings) {
+            Ok(publisher) => Some(publisher),
+            Err(e) => {
+                eprintln!("pets load: cannot set up the Consul client: {e}");
+                return ExitCode::from(2);
+            }
+        },
+        Err(e) => {
+            eprintln!("pets load: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if let Some(publisher) = &publisher {
+        eprintln!(
+            "pets load: publishing to the store as {} for the console's meter",
+            publisher.driver()
+        );
+    }
+    let json = options.json;
+    let report = pets_load::run(options, publisher).await;
+    pets_load::report::finish(json, &report);
+    ExitCode::SUCCESS
 }

@@ -1,9 +1,13 @@
 //! Builds the store and both servers, and runs them until told to stop.
 //!
-//! Shutdown is graceful: on the signal both servers stop accepting, requests
-//! in flight finish (event streams are told to end), then the store writes out
-//! what it holds in memory. The whole takes well under Swarm's default 10 s
-//! grace period.
+//! Shutdown is graceful: on the signal, if `PETS_SHUTDOWN_DELAY` asks for
+//! it, both servers keep answering for that long but close each connection
+//! after its answer (so clients that keep connections alive move to the
+//! replicas still running while the orchestrator stops routing here); then
+//! both stop accepting, requests in flight finish (event streams are told to
+//! end), and the store writes out what it holds in memory. With no delay the
+//! whole takes well under Swarm's default 10 s grace period; the stacks give
+//! the delay on top.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -23,7 +27,7 @@ use tower_http::LatencyUnit;
 use tracing::Level;
 
 use crate::configuration::{Settings, StoreSettings};
-use crate::serve::{serve, Limits};
+use crate::serve::{serve, Limits, Phase};
 
 /// How long requests in flight may take to finish at shutdown.
 pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(6);
@@ -35,6 +39,7 @@ pub struct Application {
     state: AppState,
     store: Arc<dyn Store>,
     stopping: watch::Sender<bool>,
+    shutdown_delay: Duration,
 }
 
 impl Application {
@@ -106,6 +111,7 @@ impl Application {
             state,
             store,
             stopping,
+            shutdown_delay: settings.shutdown_delay,
         })
     }
 
@@ -123,22 +129,32 @@ impl Application {
 
     /// Serves until `shutdown` completes, then drains and flushes.
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+        let (phase, phase_rx) = watch::channel(Phase::Serving);
         let web = serve(
             self.web,
             logged(voter_router(self.state.clone())),
             self.limits.clone(),
-            self.stopping.subscribe(),
+            phase_rx.clone(),
         );
         let admin = serve(
             self.admin,
             logged(admin_router(self.state.clone())),
             self.limits.clone(),
-            self.stopping.subscribe(),
+            phase_rx,
         );
         let servers = tokio::spawn(async move { tokio::join!(web, admin) });
         shutdown.await;
-        tracing::info!("shutting down: finishing requests in flight");
         let _ = self.stopping.send(true);
+        if !self.shutdown_delay.is_zero() {
+            tracing::info!(
+                "shutting down: answering for {:?} more, one request per connection, while clients move to other replicas",
+                self.shutdown_delay
+            );
+            let _ = phase.send(Phase::Closing);
+            tokio::time::sleep(self.shutdown_delay).await;
+        }
+        tracing::info!("shutting down: finishing requests in flight");
+        let _ = phase.send(Phase::Stopped);
         if tokio::time::timeout(DRAIN_TIMEOUT, servers).await.is_err() {
             tracing::warn!("requests still open after {DRAIN_TIMEOUT:?}; closing them");
         }

@@ -114,4 +114,49 @@
       });
     }
   });
+
+  // The availability meter: the server computes the geometry; this copies it.
+  var SVG = 'http://www.w3.org/2000/svg';
+  var rects = function (id, bars, marks) {
+    var g = document.getElementById(id);
+    if (!g) return;
+    g.textContent = '';
+    bars.forEach(function (b) {
+      var add = function (x, y, w, h) {
+        var r = document.createElementNS(SVG, 'rect');
+        r.setAttribute('class', id === 'meter-fails' ? 'meter-fail' : 'meter-bar');
+        r.setAttribute('x', x); r.setAttribute('y', y);
+        r.setAttribute('width', w); r.setAttribute('height', h);
+        g.appendChild(r);
+      };
+      add(b.x, b.y, 2, b.h);
+      if (marks) add(b.x - 1, 4, 4, 6);
+    });
+  };
+  source.addEventListener('meter', function (event) {
+    var m = JSON.parse(event.data);
+    text('meter-summary', m.summary);
+    text('meter-rate', m.rate);
+    text('meter-ok', m.ok_percent);
+    text('meter-failed', m.failed);
+    text('meter-max', m.chart.max_rate);
+    var section = document.getElementById('meter');
+    if (section) section.classList.toggle('failing', m.failed > 0);
+    rects('meter-bars', m.chart.bars, false);
+    rects('meter-fails', m.chart.fails, true);
+    var line = document.getElementById('meter-line');
+    if (line) line.setAttribute('d', m.chart.line);
+    var list = document.getElementById('meter-drivers');
+    if (list) {
+      list.textContent = '';
+      m.drivers.forEach(function (d) {
+        var li = document.createElement('li');
+        var code = document.createElement('code');
+        code.textContent = d.driver;
+        li.appendChild(code);
+        li.appendChild(document.createTextNode(' on ' + d.targets + ': ' + d.summary));
+        list.appendChild(li);
+      });
+    }
+  });
 })();

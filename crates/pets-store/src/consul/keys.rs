@@ -87,6 +87,16 @@ impl Keys {
         format!("{}faults/", self.prefix)
     }
 
+    /// Every traffic driver's availability series.
+    pub fn load(&self) -> String {
+        format!("{}load/", self.prefix)
+    }
+
+    /// This process's series, when it is a traffic driver.
+    pub fn load_driver(&self) -> String {
+        format!("{}load/{}", self.prefix, self.replica)
+    }
+
     /// Every ended admin session.
     pub fn sessions(&self) -> String {
         format!("{}sessions/", self.prefix)

@@ -14,6 +14,7 @@
 //! | `votes/archive`, `served/archive` | the counts of folded replicas, and the tokens of the last values folded | the replica holding `fold-lock`, check-and-set |
 //! | `fold-lock` | `{"holder"}`, held by that replica's fleet session | see [`fold`] |
 //! | `faults/fleet`, `faults/replicas/<replica>` | a fault order: `{"latency_ms",…,"issued_at_ms"}` | any replica an operator asks, check-and-set |
+//! | `load/<driver>` | a traffic driver's last 5 minutes, second by second (see [`meter`]) | that `pets load` only |
 //!
 //! Totals are sums over `votes/` and `served/`. Counters have one writer each,
 //! so replicas never contend; a voter's record and its lane's counter change
@@ -30,6 +31,7 @@ mod faults;
 mod fold;
 mod keys;
 mod kv;
+mod meter;
 mod metrics;
 mod records;
 mod registry;
@@ -58,6 +60,7 @@ use crate::fleet::{Fleet, FleetStore, Registration, ReplicaRecord};
 use crate::store::{Snapshot, Store, StoreError, StoreKind};
 
 pub use self::client::{ClientError, BLOCKING_WAIT, CONNECT_TIMEOUT, READ_TIMEOUT, WRITE_TIMEOUT};
+pub use self::meter::MeterPublisher;
 pub use self::served::FLUSH_INTERVAL;
 pub use self::settings::{ConsulSettings, TargetError, Targets};
 pub use self::votes::{MAX_VOTERS_PER_TXN, VOTE_DEADLINE};
@@ -249,6 +252,10 @@ impl Store for ConsulStore {
         if let Some(registered) = registry.as_ref() {
             registered.registry.touched.notify_one();
         }
+    }
+
+    fn meter(&self) -> crate::meter::Meter {
+        self.watched.known().meter.clone()
     }
 
     fn fleet(&self) -> Fleet {

@@ -1,6 +1,6 @@
 //! What this replica knows of the cluster, and the tasks that keep it
 //! current: blocking queries on `votes/`, `served/`, `replicas/`,
-//! `sessions/`, `logins/` and `faults/`, a look at the leader
+//! `sessions/`, `logins/`, `faults/` and `load/`, a look at the leader
 //! and servers every few seconds, and a publisher that turns changes into
 //! the store's [`Snapshot`] for subscribers, at most every 100 ms.
 
@@ -18,6 +18,7 @@ use crate::consul::records::{sum_counters, ServedValue};
 use crate::consul::served::ServedCounter;
 use crate::faults::FaultOrders;
 use crate::fleet::{ReplicaRecord, ServerInfo};
+use crate::meter::Meter;
 use crate::store::{Snapshot, StoreKind, StoreStatus, Tally};
 
 /// The shortest time between two blocking queries on one prefix: every
@@ -47,6 +48,8 @@ pub struct Known {
     pub servers: Vec<ServerInfo>,
     /// Every replica's record, as last read.
     pub replicas: Vec<ReplicaRecord>,
+    /// Every traffic driver's series, as last read.
+    pub meter: Meter,
 }
 
 /// What the store and its watchers share.
@@ -140,6 +143,11 @@ impl Watched {
                     modified
                 });
             },
+        ));
+        tokio::spawn(follow(
+            Arc::downgrade(&watched),
+            Keys::load,
+            |w, entries| w.known().meter = crate::consul::meter::meter_from(entries),
         ));
         tokio::spawn(watch_cluster(Arc::downgrade(&watched)));
         tokio::spawn(publish(Arc::downgrade(&watched)));

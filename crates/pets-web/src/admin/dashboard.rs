@@ -1,11 +1,12 @@
 //! `GET /`: the results as a bar chart drawn on the server (SVG) and the
-//! fleet as one card per replica, readable without JavaScript (the page then
+//! fleet as one card per replica, the availability meter, readable without JavaScript (the page then
 //! reloads every few seconds); a small script keeps it live instead.
 
 use axum::extract::State;
 use axum::response::Html;
 use tera::Context;
 
+use super::meter::MeterView;
 use super::results::Results;
 use crate::error::AppError;
 use crate::state::AppState;
@@ -15,6 +16,10 @@ pub async fn show(State(state): State<AppState>) -> Result<Html<String>, AppErro
     let mut context = Context::new();
     context.insert("results", &results);
     context.insert("fleet", &state.store.fleet());
+    context.insert(
+        "meter",
+        &MeterView::new(&state.store.meter(), pets_store::unix_now()),
+    );
     context.insert("login_required", &state.auth.is_some());
     state.render("admin.html", context)
 }

@@ -1,7 +1,8 @@
 //! `GET /api/events`: the console kept live with server-sent events. A
 //! `results` event whenever the tally or the store's state changes, a
-//! `fleet` event whenever a replica joins, leaves or changes; both checked
-//! at least every second. The stream ends when the server shuts down.
+//! `fleet` event whenever a replica joins, leaves or changes, a `meter`
+//! event whenever the availability meter moves; all checked at least every
+//! second. The stream ends when the server shuts down.
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
@@ -13,6 +14,7 @@ use futures::Stream;
 use pets_store::Snapshot;
 use tokio::sync::watch;
 
+use super::meter::MeterView;
 use super::results::Results;
 use crate::state::AppState;
 
@@ -29,6 +31,7 @@ pub async fn stream(
         state,
         last_results: String::new(),
         last_fleet: String::new(),
+        last_meter: String::new(),
         ready: VecDeque::new(),
         started: false,
     };
@@ -53,6 +56,7 @@ struct Feed {
     stopping: watch::Receiver<bool>,
     last_results: String,
     last_fleet: String,
+    last_meter: String,
     ready: VecDeque<Event>,
     started: bool,
 }
@@ -76,6 +80,13 @@ impl Feed {
             self.ready
                 .push_back(Event::default().event("fleet").data(fleet));
             self.last_fleet = comparable;
+        }
+        let meter = MeterView::new(&self.state.store.meter(), pets_store::unix_now());
+        let meter = serde_json::to_string(&meter).unwrap_or_default();
+        if meter != self.last_meter {
+            self.ready
+                .push_back(Event::default().event("meter").data(&meter));
+            self.last_meter = meter;
         }
     }
 

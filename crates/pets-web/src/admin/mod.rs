@@ -5,6 +5,7 @@ mod dashboard;
 mod events;
 mod fleet;
 mod login;
+mod meter;
 mod results;
 
 use axum::extract::{DefaultBodyLimit, Request, State};
@@ -26,6 +27,7 @@ pub fn admin_router(state: AppState) -> Router {
         .route("/", get(dashboard::show))
         .route("/api/results", get(results::json))
         .route("/api/fleet", get(fleet::json))
+        .route("/api/meter", get(meter::json))
         .route("/api/events", get(events::stream))
         .route("/api/faults", post(crate::faults::api::post_json))
         .route("/faults", post(crate::faults::api::post_form))

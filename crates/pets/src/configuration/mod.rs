@@ -5,13 +5,16 @@
 //! than letting it run in a state nobody asked for, such as an open console.
 
 mod faults;
+mod store;
 
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use pets_store::{ConsulSettings, ReplicaIdentity, Targets};
+use pets_store::ReplicaIdentity;
 
+use self::store::replica_name;
+pub use self::store::{driver_store_from_env, StoreSettings};
 use crate::serve::Limits;
 use crate::telemetry::LogFormat;
 use pets_web::{PetOptions, WebSettings};
@@ -35,12 +38,8 @@ pub struct Settings {
     pub limits: Limits,
     /// `LOG_FORMAT`: `text` (the default) or `json`.
     pub log_format: LogFormat,
-}
-
-#[derive(Debug, Clone)]
-pub enum StoreSettings {
-    Memory,
-    Consul(ConsulSettings),
+    /// `PETS_SHUTDOWN_DELAY`: how long to keep answering after the signal.
+    pub shutdown_delay: Duration,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -50,7 +49,7 @@ pub struct ConfigError {
     pub problem: String,
 }
 
-fn error(variable: &'static str, problem: impl Into<String>) -> ConfigError {
+pub(super) fn error(variable: &'static str, problem: impl Into<String>) -> ConfigError {
     ConfigError {
         variable,
         problem: problem.into(),
@@ -147,21 +146,7 @@ impl Settings {
             version: web.version.clone(),
             started_at: String::new(),
         };
-        let store = match get("DB") {
-            None => StoreSettings::Memory,
-            Some(db) => StoreSettings::Consul(ConsulSettings {
-                targets: Targets::parse(&db).map_err(|e| error("DB", e.to_string()))?,
-                token: consul_token(&get)?,
-                ca_cert_pem: match get("CONSUL_CACERT") {
-                    None => None,
-                    Some(path) => Some(std::fs::read(&path).map_err(|e| {
-                        error("CONSUL_CACERT", format!("cannot read `{path}`: {e}"))
-                    })?),
-                },
-                prefix: kv_prefix(get("PETS_KV_PREFIX"))?,
-                replica: identity.id.clone(),
-            }),
-        };
+        let store = store::from_lookup(&get, &identity.id)?;
         let defaults = Limits::default();
         let number = |name: &'static str, default: usize, min: usize| match get(name) {
             None => Ok(default),
@@ -190,7 +175,20 @@ impl Settings {
             max_header_bytes: number("PETS_MAX_HEADER_BYTES", defaults.max_header_bytes, 4096)?,
             max_headers: number("PETS_MAX_HEADERS", defaults.max_headers, 8)?,
         };
+        let shutdown_delay = match get("PETS_SHUTDOWN_DELAY") {
+            None => Duration::ZERO,
+            Some(v) => match v.trim_end_matches('s').parse::<f64>() {
+                Ok(s) if (0.0..=60.0).contains(&s) => Duration::from_secs_f64(s),
+                _ => {
+                    return Err(error(
+                        "PETS_SHUTDOWN_DELAY",
+                        format!("`{v}` is not a number of seconds (0 to 60)"),
+                    ))
+                }
+            },
+        };
         Ok(Self {
+            shutdown_delay,
             bind,
             web_port: port("WEB_PORT", 5000)?,
             admin_port: port("ADMIN_PORT", 7000)?,
@@ -253,72 +251,7 @@ fn trusted_proxies(raw: Option<String>) -> Result<Vec<ipnet::IpNet>, ConfigError
         .collect()
 }
 
-fn consul_token(
-    get: &impl Fn(&str) -> Option<String>,
-) -> Result<Option<SecretString>, ConfigError> {
-    if let Some(token) = get("CONSUL_HTTP_TOKEN") {
-        return Ok(Some(SecretString::from(token)));
-    }
-    match get("CONSUL_HTTP_TOKEN_FILE") {
-        None => Ok(None),
-        Some(path) => {
-            let text = std::fs::read_to_string(&path).map_err(|e| {
-                error(
-                    "CONSUL_HTTP_TOKEN_FILE",
-                    format!("cannot read `{path}`: {e}"),
-                )
-            })?;
-            let token = text.trim();
-            Ok((!token.is_empty()).then(|| SecretString::from(token)))
-        }
-    }
-}
-
-fn kv_prefix(raw: Option<String>) -> Result<String, ConfigError> {
-    let prefix = raw.unwrap_or_else(|| "pets/".into());
-    let valid = prefix
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'/'))
-        && !prefix.starts_with('/')
-        && !prefix.split('/').any(|p| p == "..");
-    if !valid {
-        return Err(error(
-            "PETS_KV_PREFIX",
-            format!("`{prefix}` may hold only letters, digits, '-', '_', '.' and '/'"),
-        ));
-    }
-    Ok(if prefix.ends_with('/') {
-        prefix
-    } else {
-        format!("{prefix}/")
-    })
-}
-
-/// This process's name in Consul keys: the host name, for people reading the
-/// keys, and a random suffix, so that no two processes ever share a counter.
-fn replica_name(hostname: &str) -> String {
-    let host: String = hostname
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .take(48)
-        .collect();
-    format!("{host}-{:06x}", rand_suffix())
-}
-
-fn rand_suffix() -> u32 {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos());
-    (nanos ^ std::process::id().rotate_left(16)) & 0xff_ffff
-}
-
-fn system_hostname() -> String {
+pub(super) fn system_hostname() -> String {
     let mut buf = [0u8; 256];
     // SAFETY: the buffer is valid for its length, and gethostname writes at
     // most that many bytes.

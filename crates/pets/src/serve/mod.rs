@@ -6,7 +6,11 @@
 //! The port holds a bounded number of connections ([`slots`]), the oldest
 //! idle one making room for a new one. The accept loop never stops: a failed
 //! accept, even for want of file descriptors, waits a moment and goes on.
-//! On stop, connections finish the request in flight and close.
+//! On stop, connections finish the request in flight and close. Before
+//! that, a [`Phase::Closing`] may come first: the port still accepts and
+//! answers, but every connection closes after its next answer, so clients
+//! that keep connections alive come back through name resolution, and find
+//! the replicas that are not stopping.
 
 mod slots;
 
@@ -64,13 +68,23 @@ impl Default for Limits {
     }
 }
 
-/// Serves `router` on `listener` until `stop` turns true, then waits for
-/// the connections to finish.
+/// Where a port is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Phase {
+    Serving,
+    /// Still accepting and answering, one request per connection.
+    Closing,
+    /// Not accepting; connections finish their request in flight.
+    Stopped,
+}
+
+/// Serves `router` on `listener` until `phase` reaches
+/// [`Phase::Stopped`], then waits for the connections to finish.
 pub async fn serve(
     listener: TcpListener,
     router: Router,
     limits: Limits,
-    mut stop: watch::Receiver<bool>,
+    mut phase: watch::Receiver<Phase>,
 ) {
     let slots = Slots::new(limits.max_connections);
     let mut builder = http1::Builder::new();
@@ -80,14 +94,16 @@ pub async fn serve(
         .max_headers(limits.max_headers)
         .max_header_size(limits.max_header_bytes)
         .max_buf_size((limits.max_header_bytes * 2).max(8192));
-    let builder = Arc::new(builder);
+    let mut one_shot = builder.clone();
+    one_shot.keep_alive(false);
+    let (builder, one_shot) = (Arc::new(builder), Arc::new(one_shot));
     let router = router.layer(RequestBodyTimeoutLayer::new(limits.body_timeout));
     let mut connections = JoinSet::new();
     let mut last_logged: Option<Instant> = None;
     loop {
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
-            _ = stopped(&mut stop) => break,
+            _ = reached(&mut phase, Phase::Stopped) => break,
         };
         while connections.try_join_next().is_some() {}
         let (stream, peer) = match accepted {
@@ -106,13 +122,20 @@ pub async fn serve(
             continue;
         };
         let _ = stream.set_nodelay(true);
+        let closing = *phase.borrow() >= Phase::Closing;
         let connection = Connection {
-            builder: builder.clone(),
+            builder: if closing { &one_shot } else { &builder }.clone(),
             router: router.clone(),
             ticket: Arc::new(ticket),
             peer,
+            // One opened while closing closes after its answer by itself.
+            close_at: if closing {
+                Phase::Stopped
+            } else {
+                Phase::Closing
+            },
         };
-        connections.spawn(connection.run(stream, stop.clone()));
+        connections.spawn(connection.run(stream, phase.clone()));
     }
     while connections.join_next().await.is_some() {}
 }
@@ -122,15 +145,18 @@ struct Connection {
     router: Router,
     ticket: Arc<Ticket>,
     peer: SocketAddr,
+    /// The phase at which this connection is told to close once idle.
+    close_at: Phase,
 }
 
 impl Connection {
-    async fn run(self, stream: TcpStream, mut stop: watch::Receiver<bool>) {
+    async fn run(self, stream: TcpStream, mut phase: watch::Receiver<Phase>) {
         let Self {
             builder,
             router,
             ticket,
             peer,
+            close_at,
         } = self;
         let in_flight = ticket.clone();
         let service = hyper::service::service_fn(move |mut request: http::Request<Incoming>| {
@@ -153,7 +179,8 @@ impl Connection {
             }
             // Dropping the connection closes it: it was idle.
             _ = ticket.evicted() => tracing::debug!(%peer, "idle connection closed to make room"),
-            _ = stopped(&mut stop) => {
+            // Closes once idle: at once, or after the answer in flight.
+            _ = reached(&mut phase, close_at) => {
                 connection.as_mut().graceful_shutdown();
                 let _ = connection.await;
             }
@@ -161,9 +188,9 @@ impl Connection {
     }
 }
 
-/// Completes once `stop` turns true (or its sender is gone).
-async fn stopped(stop: &mut watch::Receiver<bool>) {
-    let _ = stop.wait_for(|&s| s).await.is_ok();
+/// Completes once `phase` reaches `at` (or its sender is gone).
+async fn reached(phase: &mut watch::Receiver<Phase>, at: Phase) {
+    let _ = phase.wait_for(|&p| p >= at).await.is_ok();
 }
 
 /// Raises this process's soft limit on open files to its hard limit, and

@@ -138,6 +138,15 @@ impl TestApp {
         response.json().await.unwrap()
     }
 
+    /// `GET /api/meter`: the availability meter, as a visitor with no session.
+    pub async fn meter(&self) -> Value {
+        let response = Visitor::new()
+            .get(&format!("{}/api/meter", self.admin))
+            .await;
+        assert_eq!(response.status(), 200, "the meter answers");
+        response.json().await.unwrap()
+    }
+
     /// The vote counts per option, in order a, b, c.
     pub async fn votes(&self) -> [u64; 3] {
         let results = self.results().await;

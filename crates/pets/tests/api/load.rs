@@ -1,16 +1,26 @@
 //! `pets load` against a real app: its counts agree with the server's
 //! (visitors who voted = votes counted, pages answered 200 = pets served),
-//! it keeps its rate, and a target that refuses is counted as failures.
+//! it keeps its rate, a target that refuses is counted as failures, and
+//! with `DB` set its figures reach every console's availability meter.
 
+use std::time::Duration;
+
+use pets_testkit::{eventually, holds, Cluster};
 use serde_json::Value;
 
-use crate::helpers::spawn_app;
+use crate::helpers::{spawn_app, spawn_app_with, Env, Visitor};
 
 /// Runs `pets load` with `args` and `--json`; its per-second lines and the
 /// final report.
 async fn load(args: &[&str]) -> (Vec<Value>, Value) {
+    load_with(&[], args).await
+}
+
+/// [`load`] with environment variables.
+async fn load_with(env: &[(&str, &str)], args: &[&str]) -> (Vec<Value>, Value) {
     let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_pets"))
         .arg("load")
+        .envs(env.iter().copied())
         .args(args)
         .arg("--json")
         .output()
@@ -87,5 +97,92 @@ async fn a_target_that_refuses_is_counted_as_failures() {
         report["errors"]["refused"].as_u64(),
         Some(requests),
         "{report}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_console_meters_what_the_driver_measured() {
+    let cluster = Cluster::lock().await;
+    let prefix = format!("test-{}-meter/", std::process::id());
+    let replica = || {
+        Env::default()
+            .with("DB", cluster.db())
+            .with("PETS_KV_PREFIX", &prefix)
+    };
+    let one = spawn_app_with(replica()).await;
+    let two = spawn_app_with(replica()).await;
+    let idle = two.meter().await;
+    assert_eq!(idle["active"], false, "{idle}");
+    assert!(idle["summary"].as_str().unwrap().contains("pets load"));
+
+    // Half the traffic goes to an address that refuses: failures to meter.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let refusing = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let db = cluster.db();
+    let (_, report) = load_with(
+        &[
+            ("DB", db.as_str()),
+            ("PETS_KV_PREFIX", prefix.as_str()),
+            ("HOSTNAME", "lab-laptop"),
+        ],
+        &[
+            "--target",
+            &format!("{},{refusing}", one.web),
+            "--rate",
+            "100",
+            "--duration",
+            "3s",
+        ],
+    )
+    .await;
+    let (requests, failed) = (report["requests"].as_u64(), report["failed"].as_u64());
+    assert!(failed.unwrap() > 0 && failed < requests, "{report}");
+    // Another replica's console, as the store last told it.
+    let shown = eventually(
+        Duration::from_secs(5),
+        "the driver's last write",
+        || async { holds(two.meter().await, |m| m["drivers"][0]["running"] == false) },
+    )
+    .await;
+    let driver = &shown["drivers"][0];
+    assert!(driver["driver"]
+        .as_str()
+        .unwrap()
+        .starts_with("load-lab-laptop-"));
+    assert_eq!(
+        (driver["requests"].as_u64(), driver["failed"].as_u64()),
+        (requests, failed),
+        "the console shows the driver's own totals: {shown}"
+    );
+    assert_eq!(
+        (shown["requests"].as_u64(), shown["failed"].as_u64()),
+        (requests, failed),
+        "the window holds the whole run"
+    );
+    assert_eq!(
+        shown["summary"],
+        format!(
+            "{} of {} requests failed in the last 5 minutes",
+            failed.unwrap(),
+            requests.unwrap()
+        )
+    );
+    let marks = shown["chart"]["fails"].as_array().unwrap().len();
+    assert!(
+        (3..=5).contains(&marks),
+        "each second with failures is marked: {shown}"
+    );
+    assert!(shown["chart"]["bars"].as_array().unwrap().len() >= 3);
+    let page = Visitor::new()
+        .get(&format!("{}/", one.admin))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("requests failed in the last 5 minutes")
+            && page.contains("class=\"meter-fail\""),
+        "the page drawn on the server shows the meter too"
     );
 }

@@ -1,9 +1,10 @@
-//! Shutdown: event streams end, the ports close, and SIGTERM stops the real
-//! binary cleanly.
+//! Shutdown: event streams end, the ports close, `PETS_SHUTDOWN_DELAY`
+//! keeps answering one request per connection for a while first, and
+//! SIGTERM stops the real binary cleanly.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use crate::helpers::{spawn_app, Visitor};
+use crate::helpers::{spawn_app, spawn_app_with, Env, Visitor};
 
 #[tokio::test]
 async fn shutdown_ends_event_streams_and_stops_listening() {
@@ -22,6 +23,44 @@ async fn shutdown_ends_event_streams_and_stops_listening() {
     assert!(
         reqwest::get(app.health_url()).await.is_err(),
         "no longer accepting"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_shutdown_delay_keeps_answering_but_not_keeping_connections() {
+    let mut app = spawn_app_with(Env::default().with("PETS_SHUTDOWN_DELAY", "1.5")).await;
+    let health = app.health_url();
+    let kept = Visitor::new();
+    let first = kept.get(&health).await;
+    assert!(first.headers().get("connection").is_none(), "kept alive");
+    let probe = async {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        // A new connection, during the delay: answered, then closed.
+        let during = Visitor::new().get(&health).await;
+        let closed = during
+            .headers()
+            .get("connection")
+            .map(|v| v.as_bytes().to_vec());
+        // The kept-alive connection was closed while idle; a request on
+        // the same client opens a new one and is still answered.
+        let again = kept.get(&health).await.status();
+        tokio::time::sleep(Duration::from_millis(2_000)).await;
+        let after = reqwest::get(&health).await.is_err();
+        (during.status(), closed, again, after)
+    };
+    let started = Instant::now();
+    let (took, (during, closed, again, after)) = tokio::join!(app.stop(), probe);
+    assert_eq!(during, 200, "answered during the delay");
+    assert_eq!(
+        closed.as_deref(),
+        Some(&b"close"[..]),
+        "one request per connection"
+    );
+    assert_eq!(again, 200);
+    assert!(after, "no longer accepting once the delay is over");
+    assert!(
+        took >= Duration::from_millis(1_500) && started.elapsed() < Duration::from_secs(10),
+        "stopped after the delay: {took:?}"
     );
 }
 

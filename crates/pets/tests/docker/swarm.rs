@@ -1,9 +1,9 @@
 //! The dev stack on a one-node Swarm, phase by phase: Consul elects a
 //! leader, a vote counts on every replica, a lost Consul task loses nothing,
-//! `/kill` gets a web task replaced, 2.0 rolls through with no 5xx, and
+//! `/kill` gets a web task replaced, 2.0 rolls through under `pets load`
+//! with no failed request, and
 //! `broken` rolls itself back.
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -13,7 +13,7 @@ use serde_json::Value;
 
 use crate::engine::Swarm;
 use crate::stack::{tasks, update_state, Stack, Task};
-use crate::support::{docker, eventually, http, local_images, try_get_json};
+use crate::support::{docker, eventually, http, local_images, try_docker, try_get_json};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_dev_stack_votes_heals_updates_and_rolls_back() {
@@ -27,7 +27,7 @@ async fn the_dev_stack_votes_heals_updates_and_rolls_back() {
     a_vote_counts_on_every_replica(&web).await;
     let tally = a_lost_consul_task_loses_no_vote(&web, [0, 0, 1]).await;
     kill_gets_the_task_replaced(&web[0]).await;
-    a_rolling_update_serves_no_5xx(tally).await;
+    a_rolling_update_under_load_fails_no_request(tally).await;
     the_fleet_shows_the_new_version_only().await;
     broken_rolls_itself_back().await;
 }
@@ -287,32 +287,24 @@ async fn kill_gets_the_task_replaced(killed: &Task) {
     running_web_tasks(2).await;
 }
 
-/// A rolling update to 2.0 while a client keeps loading pages: no 5xx, and
-/// the tally survives.
-async fn a_rolling_update_serves_no_5xx(tally: [u64; 3]) {
-    let statuses: Arc<Mutex<HashMap<u16, usize>>> = Arc::default();
-    let stop = Arc::new(AtomicBool::new(false));
-    let poller = {
-        let (statuses, stop) = (statuses.clone(), stop.clone());
-        tokio::spawn(async move {
-            let client = http();
-            while !stop.load(Ordering::Relaxed) {
-                for task in tasks("web").unwrap_or_default() {
-                    let status = client
-                        .get(format!("http://{}:5000/", task.ip))
-                        .header("cookie", "pets_vote=a")
-                        .send()
-                        .await
-                        .map(|r| r.status().as_u16())
-                        .unwrap_or(0);
-                    *statuses.lock().unwrap().entry(status).or_default() += 1;
-                }
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
+/// A rolling update to 2.0 under `pets load`, the stack's `load` service
+/// scaled to 1, as the lab does it: the console's availability meter moves,
+/// and once the driver stops, its figures (on the console and in its report)
+/// say how many requests failed: the target is none. The tally gains exactly
+/// the driver's voters.
+async fn a_rolling_update_under_load_fails_no_request(tally: [u64; 3]) {
+    let load = Stack::service("load");
+    docker(&["service", "scale", "--detach", &format!("{load}=1")]);
+    let web = running_web_tasks(2).await;
+    let meter_at = |task: &Task| format!("http://{}:7000/api/meter", task.ip);
+    let moving = eventually(Duration::from_secs(90), "the meter moving", || async {
+        holds(try_get_json(&meter_at(&web[0])).await?, |m| {
+            m["rate"].as_u64() >= Some(20) && m["drivers"][0]["running"] == true
         })
-    };
-    // Blocks until the update converges: off the runtime's threads, so the
-    // poller keeps running.
+    })
+    .await;
+    eprintln!("the meter, before the update: {}", moving["summary"]);
+    // Blocks until the update converges: off the runtime's threads.
     tokio::task::spawn_blocking(|| {
         docker(&[
             "service",
@@ -327,24 +319,65 @@ async fn a_rolling_update_serves_no_5xx(tally: [u64; 3]) {
     })
     .await
     .unwrap();
-    stop.store(true, Ordering::Relaxed);
-    poller.await.unwrap();
-    let statuses = statuses.lock().unwrap().clone();
-    eprintln!("statuses during the 1.0 -> 2.0 update: {statuses:?}");
-    assert!(statuses.keys().all(|s| *s < 500), "no 5xx: {statuses:?}");
-    assert!(
-        statuses.get(&200).copied().unwrap_or(0) > 20,
-        "pages were served throughout"
-    );
+    // Traffic on 2.0 alone for a while, then the driver stops and reports.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let scaled = format!("{load}=0");
+    tokio::task::spawn_blocking(move || docker(&["service", "scale", "--detach=false", &scaled]))
+        .await
+        .unwrap();
     let web = running_web_tasks(2).await;
+    let meter = eventually(
+        Duration::from_secs(30),
+        "the driver's last figures",
+        || async {
+            holds(try_get_json(&meter_at(&web[1])).await?, |m| {
+                m["drivers"][0]["running"] == false
+            })
+        },
+    )
+    .await;
+    let report = eventually(Duration::from_secs(30), "the driver's report", || async {
+        holds(try_docker(&["service", "logs", "--raw", &load])?, |l| {
+            l.contains(" voters)")
+        })
+    })
+    .await;
+    let driver = &meter["drivers"][0];
+    let (requests, failed) = (
+        driver["requests"].as_u64().unwrap_or(0),
+        driver["failed"].as_u64().unwrap_or(u64::MAX),
+    );
+    eprintln!(
+        "rolling update 1.0 -> 2.0 under pets load: {failed} of {requests} requests failed; the console says \"{}\"; the driver's report:\n{report}",
+        meter["summary"]
+    );
+    assert!(requests > 500, "traffic throughout: {meter}");
+    assert!(
+        report.contains(&format!("{failed} of {requests} requests failed")),
+        "the console and the driver agree"
+    );
+    assert_eq!(failed, 0, "no request failed during the update: {report}");
     for task in &web {
         let page = page(task, "/vote").await;
         assert!(page.contains("version 2.0") && page.contains("theme-night"));
     }
+    let voters: u64 = report
+        .lines()
+        .find_map(|l| {
+            l.split_once(" voters)")?
+                .0
+                .rsplit_once('(')?
+                .1
+                .trim()
+                .parse()
+                .ok()
+        })
+        .expect("the report counts voters");
+    let after: u64 = votes(&results(&web[0]).await).iter().sum();
     assert_eq!(
-        votes(&results(&web[0]).await),
-        tally,
-        "the tally survived the update"
+        after,
+        tally.iter().sum::<u64>() + voters,
+        "every vote before and during the update counted, once"
     );
 }
 

@@ -1,0 +1,163 @@
+//! The availability meter's data: what traffic drivers (`pets load`)
+//! measured, second by second, as they publish it through the store for the
+//! console.
+//!
+//! Each driver keeps its own [`DriverSeries`]: its last [`WINDOW_S`] seconds
+//! and its totals since it started, rewritten whole every second (one key per
+//! driver, one writer per key, so drivers never contend). The console reads
+//! every driver's series as a [`Meter`] and adds them up second by second.
+
+use serde::{Deserialize, Serialize};
+
+/// How far back the meter looks, in seconds.
+pub const WINDOW_S: u64 = 300;
+
+/// A series not written for this long belongs to a driver that is gone; the
+/// console stops showing it once it no longer reaches into the window.
+pub const FORGET_AFTER_S: u64 = 3600;
+
+/// One second of one driver's traffic.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MeterSecond {
+    /// The Unix second the figures end at.
+    pub at: u64,
+    pub requests: u64,
+    pub ok: u64,
+    pub failed: u64,
+    /// The slowest 1% took at least this long (milliseconds, rounded up).
+    pub p99_ms: u64,
+}
+
+/// One driver's figures: its last [`WINDOW_S`] seconds and its totals.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DriverSeries {
+    /// The driver's name: its host and a random suffix.
+    pub driver: String,
+    /// What it sends traffic to, as given on its command line.
+    pub targets: String,
+    /// Unix seconds: when it started, and when it last wrote this.
+    pub started: u64,
+    pub updated: u64,
+    /// True once it stopped (its last write).
+    #[serde(default)]
+    pub finished: bool,
+    /// Since it started.
+    pub requests: u64,
+    pub failed: u64,
+    /// Oldest first, at most [`WINDOW_S`] of them.
+    pub seconds: Vec<MeterSecond>,
+}
+
+impl DriverSeries {
+    pub fn new(driver: String, targets: String, started: u64) -> Self {
+        Self {
+            driver,
+            targets,
+            started,
+            updated: started,
+            ..Self::default()
+        }
+    }
+
+    /// Adds a second's figures, forgetting what fell out of the window.
+    pub fn push(&mut self, second: MeterSecond) {
+        self.requests += second.requests;
+        self.failed += second.failed;
+        self.updated = self.updated.max(second.at);
+        self.seconds.push(second);
+        let oldest = second.at.saturating_sub(WINDOW_S);
+        let keep_from = self.seconds.partition_point(|s| s.at <= oldest);
+        self.seconds.drain(..keep_from);
+    }
+}
+
+/// Every driver's series, as the store last read them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Meter {
+    pub drivers: Vec<DriverSeries>,
+}
+
+impl Meter {
+    /// The drivers with any figures inside the window ending at `now`.
+    pub fn current(&self, now: u64) -> impl Iterator<Item = &DriverSeries> {
+        let from = now.saturating_sub(WINDOW_S);
+        self.drivers.iter().filter(move |d| d.updated > from)
+    }
+
+    /// Every driver's figures added up per second, for the window ending at
+    /// `now`: exactly [`WINDOW_S`] entries, oldest first, one a second
+    /// (a second nobody measured counts zero).
+    pub fn per_second(&self, now: u64) -> Vec<MeterSecond> {
+        let first = now.saturating_sub(WINDOW_S - 1);
+        let mut seconds: Vec<MeterSecond> = (first..=now)
+            .map(|at| MeterSecond {
+                at,
+                ..MeterSecond::default()
+            })
+            .collect();
+        for driver in self.current(now) {
+            for s in &driver.seconds {
+                let Some(slot) =
+                    s.at.checked_sub(first)
+                        .and_then(|i| seconds.get_mut(i as usize))
+                else {
+                    continue;
+                };
+                slot.requests += s.requests;
+                slot.ok += s.ok;
+                slot.failed += s.failed;
+                slot.p99_ms = slot.p99_ms.max(s.p99_ms);
+            }
+        }
+        seconds
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn second(at: u64, requests: u64, failed: u64) -> MeterSecond {
+        MeterSecond {
+            at,
+            requests,
+            ok: requests - failed,
+            failed,
+            p99_ms: 3,
+        }
+    }
+
+    #[test]
+    fn a_series_keeps_its_window_and_its_totals() {
+        let mut series = DriverSeries::new("load-1".into(), "tasks.web".into(), 1000);
+        for at in 1001..=1400 {
+            series.push(second(at, 10, u64::from(at == 1050)));
+        }
+        assert_eq!(series.seconds.len() as u64, WINDOW_S);
+        assert_eq!(series.seconds[0].at, 1101);
+        assert_eq!((series.requests, series.failed), (4000, 1));
+        assert_eq!(series.updated, 1400);
+    }
+
+    #[test]
+    fn drivers_add_up_per_second_and_old_ones_are_left_out() {
+        let mut a = DriverSeries::new("a".into(), "t".into(), 1000);
+        let mut b = DriverSeries::new("b".into(), "t".into(), 1000);
+        let mut gone = DriverSeries::new("gone".into(), "t".into(), 100);
+        a.push(second(1010, 10, 0));
+        a.push(second(1011, 10, 2));
+        b.push(second(1011, 5, 1));
+        gone.push(second(200, 99, 99));
+        let meter = Meter {
+            drivers: vec![a, b, gone],
+        };
+        assert_eq!(meter.current(1012).count(), 2);
+        let seconds = meter.per_second(1012);
+        assert_eq!(seconds.len() as u64, WINDOW_S);
+        assert_eq!(seconds.last().unwrap().at, 1012);
+        let at = |t: u64| seconds.iter().find(|s| s.at == t).copied().unwrap();
+        assert_eq!((at(1011).requests, at(1011).failed), (15, 3));
+        assert_eq!(at(1010).requests, 10);
+        assert_eq!(seconds.iter().map(|s| s.requests).sum::<u64>(), 25);
+    }
+}
