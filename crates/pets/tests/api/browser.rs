@@ -369,3 +369,96 @@ async fn the_console_shows_the_fleet_and_injects_a_fault_from_a_card() {
     browser.screenshot("admin-fleet.png").await;
     browser.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_availability_meter_moves_and_marks_the_failures() {
+    let cluster = pets_testkit::Cluster::lock().await;
+    let prefix = format!("test-{}-browser-meter/", std::process::id());
+    let replica = || {
+        Env::default()
+            .with("DB", cluster.db())
+            .with("PETS_KV_PREFIX", &prefix)
+    };
+    let apps = [
+        spawn_app_with(replica()).await,
+        spawn_app_with(replica()).await,
+    ];
+    let browser = Browser::start().await;
+    browser.client.goto(&apps[0].admin).await.unwrap();
+    let load = tokio::process::Command::new(env!("CARGO_BIN_EXE_pets"))
+        .args(["load", "--rate", "80", "--duration", "14s", "--target"])
+        .arg(format!("{},{}", apps[0].web, apps[1].web))
+        .env("DB", cluster.db())
+        .env("PETS_KV_PREFIX", &prefix)
+        .env("HOSTNAME", "workshop-laptop")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    // Live, through the event stream: the rate moves off zero.
+    let started = Instant::now();
+    while browser
+        .text("#meter-rate")
+        .await
+        .parse::<u64>()
+        .unwrap_or(0)
+        < 40
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the rate moves"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // Three seconds of errors from one replica's fault, then none.
+    let fault = |body: serde_json::Value| {
+        let url = format!("{}/api/faults", apps[1].admin);
+        async move {
+            let response = reqwest::Client::new()
+                .post(url)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 200);
+        }
+    };
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    fault(json!({"target": "fleet", "error_percent": 50})).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    fault(json!({"target": "fleet", "clear": true})).await;
+    let output = load.wait_with_output().await.unwrap();
+    assert!(output.status.success());
+    let started = Instant::now();
+    let summary = loop {
+        let summary = browser.text("#meter-summary").await;
+        if browser.text("#meter-drivers").await.contains("(stopped)") {
+            break summary;
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "{summary}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let failed: u64 = summary
+        .split(" of ")
+        .next()
+        .unwrap()
+        .replace(',', "")
+        .parse()
+        .unwrap();
+    assert!(failed > 20, "the fault's errors are counted: {summary}");
+    let marks = browser
+        .client
+        .find_all(Locator::Css("#meter-fails rect"))
+        .await
+        .unwrap()
+        .len();
+    assert!(marks >= 4, "the failed seconds are marked: {marks}");
+    browser
+        .client
+        .execute("document.getElementById('meter').scrollIntoView()", vec![])
+        .await
+        .unwrap();
+    browser.screenshot("admin-meter.png").await;
+    browser.close().await;
+}
