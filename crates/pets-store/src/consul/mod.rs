@@ -71,6 +71,11 @@ pub use self::votes::{MAX_VOTERS_PER_TXN, VOTE_DEADLINE};
 /// without waiting for it (measured: 1, 2 and 4 lanes, 2 fastest).
 pub const VOTE_LANES: usize = 2;
 
+/// How long a read of the results waits for the watcher to see this
+/// replica's last committed vote before reading Consul itself: a blocking
+/// query answers a commit at once, then pauses 100 ms.
+const READ_CATCH_UP: std::time::Duration = std::time::Duration::from_secs(1);
+
 pub struct ConsulStore {
     watched: Arc<Watched>,
     /// One failed-login write at a time, so they land in order.
@@ -80,6 +85,8 @@ pub struct ConsulStore {
     flusher: Mutex<Option<tokio::task::JoinHandle<()>>>,
     /// Voters whose ballots this replica committed.
     recorded: Arc<AtomicU64>,
+    /// The highest index this replica's votes committed at.
+    written: Arc<AtomicU64>,
     /// This replica's fleet record, once registered, and its task.
     registry: Mutex<Option<Registered>>,
 }
@@ -110,6 +117,7 @@ impl ConsulStore {
             changed.clone(),
         );
         let recorded = Arc::new(AtomicU64::new(0));
+        let written = Arc::new(AtomicU64::new(0));
         Ok(Arc::new(Self {
             lanes: VoteLanes::start(
                 kv,
@@ -117,8 +125,10 @@ impl ConsulStore {
                 VOTE_LANES,
                 changed.clone(),
                 recorded.clone(),
+                written.clone(),
             ),
             recorded,
+            written,
             registry: Mutex::default(),
             watched: Watched::start(client, keys, served, changed),
             login_writes: tokio::sync::Mutex::new(()),
@@ -128,21 +138,9 @@ impl ConsulStore {
     }
 }
 
-#[async_trait]
-impl Store for ConsulStore {
-    async fn cast_vote(&self, ballot: Ballot) -> Result<(), StoreError> {
-        self.lanes.cast(ballot).await
-    }
-
-    fn count_pet_served(&self) {
-        self.watched.served.pending.fetch_add(1, Ordering::Relaxed);
-    }
-
-    fn pets_served(&self) -> u64 {
-        self.watched.pets_served()
-    }
-
-    async fn read(&self) -> Snapshot {
+impl ConsulStore {
+    /// The tally read from Consul now (both prefixes, one round trip each).
+    async fn read_from_consul(&self) -> Snapshot {
         let w = &self.watched;
         let (votes_prefix, served_prefix) = (w.keys.votes(), w.keys.served());
         let (votes, served) = tokio::join!(
@@ -162,6 +160,44 @@ impl Store for ConsulStore {
             }
         }
         w.last_known(false)
+    }
+}
+
+#[async_trait]
+impl Store for ConsulStore {
+    async fn cast_vote(&self, ballot: Ballot) -> Result<(), StoreError> {
+        self.lanes.cast(ballot).await
+    }
+
+    fn count_pet_served(&self) {
+        self.watched.served.pending.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn pets_served(&self) -> u64 {
+        self.watched.pets_served()
+    }
+
+    /// From memory: the watchers keep the tally current with blocking
+    /// queries, so a room full of consoles costs Consul nothing. A vote this
+    /// replica committed is waited for (briefly) so that whoever voted sees
+    /// it; only if the watcher is that far behind is Consul read.
+    async fn read(&self) -> Snapshot {
+        let w = &self.watched;
+        let written = self.written.load(Ordering::Relaxed);
+        let caught_up = tokio::time::timeout(READ_CATCH_UP, async {
+            loop {
+                let notified = w.changed.notified();
+                if w.known().votes_index.is_some_and(|i| i >= written) {
+                    return;
+                }
+                notified.await;
+            }
+        })
+        .await;
+        if caught_up.is_ok() {
+            return w.last_known(!w.client.reachable());
+        }
+        self.read_from_consul().await
     }
 
     fn snapshot(&self) -> Snapshot {

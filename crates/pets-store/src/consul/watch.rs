@@ -42,6 +42,9 @@ const PUBLISH_AT_LEAST: Duration = Duration::from_secs(1);
 #[derive(Default)]
 pub struct Known {
     pub votes: [u64; 3],
+    /// The highest index among the `votes/` entries last read (every commit
+    /// at or below it is in `votes`); `None` until the first read.
+    pub votes_index: Option<u64>,
     /// Pets served by every other replica.
     pub others_served: u64,
     pub leader: Option<String>,
@@ -88,7 +91,11 @@ impl Watched {
         tokio::spawn(follow(
             Arc::downgrade(&watched),
             Keys::votes,
-            |w, entries| w.known().votes = sum_counters(entries),
+            |w, entries| {
+                let mut known = w.known();
+                known.votes = sum_counters(entries);
+                known.votes_index = Some(entries.iter().map(|e| e.modify_index).max().unwrap_or(0));
+            },
         ));
         tokio::spawn(follow(
             Arc::downgrade(&watched),

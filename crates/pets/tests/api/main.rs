@@ -15,6 +15,7 @@ mod limits;
 mod load;
 mod logs;
 mod metrics;
+mod results;
 mod security;
 mod shutdown;
 mod voter;

@@ -42,6 +42,9 @@ pub struct Lane {
     pub(crate) last_undo_try: Instant,
     /// Voters whose ballots this replica committed, for the fleet.
     pub(crate) recorded: Arc<AtomicU64>,
+    /// The highest index a commit of this replica's lanes is known at: a
+    /// read of the results waits until the watcher has seen it.
+    pub(crate) written: Arc<AtomicU64>,
 }
 
 impl Lane {
@@ -62,6 +65,7 @@ impl Lane {
             owed: Vec::new(),
             last_undo_try: Instant::now(),
             recorded: Arc::default(),
+            written: Arc::default(),
         }
     }
 
@@ -184,6 +188,7 @@ impl Lane {
     pub(crate) fn committed(&mut self, next: Counter, index: Option<u64>) {
         let index = index.unwrap_or(self.counter.index);
         self.counter = Counter { index, ..next };
+        self.written.fetch_max(index, Ordering::Relaxed);
         self.changed.notify_waiters();
     }
 

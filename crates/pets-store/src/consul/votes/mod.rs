@@ -53,13 +53,15 @@ pub struct VoteLanes {
 
 impl VoteLanes {
     /// Starts `lanes` lanes and their dispatcher; `recorded` counts the
-    /// voters whose ballots this replica committed.
+    /// voters whose ballots this replica committed, `written` keeps the
+    /// highest index they committed at.
     pub fn start(
         kv: Arc<dyn Kv>,
         keys: Arc<Keys>,
         lanes: usize,
         changed: Arc<Notify>,
         recorded: Arc<AtomicU64>,
+        written: Arc<AtomicU64>,
     ) -> Self {
         let outage = Outage::default();
         let lanes = (0..lanes.max(1))
@@ -72,6 +74,7 @@ impl VoteLanes {
                     outage.clone(),
                 );
                 lane.recorded = recorded.clone();
+                lane.written = written.clone();
                 lane
             })
             .collect();

@@ -32,6 +32,7 @@ impl Harness {
             lanes,
             Arc::new(Notify::new()),
             Arc::default(),
+            Arc::default(),
         );
         Self { kv, keys, lanes }
     }
