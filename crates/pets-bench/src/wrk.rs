@@ -72,6 +72,19 @@ impl Wrk {
         })
     }
 
+    /// The same, at another concurrency.
+    pub fn with_connections(&self, connections: u32) -> Self {
+        Self {
+            dir: self.dir.clone(),
+            seconds: self.seconds,
+            connections,
+        }
+    }
+
+    pub fn seconds(&self) -> u64 {
+        self.seconds
+    }
+
     pub fn run(&self, name: &str, url: &str, load: Load) -> anyhow::Result<Report> {
         let request = match load {
             Load::Get { cookie: "" } => String::new(),
@@ -81,9 +94,11 @@ impl Wrk {
                 .into(),
             Load::Put => "wrk.method = \"PUT\"\nwrk.body = \"x\"\n".into(),
         };
-        let script = self
-            .dir
-            .join(format!("{}.lua", name.replace([' ', ','], "-")));
+        let script = self.dir.join(format!(
+            "{}-{}.lua",
+            name.replace([' ', ','], "-"),
+            self.connections
+        ));
         std::fs::write(&script, format!("{request}{COUNTING}"))?;
         eprintln!("  {name}: {url}");
         let output = Command::new("wrk")

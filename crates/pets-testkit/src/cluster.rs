@@ -138,6 +138,11 @@ impl Cluster {
         }
     }
 
+    /// The running servers' process ids.
+    pub fn pids(&self) -> Vec<u32> {
+        self.children.iter().flatten().map(|c| c.id()).collect()
+    }
+
     /// `DB` for pets: all three servers.
     pub fn db(&self) -> String {
         SERVERS.map(|s| format!("{s}:8500")).join(",")

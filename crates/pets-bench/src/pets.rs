@@ -1,0 +1,184 @@
+//! The processes the benchmark runs and talks to: pets (release build)
+//! against the cluster, nginx serving the pet page's own bytes, and the
+//! small blocking HTTP/1.0 client that checks on them.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use serde_json::Value;
+
+/// A child process stopped when dropped: SIGQUIT first, so a server with
+/// workers (nginx) takes them down with it, then SIGKILL.
+pub struct Running(pub Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        // SAFETY: signalling our own child process.
+        unsafe { libc::kill(self.0.id() as i32, libc::SIGQUIT) };
+        for _ in 0..50 {
+            if let Ok(Some(_)) = self.0.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// One blocking HTTP/1.0 exchange; returns status and body.
+pub fn send(addr: SocketAddr, request: &str) -> std::io::Result<(u16, String)> {
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_millis(200))?;
+    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+    stream.write_all(request.as_bytes())?;
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer)?;
+    let status = answer
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = answer
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    Ok((status, body))
+}
+
+pub fn get(addr: SocketAddr, path: &str, cookie: &str) -> std::io::Result<(u16, String)> {
+    send(
+        addr,
+        &format!("GET {path} HTTP/1.0\r\nHost: bench\r\nCookie: {cookie}\r\n\r\n"),
+    )
+}
+
+pub struct Pets {
+    process: Running,
+    pub web: SocketAddr,
+    pub admin: SocketAddr,
+}
+
+impl Pets {
+    /// Starts pets and returns it with the time from exec to its first
+    /// healthy `/health`.
+    pub fn start(
+        binary: &Path,
+        db: &str,
+        prefix: &str,
+        log: &Path,
+    ) -> anyhow::Result<(Self, Duration)> {
+        let (web, admin) = (free_port(), free_port());
+        let log = std::fs::File::create(log)?;
+        let started = Instant::now();
+        let child = Command::new(binary)
+            .env("WEB_PORT", web.to_string())
+            .env("ADMIN_PORT", admin.to_string())
+            .env("PETS_BIND", "127.0.0.1")
+            .env("DB", db)
+            .env("PETS_KV_PREFIX", prefix)
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .spawn()
+            .with_context(|| format!("starting {}", binary.display()))?;
+        let pets = Self {
+            process: Running(child),
+            web: SocketAddr::from(([127, 0, 0, 1], web)),
+            admin: SocketAddr::from(([127, 0, 0, 1], admin)),
+        };
+        loop {
+            if let Ok((200, _)) = get(pets.web, "/health", "") {
+                return Ok((pets, started.elapsed()));
+            }
+            if started.elapsed() > Duration::from_secs(10) {
+                bail!("pets did not become healthy in 10 s");
+            }
+            std::thread::sleep(Duration::from_micros(500));
+        }
+    }
+
+    fn results(&self) -> anyhow::Result<Value> {
+        let (status, body) = get(self.admin, "/api/results", "")?;
+        if status != 200 {
+            bail!("/api/results answered {status}");
+        }
+        Ok(serde_json::from_str(&body)?)
+    }
+
+    /// Pets served and votes for Cats, once every replica's counts are flushed.
+    pub fn counts(&self) -> anyhow::Result<(u64, u64)> {
+        let (served, votes) = self.tally()?;
+        Ok((served, votes[0]))
+    }
+
+    /// Pets served and every option's votes, once every replica's counts
+    /// are flushed.
+    pub fn tally(&self) -> anyhow::Result<(u64, [u64; 3])> {
+        std::thread::sleep(Duration::from_millis(1200));
+        let results = self.results()?;
+        let votes = |i: usize| results["options"][i]["votes"].as_u64().unwrap_or(0);
+        Ok((
+            results["hits"].as_u64().unwrap_or(0),
+            [votes(0), votes(1), votes(2)],
+        ))
+    }
+
+    pub fn resident_kib(&self) -> anyhow::Result<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.process.0.id()))?;
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .context("no VmRSS")
+    }
+}
+
+/// nginx (Debian's nginx-light) serving one file on a free port.
+pub fn start_nginx(dir: &Path, page: &str) -> anyhow::Result<(Running, SocketAddr)> {
+    let port = free_port();
+    std::fs::create_dir_all(dir.join("html"))?;
+    std::fs::write(dir.join("html/index.html"), page)?;
+    let conf = format!(
+        "worker_processes 2;\nerror_log {dir}/error.log;\npid {dir}/nginx.pid;\ndaemon off;\n\
+         events {{ worker_connections 1024; }}\n\
+         http {{ access_log {dir}/access.log; sendfile on; tcp_nopush on; keepalive_requests 1000000;\n\
+         server {{ listen 127.0.0.1:{port}; root {dir}/html; location / {{ default_type text/html; }} }} }}\n",
+        dir = dir.display()
+    );
+    std::fs::write(dir.join("nginx.conf"), conf)?;
+    let child = Command::new("nginx")
+        .args([
+            "-c",
+            &dir.join("nginx.conf").display().to_string(),
+            "-p",
+            &dir.display().to_string(),
+        ])
+        .stderr(Stdio::null())
+        .spawn()
+        .context("nginx is not installed: run scripts/install-deps.sh")?;
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let started = Instant::now();
+    while !matches!(get(addr, "/", ""), Ok((200, _))) {
+        if started.elapsed() > Duration::from_secs(5) {
+            bail!("nginx did not start");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Ok((Running(child), addr))
+}
+
+pub fn median(mut values: Vec<Duration>) -> Duration {
+    values.sort();
+    values[values.len() / 2]
+}

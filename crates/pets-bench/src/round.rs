@@ -1,0 +1,108 @@
+//! One concurrency's rows, all from the same pets, nginx and cluster: the
+//! pet page, the same bytes from nginx, votes (with what they cost Consul in
+//! CPU), raw Consul PUTs, the admin results, and pets' memory after them,
+//! with the counts checked for loss.
+
+use std::net::SocketAddr;
+
+use crate::consul::cpu_during;
+use crate::pets::Pets;
+use crate::wrk::{Load, Report, Wrk};
+
+pub struct Round {
+    pub connections: u32,
+    pub page: Report,
+    pub nginx: Report,
+    pub votes: Report,
+    pub put: Report,
+    pub admin: Report,
+    /// Resident memory of pets after this round's rows.
+    pub resident_kib: u64,
+    /// Resident memory after each row that loads pets, to see where it grows.
+    pub resident_after: Vec<(&'static str, u64)>,
+    /// Consul's CPU seconds (all three servers) per 1,000 votes accepted.
+    pub consul_cpu_per_1000_votes: f64,
+    /// Pets served and votes counted, against pages answered 200 and votes 303.
+    pub served: (u64, u64),
+    pub counted: (u64, u64),
+}
+
+/// Where each row sends its load.
+pub struct Targets<'a> {
+    pub pets: &'a Pets,
+    pub nginx: SocketAddr,
+    /// A raw one-key PUT on the leader.
+    pub consul_put: String,
+    /// Consul's server processes.
+    pub consul_pids: &'a [u32],
+}
+
+pub fn run(wrk: &Wrk, connections: u32, to: &Targets) -> anyhow::Result<Round> {
+    let wrk = wrk.with_connections(connections);
+    let cookie = "pets_vote=a";
+    let pets = to.pets;
+    eprintln!(
+        "loading, {} s per row at {connections} connections",
+        wrk.seconds()
+    );
+    let (served_before, _) = pets.counts()?;
+    let page = wrk.run(
+        "pet page",
+        &format!("http://{}/", pets.web),
+        Load::Get { cookie },
+    )?;
+    let mut resident_after = vec![("page", pets.resident_kib()?)];
+    let (served_after, votes_before) = pets.counts()?;
+    let nginx = wrk.run(
+        "nginx, same bytes",
+        &format!("http://{}/", to.nginx),
+        Load::Get { cookie },
+    )?;
+    let (votes, consul_cpu) = cpu_during(to.consul_pids, || {
+        wrk.run("votes", &format!("http://{}/vote", pets.web), Load::Vote)
+    })?;
+    resident_after.push(("votes", pets.resident_kib()?));
+    let (_, votes_after) = pets.counts()?;
+    let put = wrk.run("consul PUT", &to.consul_put, Load::Put)?;
+    let admin = wrk.run(
+        "admin results",
+        &format!("http://{}/api/results", pets.admin),
+        Load::Get { cookie: "" },
+    )?;
+    resident_after.push(("admin", pets.resident_kib()?));
+    let accepted = votes.count(303);
+    Ok(Round {
+        resident_after,
+        connections,
+        resident_kib: pets.resident_kib()?,
+        consul_cpu_per_1000_votes: consul_cpu * 1000.0 / accepted.max(1) as f64,
+        served: (served_after - served_before, page.count(200)),
+        counted: (votes_after - votes_before, accepted),
+        page,
+        nginx,
+        votes,
+        put,
+        admin,
+    })
+}
+
+impl Round {
+    /// Page views counted within the requests in flight at the end, and
+    /// nothing but 200s.
+    pub fn pages_exact(&self) -> bool {
+        let (served, pages) = self.served;
+        served >= pages
+            && served - pages <= u64::from(self.connections)
+            && self.page.others(200) == 0
+    }
+
+    /// Votes counted within the requests in flight at the end.
+    pub fn votes_exact(&self) -> bool {
+        let (counted, accepted) = self.counted;
+        counted >= accepted && counted - accepted <= u64::from(self.connections)
+    }
+
+    pub fn resident_mib(&self) -> f64 {
+        self.resident_kib as f64 / 1024.0
+    }
+}
