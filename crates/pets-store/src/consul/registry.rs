@@ -3,7 +3,8 @@
 //!
 //! The record is written with the `lock` verb under a session created with
 //! behaviour "delete": while the process runs it renews the session and
-//! rewrites the record (its health, counts and the time), and at shutdown it
+//! rewrites the record (its health, counts and the time) when it changed,
+//! or every few seconds to say it is alive, and at shutdown it
 //! destroys the session, which deletes the record, so a replica that exits
 //! leaves the fleet at once. One that is killed, or cut off, stops renewing:
 //! Consul ends the session within twice its TTL, and readers stop showing a
@@ -26,9 +27,14 @@ use crate::fleet::Registration;
 
 /// Consul's shortest session TTL; a killed replica is gone within twice it.
 pub const SESSION_TTL: Duration = Duration::from_secs(10);
-/// How often the record is rewritten when nothing forces it sooner: the
-/// fleet's "last seen" and counts are this fresh.
+/// How often the record is looked at: rewritten if its health or counts
+/// changed, so the fleet's counts are this fresh.
 const WRITE_EVERY: Duration = Duration::from_secs(2);
+/// How often it is rewritten when nothing changed, only to say the replica
+/// is alive: each write wakes every replica's watch on `replicas/`, so an
+/// idle fleet of 16 would otherwise cost Consul 8 writes and 128 reads a
+/// second. Well inside [`GONE_AFTER`](crate::fleet::GONE_AFTER).
+const HEARTBEAT: Duration = Duration::from_secs(5);
 /// How often the session is renewed: well inside its TTL.
 const RENEW_EVERY: Duration = Duration::from_secs(3);
 
@@ -85,15 +91,26 @@ impl Registry {
         let stopped = stop.notified();
         tokio::pin!(stopped);
         let mut renewed = Instant::now();
+        let mut written: Option<(crate::fleet::ReplicaRecord, Instant)> = None;
         loop {
-            self.write().await;
+            let mut record = self.record_now();
+            let due = match &written {
+                None => true,
+                Some((last, at)) => {
+                    record.last_seen.clone_from(&last.last_seen);
+                    *last != record || at.elapsed() >= HEARTBEAT
+                }
+            };
+            if due {
+                written = self.write().await.map(|r| (r, Instant::now()));
+            }
             if renewed.elapsed() >= RENEW_EVERY {
                 self.renew().await;
                 renewed = Instant::now();
             }
             tokio::select! {
                 _ = tokio::time::sleep(WRITE_EVERY) => {}
-                _ = self.touched.notified() => {}
+                _ = self.touched.notified() => written = None,
                 _ = &mut stopped => break,
             }
         }
@@ -108,8 +125,9 @@ impl Registry {
         }
     }
 
-    /// Writes the record under the session, making one if there is none.
-    async fn write(&self) {
+    /// Writes the record under the session, making one if there is none;
+    /// the record written, if it was.
+    async fn write(&self) -> Option<crate::fleet::ReplicaRecord> {
         let session = self.session().clone();
         let session = match session {
             Some(session) => session,
@@ -122,7 +140,7 @@ impl Registry {
                     }
                     Err(e) => {
                         tracing::debug!(error = %e, "no fleet session yet");
-                        return;
+                        return None;
                     }
                 }
             }
@@ -133,7 +151,7 @@ impl Registry {
             .write(&[TxnOp::lock_json(self.key.clone(), &record, &session)])
             .await
         {
-            Ok(TxnOutcome::Committed(_)) => {}
+            Ok(TxnOutcome::Committed(_)) => return Some(record),
             Ok(TxnOutcome::RolledBack(_)) => {
                 tracing::warn!(
                     "this replica's fleet session ended (was it paused?); joining again"
@@ -142,6 +160,7 @@ impl Registry {
             }
             Err(e) => tracing::debug!(error = %e, "fleet record not written"),
         }
+        None
     }
 
     async fn renew(&self) {

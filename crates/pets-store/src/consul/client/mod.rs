@@ -75,6 +75,11 @@ impl ConsulClient {
         self.transport.refresh_endpoints().await
     }
 
+    /// Completes at the next failed call.
+    pub async fn failed(&self) {
+        self.transport.failed.notified().await
+    }
+
     /// Sends calls to the endpoint on `host` (the leader) when there is one.
     pub fn prefer_host(&self, host: &str) {
         self.transport.prefer_host(host)

@@ -43,6 +43,9 @@ pub struct Transport {
     token: Option<SecretString>,
     health: Mutex<Health>,
     pub metrics: ConsulMetrics,
+    /// Notified on every failed call: the cluster may have lost its leader,
+    /// so whoever watches it should look now rather than at its next turn.
+    pub failed: tokio::sync::Notify,
 }
 
 #[derive(Default)]
@@ -71,6 +74,7 @@ impl Transport {
             token: settings.token.clone(),
             health: Mutex::default(),
             metrics: ConsulMetrics::default(),
+            failed: tokio::sync::Notify::new(),
         })
     }
 
@@ -150,6 +154,7 @@ impl Transport {
         }
         health.reachable = false;
         health.last_error = Some((Instant::now(), message.to_owned()));
+        self.failed.notify_waiters();
     }
 
     /// Sends one request, failing over to the next endpoint while nothing was

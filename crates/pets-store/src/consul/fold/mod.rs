@@ -62,12 +62,14 @@ impl Folder {
             return Ok(BTreeSet::new());
         };
         let me = &self.keys.replica;
+        // Only the lock's holder (or anyone, while it is free) reads the
+        // rest: in a fleet of 16, the others cost Consul one key each.
+        if self.holder().await?.is_some_and(|h| &h != me) {
+            return Ok(BTreeSet::new());
+        }
         let seen = self.read().await?;
         let lock = seen.entries.iter().find(|e| e.key == self.keys.fold_lock());
-        let holder = lock
-            .and_then(|e| serde_json::from_slice::<serde_json::Value>(&e.bytes()).ok())
-            .and_then(|v| v["holder"].as_str().map(str::to_owned));
-        if holder.is_some_and(|h| &h != me) {
+        if holder_of(lock).is_some_and(|h| &h != me) {
             return Ok(BTreeSet::new());
         }
         let dead = seen.dead(&self.keys);
@@ -83,6 +85,20 @@ impl Folder {
             }
         }
         Ok(dead)
+    }
+
+    /// Who holds the fold lock now, if anyone.
+    async fn holder(&self) -> Result<Option<String>, CallError> {
+        let ops = [TxnOp::get_tree(self.keys.fold_lock())];
+        match self.kv.read(&ops).await? {
+            TxnOutcome::Committed(results) => Ok(holder_of(
+                results
+                    .iter()
+                    .map(|r| &r.kv)
+                    .find(|e| e.key == self.keys.fold_lock()),
+            )),
+            TxnOutcome::RolledBack(_) => Ok(None),
+        }
     }
 
     async fn read(&self) -> Result<Seen, CallError> {
@@ -107,3 +123,9 @@ impl Folder {
 
 #[cfg(test)]
 pub(crate) mod tests;
+
+/// The holder named in the fold lock's value.
+fn holder_of(lock: Option<&crate::consul::kv::KvEntry>) -> Option<String> {
+    lock.and_then(|e| serde_json::from_slice::<serde_json::Value>(&e.bytes()).ok())
+        .and_then(|v| v["holder"].as_str().map(str::to_owned))
+}
