@@ -118,6 +118,7 @@ impl ConsulStore {
         );
         let recorded = Arc::new(AtomicU64::new(0));
         let written = Arc::new(AtomicU64::new(0));
+        let outage = votes::Outage::default();
         Ok(Arc::new(Self {
             lanes: VoteLanes::start(
                 kv,
@@ -126,11 +127,12 @@ impl ConsulStore {
                 changed.clone(),
                 recorded.clone(),
                 written.clone(),
+                outage.clone(),
             ),
             recorded,
             written,
             registry: Mutex::default(),
-            watched: Watched::start(client, keys, served, changed),
+            watched: Watched::start(client, keys, served, changed, outage),
             login_writes: tokio::sync::Mutex::new(()),
             stop: stop.clone(),
             flusher: Mutex::new(Some(tokio::spawn(flusher.run(stop)))),

@@ -16,6 +16,7 @@ use crate::consul::keys::Keys;
 use crate::consul::kv::{Kv, KvEntry};
 use crate::consul::records::{sum_counters, ServedValue};
 use crate::consul::served::ServedCounter;
+use crate::consul::votes::Outage;
 use crate::faults::FaultOrders;
 use crate::fleet::{ReplicaRecord, ServerInfo};
 use crate::meter::Meter;
@@ -71,6 +72,9 @@ pub struct Watched {
     snapshots: watch::Sender<Snapshot>,
     /// The fleet's fault order and this replica's.
     pub faults: watch::Sender<FaultOrders>,
+    /// Told by the cluster watcher whether there is a leader, so that votes
+    /// are refused at once without a quorum.
+    outage: Outage,
 }
 
 impl Watched {
@@ -80,8 +84,10 @@ impl Watched {
         keys: Arc<Keys>,
         served: Arc<ServedCounter>,
         changed: Arc<Notify>,
+        outage: Outage,
     ) -> Arc<Self> {
         let watched = Arc::new(Self {
+            outage,
             client,
             keys,
             served,
@@ -264,6 +270,7 @@ async fn watch_cluster(watched: Weak<Watched>) {
         round = round.wrapping_add(1);
         let cluster = client.cluster().await;
         let Some(w) = watched.upgrade() else { return };
+        w.outage.leader_seen(matches!(cluster, Ok((Some(_), _))));
         let leaderless = {
             let mut known = w.known();
             if let Ok((leader, servers)) = cluster {

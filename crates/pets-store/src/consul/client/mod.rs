@@ -177,11 +177,14 @@ impl ConsulClient {
             .await?;
         let leader: String = serde_json::from_slice(&leader).unwrap_or_default();
         let leader = (!leader.is_empty()).then_some(leader);
+        // `stale`: any server answers from its own copy of the
+        // configuration. Without it the call waits for a leader, so without
+        // a quorum every look would hang for Consul's RPC hold time (7 s).
         let raft = self
             .transport
             .call(
                 Method::GET,
-                "/v1/operator/raft/configuration",
+                "/v1/operator/raft/configuration?stale",
                 None,
                 READ_TIMEOUT,
                 true,

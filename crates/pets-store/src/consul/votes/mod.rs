@@ -15,7 +15,9 @@
 //! ever read, changed and written back unchecked. A write whose outcome is
 //! unknown is settled before anyone is answered, and a group that commits
 //! after its voters were refused is undone ([`recovery`]). While Consul
-//! fails, groups get one try each ([`outage`]), so votes fail fast.
+//! fails, groups get one try each, and while the cluster watcher sees no
+//! leader for longer than an election, ballots are refused unsent
+//! ([`outage`]), so votes fail fast.
 //!
 //! Everything here runs over the narrow [`Kv`] seam; the unit tests in
 //! [`tests`] drive every branch with a scripted fake.
@@ -23,7 +25,7 @@
 mod ballots;
 mod dispatch;
 mod lane;
-mod outage;
+pub mod outage;
 mod recovery;
 #[cfg(test)]
 mod tests;
@@ -35,13 +37,13 @@ use tokio::sync::{mpsc, oneshot, Notify};
 
 use self::ballots::Pending;
 use self::lane::Lane;
-use self::outage::Outage;
 use crate::consul::keys::Keys;
 use crate::consul::kv::Kv;
 use crate::domain::Ballot;
 use crate::store::StoreError;
 
 pub use self::ballots::{MAX_VOTERS_PER_TXN, VOTE_DEADLINE};
+pub use self::outage::Outage;
 
 /// How many ballots may wait for a lane before new ones are turned away.
 const QUEUE_DEPTH: usize = 4096;
@@ -54,7 +56,8 @@ pub struct VoteLanes {
 impl VoteLanes {
     /// Starts `lanes` lanes and their dispatcher; `recorded` counts the
     /// voters whose ballots this replica committed, `written` keeps the
-    /// highest index they committed at.
+    /// highest index they committed at; `outage` is shared with the
+    /// cluster watcher, which tells it whether there is a leader.
     pub fn start(
         kv: Arc<dyn Kv>,
         keys: Arc<Keys>,
@@ -62,8 +65,8 @@ impl VoteLanes {
         changed: Arc<Notify>,
         recorded: Arc<AtomicU64>,
         written: Arc<AtomicU64>,
+        outage: Outage,
     ) -> Self {
-        let outage = Outage::default();
         let lanes = (0..lanes.max(1))
             .map(|lane| {
                 let mut lane = Lane::new(

@@ -12,7 +12,8 @@ use crate::consul::fake::{FakeKv, Fault};
 use crate::consul::keys::Keys;
 use crate::consul::kv::KvEntry;
 use crate::consul::records::{sum_counters, Counter, VoterRecord};
-use crate::consul::votes::{VoteLanes, VOTE_DEADLINE};
+use crate::consul::votes::outage::FAIL_FAST_AFTER;
+use crate::consul::votes::{Outage, VoteLanes, VOTE_DEADLINE};
 use crate::domain::{Ballot, PetChoice, VoterId, VoterName};
 use crate::store::StoreError;
 
@@ -20,12 +21,15 @@ struct Harness {
     kv: Arc<FakeKv>,
     keys: Arc<Keys>,
     lanes: VoteLanes,
+    /// What the cluster watcher would tell the lanes.
+    outage: Outage,
 }
 
 impl Harness {
     fn new(lanes: usize) -> Self {
         let kv = Arc::new(FakeKv::default());
         let keys = Arc::new(Keys::new("t/", "r"));
+        let outage = Outage::default();
         let lanes = VoteLanes::start(
             kv.clone(),
             keys.clone(),
@@ -33,8 +37,14 @@ impl Harness {
             Arc::new(Notify::new()),
             Arc::default(),
             Arc::default(),
+            outage.clone(),
         );
-        Self { kv, keys, lanes }
+        Self {
+            kv,
+            keys,
+            lanes,
+            outage,
+        }
     }
 
     async fn vote(&self, voter: VoterId, choice: PetChoice, first: bool) -> Result<(), StoreError> {
@@ -148,6 +158,48 @@ async fn in_an_outage_votes_fail_fast() {
     h.kv.restore_quorum();
     h.vote(VoterId::random(), PetChoice::B, true).await.unwrap();
     assert_eq!(h.tally(), [0, 1, 0]);
+}
+
+/// Quorum lost where Consul holds writes until a leader appears: once the
+/// cluster watcher has seen no leader for longer than an election, ballots
+/// are refused at once and nothing is sent; a leader seen again lets them
+/// through.
+#[tokio::test(start_paused = true)]
+async fn without_a_leader_for_longer_than_an_election_ballots_are_refused_unsent() {
+    let h = Harness::new(2);
+    h.outage.leader_seen(false);
+    sleep(FAIL_FAST_AFTER).await;
+    let writes = h.kv.writes();
+    let started = Instant::now();
+    assert!(failed(h.vote(VoterId::random(), PetChoice::A, true).await));
+    assert!(
+        started.elapsed() < Duration::from_millis(200),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(h.kv.writes(), writes, "nothing sent");
+    h.outage.leader_seen(true);
+    h.vote(VoterId::random(), PetChoice::A, true).await.unwrap();
+    assert_eq!(h.tally(), [1, 0, 0]);
+}
+
+/// During an election (no leader for less than [`FAIL_FAST_AFTER`]) a ballot
+/// is sent and waits: it commits once the writes are answered again.
+#[tokio::test(start_paused = true)]
+async fn during_an_election_a_ballot_waits_for_the_new_leader() {
+    let h = Harness::new(1);
+    h.outage.leader_seen(false);
+    h.kv.script(&[Fault::HeldUntilQuorum]);
+    h.kv.lose_quorum();
+    let kv = h.kv.clone();
+    let outage = h.outage.clone();
+    tokio::spawn(async move {
+        sleep(FAIL_FAST_AFTER / 2).await;
+        outage.leader_seen(true);
+        kv.restore_quorum();
+    });
+    h.vote(VoterId::random(), PetChoice::C, true).await.unwrap();
+    assert_eq!(h.tally(), [0, 0, 1]);
 }
 
 #[tokio::test(start_paused = true)]
