@@ -3,10 +3,12 @@
 //! [`configuration`] reads the environment into [`Settings`], [`telemetry`]
 //! sets up logging, [`serve`] serves one port with its timeouts and limits,
 //! and [`startup`] builds the store and both servers and runs them until a
-//! shutdown signal. `main.rs` only strings these together.
+//! shutdown signal; [`memory`] hands freed memory back after a burst.
+//! `main.rs` only strings these together.
 
 pub mod configuration;
 pub mod healthcheck;
+pub mod memory;
 pub mod serve;
 pub mod startup;
 pub mod telemetry;

@@ -37,6 +37,7 @@ async fn main() -> ExitCode {
         }
     };
     telemetry::init(settings.web.debug, settings.log_format);
+    tokio::spawn(pets::memory::return_freed_memory());
     let stop = shutdown_signal();
     let app = match Application::build(settings).await {
         Ok(app) => app,
