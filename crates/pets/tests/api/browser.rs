@@ -296,9 +296,7 @@ async fn the_console_shows_the_fleet_and_injects_a_fault_from_a_card() {
     let cluster = pets_testkit::Cluster::lock().await;
     let prefix = format!("test-{}-browser-fleet/", std::process::id());
     let replica = |node: &str, version: &str, slot: &str| {
-        Env::default()
-            .with("DB", cluster.db())
-            .with("PETS_KV_PREFIX", &prefix)
+        Env::on_consul(cluster.db(), &prefix)
             .with("PETS_NODE", node)
             .with("PETS_VERSION", version)
             .with("PETS_TASK_SLOT", slot)
@@ -374,11 +372,7 @@ async fn the_console_shows_the_fleet_and_injects_a_fault_from_a_card() {
 async fn the_availability_meter_moves_and_marks_the_failures() {
     let cluster = pets_testkit::Cluster::lock().await;
     let prefix = format!("test-{}-browser-meter/", std::process::id());
-    let replica = || {
-        Env::default()
-            .with("DB", cluster.db())
-            .with("PETS_KV_PREFIX", &prefix)
-    };
+    let replica = || Env::on_consul(cluster.db(), &prefix);
     let apps = [
         spawn_app_with(replica()).await,
         spawn_app_with(replica()).await,

@@ -17,12 +17,7 @@ fn prefix(test: &str) -> String {
 }
 
 async fn replica(cluster: &Cluster, prefix: &str) -> TestApp {
-    spawn_app_with(
-        Env::default()
-            .with("DB", cluster.db())
-            .with("PETS_KV_PREFIX", prefix),
-    )
-    .await
+    spawn_app_with(Env::on_consul(cluster.db(), prefix)).await
 }
 
 /// What voters were told: each voter's last accepted choice.
@@ -356,9 +351,7 @@ async fn pets_starts_without_consul_and_counts_once_it_comes() {
 async fn logout_and_failed_logins_reach_every_replica() {
     let cluster = Cluster::lock().await;
     let prefix = prefix("sessions");
-    let env = Env::default()
-        .with("DB", cluster.db())
-        .with("PETS_KV_PREFIX", &prefix)
+    let env = Env::on_consul(cluster.db(), &prefix)
         .with("PETS_TRUSTED_PROXIES", "127.0.0.1")
         .with("PETS_LOGIN_FAILURES_PER_MINUTE", "4")
         .password("s3cret");

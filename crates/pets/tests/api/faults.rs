@@ -234,12 +234,7 @@ async fn faults_set_at_start_hold_and_broken_turns_unhealthy_later() {
 async fn a_fleet_fault_reaches_every_replica_and_one_for_a_replica_only_it() {
     let cluster = Cluster::lock().await;
     let prefix = format!("test-{}-faults/", std::process::id());
-    let env = |node: &str| {
-        Env::default()
-            .with("DB", cluster.db())
-            .with("PETS_KV_PREFIX", &prefix)
-            .with("PETS_NODE", node)
-    };
+    let env = |node: &str| Env::on_consul(cluster.db(), &prefix).with("PETS_NODE", node);
     let apps = [
         spawn_app_with(env("node-0")).await,
         spawn_app_with(env("node-1")).await,

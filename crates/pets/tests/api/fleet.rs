@@ -74,9 +74,7 @@ async fn replicas_on_consul_join_change_and_leave() {
     let cluster = Cluster::lock().await;
     let prefix = format!("test-{}-fleet/", std::process::id());
     let replica = |node: &str, version: &str, slot: &str| {
-        Env::default()
-            .with("DB", cluster.db())
-            .with("PETS_KV_PREFIX", &prefix)
+        Env::on_consul(cluster.db(), &prefix)
             .with("PETS_NODE", node)
             .with("PETS_VERSION", version)
             .with("PETS_TASK_SLOT", slot)
@@ -142,12 +140,7 @@ async fn a_killed_replica_leaves_when_its_session_lapses() {
         ("PETS_KV_PREFIX", prefix.as_str()),
         ("PETS_NODE", "doomed"),
     ];
-    let watcher = spawn_app_with(
-        Env::default()
-            .with("DB", cluster.db())
-            .with("PETS_KV_PREFIX", &prefix),
-    )
-    .await;
+    let watcher = spawn_app_with(Env::on_consul(cluster.db(), &prefix)).await;
     let doomed = Binary::start(&env, None).await;
     eventually(Duration::from_secs(10), "the process joins", || async {
         holds(cards(&fleet(&watcher).await).len(), |&n| n == 2)

@@ -11,9 +11,7 @@ use crate::binary::Binary;
 use crate::helpers::{spawn_app_with, Env, TestApp, Visitor};
 
 fn env(cluster: &Cluster, prefix: &str) -> Env {
-    Env::default()
-        .with("DB", cluster.db())
-        .with("PETS_KV_PREFIX", prefix)
+    Env::on_consul(cluster.db(), prefix)
 }
 
 /// A new voter votes on `web`, then sees their pet `pages` times; whether

@@ -22,6 +22,14 @@ pub struct TestApp {
 pub struct Env(pub Vec<(String, String)>);
 
 impl Env {
+    /// A replica on the Consul cluster at `db`, under its own key `prefix`
+    /// (so tests sharing the cluster do not see each other's data).
+    pub fn on_consul(db: impl Into<String>, prefix: impl Into<String>) -> Self {
+        Self::default()
+            .with("DB", db)
+            .with("PETS_KV_PREFIX", prefix)
+    }
+
     pub fn with(mut self, name: &str, value: impl Into<String>) -> Self {
         self.0.push((name.into(), value.into()));
         self

@@ -104,11 +104,7 @@ async fn a_target_that_refuses_is_counted_as_failures() {
 async fn every_console_meters_what_the_driver_measured() {
     let cluster = Cluster::lock().await;
     let prefix = format!("test-{}-meter/", std::process::id());
-    let replica = || {
-        Env::default()
-            .with("DB", cluster.db())
-            .with("PETS_KV_PREFIX", &prefix)
-    };
+    let replica = || Env::on_consul(cluster.db(), &prefix);
     let one = spawn_app_with(replica()).await;
     let two = spawn_app_with(replica()).await;
     let idle = two.meter().await;

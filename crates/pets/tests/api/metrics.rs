@@ -100,9 +100,7 @@ async fn a_real_prometheus_sums_the_replicas_votes_to_the_tally() {
     let cluster = Cluster::lock().await;
     let prefix = format!("test-{}-prometheus/", std::process::id());
     let replica = |node: &str, version: &str| {
-        Env::default()
-            .with("DB", cluster.db())
-            .with("PETS_KV_PREFIX", &prefix)
+        Env::on_consul(cluster.db(), &prefix)
             .with("PETS_NODE", node)
             .with("PETS_VERSION", version)
     };

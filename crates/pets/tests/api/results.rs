@@ -27,11 +27,7 @@ async fn consul_reads(app: &TestApp) -> u64 {
 async fn results_come_from_memory_and_show_your_own_vote_at_once() {
     let cluster = Cluster::lock().await;
     let prefix = format!("test-{}-results/", std::process::id());
-    let replica = || {
-        Env::default()
-            .with("DB", cluster.db())
-            .with("PETS_KV_PREFIX", &prefix)
-    };
+    let replica = || Env::on_consul(cluster.db(), &prefix);
     let one = spawn_app_with(replica()).await;
     let two = spawn_app_with(replica()).await;
     eventually(Duration::from_secs(10), "the store reachable", || async {
