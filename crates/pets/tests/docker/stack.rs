@@ -9,21 +9,13 @@
 
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
-
-use crate::support::{docker_with, try_docker};
+pub use crate::support::Task;
+use crate::support::{docker_with, stack_deploy_args, tasks_on, try_docker, Engine};
 
 pub const STACK: &str = "petstest";
 
 /// The deployed stack; removed when dropped.
 pub struct Stack(());
-
-/// A running task: its container and the address the host reaches it at.
-#[derive(Clone, Debug)]
-pub struct Task {
-    pub id: String,
-    pub ip: String,
-}
 
 impl Stack {
     pub fn deploy() -> Self {
@@ -40,17 +32,7 @@ impl Stack {
             ("PETS_ADMIN_PUBLISH", "27000"),
             ("PETS_CONSUL_PUBLISH", "28500"),
         ];
-        let args = [
-            "stack",
-            "deploy",
-            "--resolve-image",
-            "never",
-            "-c",
-            "compose/pets-stack.yml",
-            "-c",
-            "compose/pets-dev-compose.yml",
-            STACK,
-        ];
+        let args = stack_deploy_args("compose/pets-dev-compose.yml", STACK);
         docker_with(&env, &args).unwrap_or_else(|e| panic!("{e}"));
         Self(())
     }
@@ -87,43 +69,9 @@ fn remove() {
     }
 }
 
-/// The running tasks of a service that have an address. An error (say,
-/// `docker_gwbridge` not made yet, or a container gone between two commands)
-/// means "not yet".
+/// The running tasks of a service of the stack that have an address.
 pub fn tasks(service: &str) -> Result<Vec<Task>, String> {
-    let label = format!(
-        "label=com.docker.swarm.service.name={}",
-        Stack::service(service)
-    );
-    let ids = try_docker(&["ps", "-q", "--no-trunc", "--filter", &label])?;
-    if ids.is_empty() {
-        return Ok(Vec::new());
-    }
-    let bridge: Value =
-        serde_json::from_str(&try_docker(&["network", "inspect", "docker_gwbridge"])?)
-            .map_err(|e| format!("docker_gwbridge: {e}"))?;
-    let endpoints = bridge[0]["Containers"]
-        .as_object()
-        .cloned()
-        .unwrap_or_default();
-    let mut found = Vec::new();
-    for id in ids.lines() {
-        // The bridge endpoint is named after the container's network sandbox.
-        let sandbox = try_docker(&["inspect", "-f", "{{.NetworkSettings.SandboxID}}", id])?;
-        let endpoint = format!("gateway_{}", &sandbox[..sandbox.len().min(12)]);
-        // A task just started may not be on the bridge yet: not listed.
-        if let Some(ip) = endpoints
-            .values()
-            .find(|c| c["Name"] == endpoint.as_str())
-            .and_then(|c| c["IPv4Address"].as_str())
-        {
-            found.push(Task {
-                id: id.to_owned(),
-                ip: ip.split('/').next().unwrap_or(ip).to_owned(),
-            });
-        }
-    }
-    Ok(found)
+    tasks_on(&Engine::local(), &Stack::service(service))
 }
 
 /// The state of the service's last update (`updating`, `completed`,

@@ -13,7 +13,10 @@ use serde_json::Value;
 
 use crate::engine::Swarm;
 use crate::stack::{tasks, update_state, Stack, Task};
-use crate::support::{docker, eventually, http, local_images, try_docker, try_get_json};
+use crate::support::{
+    docker, eventually, http, image_update_args, local_images, no_request_failed, page,
+    report_voters, try_docker, try_get_json, vote_at,
+};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_dev_stack_votes_heals_updates_and_rolls_back() {
@@ -186,7 +189,7 @@ async fn a_vote_counts_on_every_replica(web: &[Task]) {
         )
     };
     eventually(Duration::from_secs(60), "first vote accepted", || async {
-        holds(vote_at(&vote_url, "c").await, |&s| s == 303)
+        holds(vote_at(&vote_url, "swarm voter", "c").await, |&s| s == 303)
     })
     .await;
     // Consoles read memory that blocking queries keep current: another
@@ -217,7 +220,7 @@ async fn a_lost_consul_task_loses_no_vote(web: &[Task], before: [u64; 3]) -> [u6
                 while !stop.load(Ordering::Relaxed) {
                     let choice = round % 3;
                     let base = format!("http://{}:5000", web[round % 2].ip);
-                    match vote_at(&base, ["a", "b", "c"][choice]).await {
+                    match vote_at(&base, "swarm voter", ["a", "b", "c"][choice]).await {
                         303 => accepted.lock().unwrap()[choice] += 1,
                         503 => {
                             refused.fetch_add(1, Ordering::Relaxed);
@@ -311,16 +314,8 @@ async fn a_rolling_update_under_load_fails_no_request(tally: [u64; 3]) {
     eprintln!("the meter, before the update: {}", moving["summary"]);
     // Blocks until the update converges: off the runtime's threads.
     tokio::task::spawn_blocking(|| {
-        docker(&[
-            "service",
-            "update",
-            "--quiet",
-            "--detach=false",
-            "--no-resolve-image",
-            "--image",
-            "pets:2.0",
-            &Stack::service("web"),
-        ])
+        let update = image_update_args("pets:2.0", &Stack::service("web"), true);
+        docker(&update.iter().map(String::as_str).collect::<Vec<_>>())
     })
     .await
     .unwrap();
@@ -349,37 +344,12 @@ async fn a_rolling_update_under_load_fails_no_request(tally: [u64; 3]) {
     )
     .await;
     docker(&["service", "scale", "--detach", &format!("{load}=0")]);
-    let driver = &meter["drivers"][0];
-    let (requests, failed) = (
-        driver["requests"].as_u64().unwrap_or(0),
-        driver["failed"].as_u64().unwrap_or(u64::MAX),
-    );
-    eprintln!(
-        "rolling update 1.0 -> 2.0 under pets load: {failed} of {requests} requests failed; the console says {}; the driver's report:\n{report}",
-        meter["summary"]
-    );
-    assert!(requests > 500, "traffic throughout: {meter}");
-    assert!(
-        report.contains(&format!("{failed} of {requests} requests failed")),
-        "the console and the driver agree"
-    );
-    assert_eq!(failed, 0, "no request failed during the update: {report}");
+    no_request_failed("rolling update 1.0 -> 2.0 under pets load", &meter, &report);
     for task in &web {
         let page = page(task, "/vote").await;
         assert!(page.contains("version 2.0") && page.contains("theme-night"));
     }
-    let voters: u64 = report
-        .lines()
-        .find_map(|l| {
-            l.split_once(" voters)")?
-                .0
-                .rsplit_once('(')?
-                .1
-                .trim()
-                .parse()
-                .ok()
-        })
-        .expect("the report counts voters");
+    let voters = report_voters(&report);
     let expected = tally.iter().sum::<u64>() + voters;
     let url = format!("http://{}:7000/api/results", web[0].ip);
     eventually(
@@ -399,15 +369,8 @@ async fn a_rolling_update_under_load_fails_no_request(tally: [u64; 3]) {
 /// with 200), then fails its health check 20 s after start, inside the
 /// update's monitor period, and Swarm rolls it back by itself, to 2.0.
 async fn broken_rolls_itself_back() {
-    docker(&[
-        "service",
-        "update",
-        "--detach=true",
-        "--no-resolve-image",
-        "--image",
-        "pets:broken",
-        &Stack::service("web"),
-    ]);
+    let update = image_update_args("pets:broken", &Stack::service("web"), false);
+    docker(&update.iter().map(String::as_str).collect::<Vec<_>>());
     let client = http();
     eventually(Duration::from_secs(90), "a healthy broken task", || async {
         for task in tasks("web")? {
@@ -463,18 +426,6 @@ async fn running_web_tasks(count: usize) -> Vec<Task> {
     .await
 }
 
-/// The text of a page on a web task.
-async fn page(task: &Task, path: &str) -> String {
-    http()
-        .get(format!("http://{}:5000{path}", task.ip))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
-}
-
 fn votes(results: &Value) -> [u64; 3] {
     [0, 1, 2].map(|i| results["options"][i]["votes"].as_u64().unwrap_or(0))
 }
@@ -482,14 +433,4 @@ fn votes(results: &Value) -> [u64; 3] {
 /// Whether Swarm's routing mesh can work here: it needs the kernel's IPVS.
 fn routing_mesh() -> bool {
     std::path::Path::new("/proc/sys/net/ipv4/vs").exists()
-}
-
-/// Votes at a pet site's base URL; the status, or 0 if nothing answered.
-async fn vote_at(base: &str, choice: &str) -> u16 {
-    let response = http()
-        .post(format!("{base}/vote"))
-        .form(&[("name", "swarm voter"), ("vote", choice)])
-        .send()
-        .await;
-    response.map(|r| r.status().as_u16()).unwrap_or(0)
 }
