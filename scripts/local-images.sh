@@ -11,6 +11,9 @@
 #   consul-local:1.8.7           Debian's consul binary and what it links
 #   prometheus-local:bookworm    Debian's prometheus binary: stands in for
 #                                prom/prometheus in the dev stack
+#   pets-debian-local:bookworm   the debootstrapped Debian root, as an image
+#   pets-lab-node:bookworm       a Docker engine in a container: one Swarm
+#                                node of the multi-node lab (scripts/lab-node)
 #
 # Usage: scripts/local-images.sh [--force]   (--force rebuilds the base images)
 set -euo pipefail
@@ -73,19 +76,24 @@ if ! have_image pets-runtime-local:bookworm; then
   import_root "$rootfs" pets-runtime-local:bookworm --change 'USER 65532:65532'
 fi
 
+# The debootstrapped Debian root (with gcc) that the build image and the
+# lab's node image start from; made once under .tools.
+base="$tools/rootfs-bookworm-build"
+debian_root() {
+  [ -x "$base/usr/bin/gcc" ] && return
+  mirror=$(debian_mirror)
+  [ -n "$mirror" ] || fail "no Debian mirror found in the apt sources"
+  say "debootstrapping Debian bookworm with gcc from $mirror"
+  # Built beside, then moved in: an interrupted run leaves no half root.
+  rm -rf "$base" "$base.partial"
+  debootstrap --variant=minbase --include=gcc,libc6-dev,ca-certificates bookworm "$base.partial" "$mirror" >"$work/debootstrap.log" 2>&1 ||
+    { tail -20 "$work/debootstrap.log" >&2; fail "debootstrap failed"; }
+  rm -rf "$base.partial/var/cache/apt/archives/"*.deb
+  mv "$base.partial" "$base"
+}
+
 if ! have_image pets-rust-local:bookworm; then
-  base="$tools/rootfs-bookworm-build"
-  if [ ! -x "$base/usr/bin/gcc" ]; then
-    mirror=$(debian_mirror)
-    [ -n "$mirror" ] || fail "no Debian mirror found in the apt sources"
-    say "debootstrapping Debian bookworm with gcc from $mirror"
-    # Built beside, then moved in: an interrupted run leaves no half root.
-    rm -rf "$base" "$base.partial"
-    debootstrap --variant=minbase --include=gcc,libc6-dev,ca-certificates bookworm "$base.partial" "$mirror" >"$work/debootstrap.log" 2>&1 ||
-      { tail -20 "$work/debootstrap.log" >&2; fail "debootstrap failed"; }
-    rm -rf "$base.partial/var/cache/apt/archives/"*.deb
-    mv "$base.partial" "$base"
-  fi
+  debian_root
   toolchain=$(rustc --print sysroot)
   say "adding the Rust toolchain from $toolchain ($(rustc --version))"
   rootfs="$work/rust"
@@ -145,7 +153,19 @@ if ! have_image prometheus-local:bookworm; then
     --change 'VOLUME /prometheus'
 fi
 
+# The multi-node lab's Swarm node: Debian's docker.io on the same root.
+if ! have_image pets-lab-node:bookworm; then
+  if ! have_image pets-debian-local:bookworm; then
+    debian_root
+    import_root "$base" pets-debian-local:bookworm
+  fi
+  say "building pets-lab-node:bookworm (Debian's docker.io, iptables, iproute2)"
+  docker build --force-rm -t pets-lab-node:bookworm scripts/lab-node >"$work/node.log" 2>&1 ||
+    { tail -40 "$work/node.log" >&2; fail "docker build of pets-lab-node:bookworm failed"; }
+  say "built pets-lab-node:bookworm ($(docker image inspect -f '{{.Size}}' pets-lab-node:bookworm | awk '{printf "%.1f MB", $1/1e6}'))"
+fi
+
 say "images ready:"
 docker images --format '{{.Repository}}:{{.Tag}} {{.Size}}' |
-  grep -E '^(pets|pets-rust-local|pets-runtime-local|consul-local|prometheus-local):' | sort | sed 's/^/  /'
+  grep -E '^(pets|pets-rust-local|pets-runtime-local|pets-debian-local|pets-lab-node|consul-local|prometheus-local):' | sort | sed 's/^/  /'
 

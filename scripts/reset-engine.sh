@@ -5,7 +5,9 @@
 # `org.pets.test`:
 #
 #   the `petstest` stack, its containers, networks and volumes;
-#   containers labelled org.pets.test (the image test's, an interrupted run's);
+#   containers labelled org.pets.test (the image test's, the multi-node
+#   lab's Swarm nodes, an interrupted run's), and the networks and volumes
+#   with that label (the lab's bridge network and its nodes' engine data);
 #   the Swarm, if the suite made it (its node carries the label), and then
 #   docker_gwbridge, which the engine made for that Swarm's first task;
 #   the images scripts/local-images.sh builds, and the build cache they left;
@@ -19,7 +21,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 stack=petstest
 label=org.pets.test
-images=(pets:1.0 pets:2.0 pets:broken pets-rust-local:bookworm pets-runtime-local:bookworm consul-local:1.8.7 prometheus-local:bookworm)
+images=(pets:1.0 pets:2.0 pets:broken pets-rust-local:bookworm pets-runtime-local:bookworm consul-local:1.8.7 prometheus-local:bookworm pets-lab-node:bookworm pets-debian-local:bookworm)
 leave_any_swarm=${1:-}
 
 say() { printf '[reset-engine] %s\n' "$*"; }
@@ -63,6 +65,14 @@ if [ "$(swarm_state)" = inactive ] && docker network inspect docker_gwbridge >/d
   say "removing docker_gwbridge"
   docker network rm docker_gwbridge >/dev/null || true
 fi
+for network in $(docker network ls -q --filter "label=$label"); do
+  say "removing network $(docker network inspect -f '{{.Name}}' "$network")"
+  docker network rm "$network" >/dev/null || true
+done
+for volume in $(docker volume ls -q --filter "label=$label"); do
+  say "removing volume $volume"
+  docker volume rm "$volume" >/dev/null || true
+done
 for volume in $(docker volume ls -q --filter "name=${stack}_"); do
   say "removing volume $volume"
   docker volume rm "$volume" >/dev/null || true

@@ -1,0 +1,20 @@
+//! The lab on a real three-node Swarm: the prod stack deployed, votes across
+//! nodes, a node lost and brought back, a node drained, a rolling update
+//! across nodes, and Consul's quorum lost and regained. `docs/LAB.md` walks
+//! a workshop through the same steps.
+//!
+//! The nodes are Docker engines in containers on this machine ([`rig`]):
+//! `--privileged` is refused here, and the kernel has no IPVS, so there is no
+//! routing mesh and no VIP. The rig gives each node its own address pool and
+//! routes this machine to each node's `docker_gwbridge`, so the tests reach
+//! every task at its own address, as on the one-node Swarm.
+
+#[allow(dead_code)]
+#[path = "../docker/support.rs"]
+mod support;
+
+mod node;
+mod prod;
+mod rig;
+mod steps;
+mod voters;

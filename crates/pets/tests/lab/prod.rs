@@ -1,0 +1,171 @@
+//! The prod stack on the lab (`petslab`), as an operator deploys it: the
+//! `admin_password` secret created on a manager, then `docker stack deploy`
+//! of `pets-stack.yml` and `pets-prod-compose.yml` with the local images.
+//! Also how the tests talk to it: a console session, and Consul's own view
+//! of its servers.
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::rig::Lab;
+use crate::support::{http, stack_deploy_args, try_get_json, Task};
+
+pub const STACK: &str = "petslab";
+
+pub fn service(name: &str) -> String {
+    format!("{STACK}_{name}")
+}
+
+/// The deployed stack and the console password its secret holds.
+pub struct Prod {
+    pub password: String,
+}
+
+impl Prod {
+    pub fn deploy(lab: &Lab) -> Self {
+        let password = format!("lab-{:016x}", rand::random::<u64>());
+        let manager = lab.manager();
+        secret_create(manager, &password);
+        let env = [
+            ("PETS_IMAGE", "pets:1.0"),
+            ("CONSUL_IMAGE", "consul-local:1.8.7"),
+            // Its image cannot be had here; see the README.
+            ("PETS_VISUALIZER_REPLICAS", "0"),
+        ];
+        manager
+            .docker_with(
+                &env,
+                &stack_deploy_args("compose/pets-prod-compose.yml", STACK),
+            )
+            .unwrap_or_else(|e| panic!("{e}"));
+        Self { password }
+    }
+
+    /// Logs in on a task's console and returns the session cookie.
+    pub async fn login(&self, task: &Task) -> Result<String, String> {
+        let answer = http()
+            .post(format!("http://{}:7000/login", task.ip))
+            .form(&[("password", self.password.as_str())])
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
+        if answer.status() != 303 {
+            return Err(format!("login answered {}", answer.status()));
+        }
+        answer
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find(|v| v.starts_with("pets_admin="))
+            .and_then(|v| v.split(';').next())
+            .map(str::to_owned)
+            .ok_or_else(|| "no session cookie".to_owned())
+    }
+}
+
+fn secret_create(manager: &crate::node::Node, password: &str) {
+    use std::io::Write;
+    let mut child = std::process::Command::new("docker")
+        .args(["secret", "create", "admin_password", "-"])
+        .env("DOCKER_HOST", format!("tcp://{}:2375", manager.ip))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("docker runs");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(password.as_bytes())
+        .unwrap();
+    assert!(child.wait().unwrap().success(), "docker secret create");
+}
+
+/// `GET` a console API with a session.
+pub async fn console_json(task: &Task, path: &str, cookie: &str) -> Result<Value, String> {
+    let url = format!("http://{}:7000{path}", task.ip);
+    let answer = http()
+        .get(&url)
+        .header("cookie", cookie)
+        .send()
+        .await
+        .map_err(|e| format!("GET {url}: {e}"))?;
+    if answer.status() != 200 {
+        return Err(format!("GET {url}: {}", answer.status()));
+    }
+    answer.json().await.map_err(|e| format!("GET {url}: {e}"))
+}
+
+pub fn votes(results: &Value) -> [u64; 3] {
+    [0, 1, 2].map(|i| results["options"][i]["votes"].as_u64().unwrap_or(0))
+}
+
+/// The tally on a task's console, once it is readable.
+pub async fn tally(task: &Task, cookie: &str) -> Result<[u64; 3], String> {
+    Ok(votes(&console_json(task, "/api/results", cookie).await?))
+}
+
+/// Consul's servers as one Consul task sees them.
+pub struct Consul;
+
+impl Consul {
+    /// The Raft configuration: each server's node name, whether it votes,
+    /// whether it leads.
+    pub async fn raft(task: &Task) -> Result<Vec<(String, bool, bool)>, String> {
+        let url = format!("http://{}:8500/v1/operator/raft/configuration", task.ip);
+        let config = try_get_json(&url).await?;
+        Ok(config["Servers"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|s| {
+                (
+                    s["Node"].as_str().unwrap_or_default().to_owned(),
+                    s["Voter"] == true,
+                    s["Leader"] == true,
+                )
+            })
+            .collect())
+    }
+
+    /// Autopilot's health: healthy overall, and the servers it counts healthy.
+    pub async fn health(task: &Task) -> Result<(bool, usize, Value), String> {
+        let url = format!("http://{}:8500/v1/operator/autopilot/health", task.ip);
+        let client = http();
+        let answer = client
+            .get(&url)
+            .timeout(Duration::from_secs(10))
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
+        // 429 means "not healthy", with the same body.
+        let health: Value = answer.json().await.map_err(|e| e.to_string())?;
+        let healthy = health["Servers"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|s| s["Healthy"] == true && s["Voter"] == true)
+            .count();
+        Ok((health["Healthy"] == true, healthy, health))
+    }
+
+    /// This server's node name and its address in the cluster.
+    pub async fn who(task: &Task) -> Result<(String, String), String> {
+        let me = try_get_json(&format!("http://{}:8500/v1/agent/self", task.ip)).await?;
+        Ok((
+            me["Config"]["NodeName"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+            me["Member"]["Addr"].as_str().unwrap_or_default().to_owned(),
+        ))
+    }
+
+    /// The leader's address (`10.77.0.5:8300`), empty when there is none.
+    pub async fn leader(task: &Task) -> Result<String, String> {
+        let leader = try_get_json(&format!("http://{}:8500/v1/status/leader", task.ip)).await?;
+        Ok(leader.as_str().unwrap_or_default().to_owned())
+    }
+}

@@ -1,0 +1,167 @@
+//! Step 3: the node that runs the Consul leader loses its power while votes
+//! flow. Consul elects another leader, Swarm moves the node's web task to
+//! the survivors, and every acknowledged vote is counted. The node comes
+//! back: its Consul server rejoins with its own data, and the cluster has
+//! three voters again, no dead one left in its Raft configuration.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use pets_testkit::holds;
+
+use super::{fleet_without, settle, tasks, web_tasks};
+use crate::prod::{service, Consul};
+use crate::rig::Lab;
+use crate::support::{eventually, Task};
+use crate::voters::Voters;
+
+pub async fn a_lost_node_loses_no_vote(lab: &Arc<Lab>, cookie: &str, before: [u64; 3]) -> [u64; 3] {
+    let (lost, old_leader) = leader_node(lab).await;
+    let name = format!("node{lost}");
+    // A server that stays, asked directly (no docker command in the way)
+    // for the leader every 100 ms: Consul's own election time.
+    let (_, survivor) = tasks(lab, "db")
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|(n, _)| *n != lost)
+        .expect("a Consul server on another node");
+    let voters = Voters::start(lab);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let at_kill = voters.now().accepted_total();
+    let killed = Instant::now();
+    let node = lab.node(&name).clone();
+    tokio::task::spawn_blocking(move || node.kill())
+        .await
+        .unwrap();
+    eprintln!("step 3: killed {name}, which ran the Consul leader");
+
+    // Consul: a new leader among the two survivors.
+    loop {
+        let leader = Consul::leader(&survivor).await.unwrap_or_default();
+        if !leader.is_empty() && leader != old_leader {
+            break;
+        }
+        assert!(
+            killed.elapsed() < Duration::from_secs(60),
+            "no new Consul leader within 60 s"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let elected = killed.elapsed();
+    let db = eventually(Duration::from_secs(60), "two Consul tasks", || async {
+        holds(tasks(lab, "db").await?, |db| db.len() == 2)
+    })
+    .await;
+    let raft = Consul::raft(&db[0].1).await.unwrap();
+    // Autopilot's dead-server cleanup takes the lost server out of the
+    // configuration: two voters, both needed, as two of three would be.
+    eprintln!("  a new leader after {elected:.1?}; Raft configuration: {raft:?}");
+    assert!(
+        raft.iter().filter(|s| s.1).count() >= 2,
+        "two voters at least"
+    );
+
+    // Swarm: the lost web task started again on a survivor.
+    let web = web_tasks(lab, 3).await;
+    let rescheduled = killed.elapsed();
+    assert!(
+        web.iter().all(|(n, _)| *n != lost),
+        "no task on the lost node"
+    );
+    eprintln!("  three web tasks answering on the survivors after {rescheduled:.1?}");
+    fleet_without(&web[0].1, cookie, &name).await;
+
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let count = voters.stop().await;
+    assert!(
+        count.accepted_total() > at_kill,
+        "votes accepted after the loss"
+    );
+    eprintln!(
+        "  votes: {} accepted, {} refused (503) over {:.1?}, {} not delivered (the lost node's task), {} unknown",
+        count.accepted_total(),
+        count.refused,
+        count.refusal_window().unwrap_or_default(),
+        count.undelivered,
+        count.unknown
+    );
+    let tally = settle(lab, cookie, before, &count).await;
+
+    // The node returns: its server rejoins with its data and its name.
+    let node = lab.node(&name).clone();
+    tokio::task::spawn_blocking(move || node.start())
+        .await
+        .unwrap();
+    let back = Instant::now();
+    let health = three_healthy_voters(lab).await;
+    eprintln!(
+        "step 3: {name} back; three healthy voters after {:.1?}: {health}",
+        back.elapsed()
+    );
+    let db = tasks(lab, "db").await.unwrap();
+    assert!(
+        db.iter().any(|(n, _)| *n == lost),
+        "the server back on its node"
+    );
+    super::every_console_shows(lab, cookie, tally).await;
+    tally
+}
+
+/// The node whose Consul server leads, and the leader's address.
+async fn leader_node(lab: &Arc<Lab>) -> (usize, String) {
+    let db = tasks(lab, "db").await.unwrap();
+    let leader = Consul::leader(&db[0].1).await.unwrap();
+    for (node, task) in &db {
+        let (_, address) = Consul::who(task).await.unwrap();
+        if leader.starts_with(&format!("{address}:")) {
+            return (*node, leader);
+        }
+    }
+    panic!("no Consul task has the leader's address {leader}");
+}
+
+/// Waits until autopilot counts three healthy voters and the Raft
+/// configuration holds exactly three servers; returns autopilot's word.
+pub async fn three_healthy_voters(lab: &Arc<Lab>) -> String {
+    eventually(
+        Duration::from_secs(300),
+        "three healthy Consul voters",
+        || async {
+            let db = tasks(lab, "db").await?;
+            if db.len() != 3 {
+                return Err(format!("{} Consul tasks", db.len()));
+            }
+            let (healthy, voters, health) = Consul::health(&db[0].1).await?;
+            let raft = Consul::raft(&db[0].1).await?;
+            if healthy && voters == 3 && raft.len() == 3 && raft.iter().all(|s| s.1) {
+                servers_named_after_their_nodes(&db, &raft).await;
+                Ok(format!(
+                    "failure tolerance {}, servers {:?}",
+                    health["FailureTolerance"],
+                    raft.iter().map(|s| s.0.as_str()).collect::<Vec<_>>()
+                ))
+            } else {
+                Err(format!(
+                    "healthy {healthy}, {voters} healthy voters, raft {raft:?}"
+                ))
+            }
+        },
+    )
+    .await
+}
+
+/// Each Consul server is named after the node it runs on, and the Raft
+/// configuration holds exactly those three names: a server that came back
+/// on a node found that node's data, whichever task slot Swarm gave it.
+pub async fn servers_named_after_their_nodes(db: &[(usize, Task)], raft: &[(String, bool, bool)]) {
+    let mut expected: Vec<String> = (1..=3).map(|n| format!("{}-node{n}", service("db"))).collect();
+    for (node, task) in db {
+        let (name, _) = Consul::who(task).await.unwrap();
+        assert_eq!(name, expected[node - 1], "the Consul server on node{node}");
+    }
+    let mut names: Vec<String> = raft.iter().map(|s| s.0.clone()).collect();
+    names.sort();
+    expected.sort();
+    assert_eq!(names, expected, "the Raft configuration's servers");
+}
