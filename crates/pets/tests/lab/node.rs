@@ -88,6 +88,20 @@ impl Node {
         self.wait_up(Duration::from_secs(60));
     }
 
+    /// The task slots of a service (full name) running on this node, as
+    /// Swarm numbers them (`petslab_db.2` is slot 2).
+    pub fn slots(&self, service: &str) -> Vec<String> {
+        let label = format!("label=com.docker.swarm.service.name={service}");
+        let format = "{{index .Labels \"com.docker.swarm.task.name\"}}";
+        let names = self
+            .docker(&["ps", "--filter", &label, "--format", format])
+            .unwrap_or_default();
+        names
+            .lines()
+            .filter_map(|task| task.rsplit_once('.').map(|(slot, _)| slot.to_owned()))
+            .collect()
+    }
+
     /// The running tasks of a service (full name) on this node.
     pub fn tasks(&self, service: &str) -> Result<Vec<Task>, String> {
         tasks_on(&self.engine, service)

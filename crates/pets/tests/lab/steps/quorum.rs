@@ -24,6 +24,7 @@ pub async fn consul_quorum_lost_and_regained(lab: &Arc<Lab>, cookie: &str, befor
         .cloned()
         .collect();
     let names: Vec<String> = lost.iter().map(|n| n.name.clone()).collect();
+    let slots_before = consul_slots(&lost).await;
     let killed = Instant::now();
     {
         let lost = lost.clone();
@@ -84,13 +85,22 @@ pub async fn consul_quorum_lost_and_regained(lab: &Arc<Lab>, cookie: &str, befor
     );
 
     let back = Instant::now();
-    tokio::task::spawn_blocking(move || lost.iter().for_each(|n| n.start()))
-        .await
-        .unwrap();
+    {
+        let lost = lost.clone();
+        tokio::task::spawn_blocking(move || lost.iter().for_each(|n| n.start()))
+            .await
+            .unwrap();
+    }
+    // Named after its node, each server finds its own data whichever slot
+    // Swarm gives it (`three_healthy_voters` checks the names).
     let health = three_healthy_voters(lab).await;
     eprintln!(
         "step 6: {names:?} back; three healthy voters after {:.1?}: {health}",
         back.elapsed()
+    );
+    eprintln!(
+        "  Consul's task slots on {names:?}: {slots_before:?} before, {:?} after",
+        consul_slots(&lost).await
     );
     eventually(Duration::from_secs(60), "votes accepted again", || async {
         let view = fleet(&task, cookie).await?;
@@ -118,4 +128,17 @@ async fn console_page(task: &Task, cookie: &str) -> String {
             .header("cookie", cookie),
     )
     .await
+}
+
+/// The Consul task slots each of `nodes` runs.
+async fn consul_slots(nodes: &[crate::node::Node]) -> Vec<Vec<String>> {
+    let nodes = nodes.to_vec();
+    tokio::task::spawn_blocking(move || {
+        nodes
+            .iter()
+            .map(|n| n.slots(&crate::prod::service("db")))
+            .collect()
+    })
+    .await
+    .unwrap()
 }
