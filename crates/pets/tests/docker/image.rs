@@ -37,11 +37,20 @@ async fn both_stacks_pass_docker_stack_config() {
     // On one machine a Consul server keeps its slot's name and volume; across
     // nodes, its node's, since volumes stay on their node and a returning
     // slot may land on either node.
-    assert!(dev.contains("name: '{{.Service.Name}}-{{.Task.Slot}}'"), "{dev}");
+    assert!(
+        dev.contains("name: '{{.Service.Name}}-{{.Task.Slot}}'"),
+        "{dev}"
+    );
     assert!(dev.contains("hostname: '{{.Service.Name}}-{{.Task.Slot}}'"));
-    assert!(prod.contains("name: '{{.Service.Name}}-{{.Node.Hostname}}'"), "{prod}");
+    assert!(
+        prod.contains("name: '{{.Service.Name}}-{{.Node.Hostname}}'"),
+        "{prod}"
+    );
     assert!(prod.contains("hostname: '{{.Service.Name}}-{{.Node.Hostname}}'"));
-    assert!(!prod.contains("-{{.Task.Slot}}'"), "nothing named by slot in prod");
+    assert!(
+        !prod.contains("-{{.Task.Slot}}'"),
+        "nothing named by slot in prod"
+    );
     assert!(dev.contains("published: 5000") && dev.contains("published: 7000"));
     let prod = config(&[
         base,

@@ -92,7 +92,7 @@ impl Node {
     /// Swarm numbers them (`petslab_db.2` is slot 2).
     pub fn slots(&self, service: &str) -> Vec<String> {
         let label = format!("label=com.docker.swarm.service.name={service}");
-        let format = "{{index .Labels \"com.docker.swarm.task.name\"}}";
+        let format = "{{.Label \"com.docker.swarm.task.name\"}}";
         let names = self
             .docker(&["ps", "--filter", &label, "--format", format])
             .unwrap_or_default();

@@ -155,7 +155,9 @@ pub async fn three_healthy_voters(lab: &Arc<Lab>) -> String {
 /// configuration holds exactly those three names: a server that came back
 /// on a node found that node's data, whichever task slot Swarm gave it.
 pub async fn servers_named_after_their_nodes(db: &[(usize, Task)], raft: &[(String, bool, bool)]) {
-    let mut expected: Vec<String> = (1..=3).map(|n| format!("{}-node{n}", service("db"))).collect();
+    let mut expected: Vec<String> = (1..=3)
+        .map(|n| format!("{}-node{n}", service("db")))
+        .collect();
     for (node, task) in db {
         let (name, _) = Consul::who(task).await.unwrap();
         assert_eq!(name, expected[node - 1], "the Consul server on node{node}");
