@@ -80,6 +80,14 @@ impl Templates {
         context.insert("theme", settings.theme());
         context.insert("hostname", &settings.hostname);
         context.insert("memory_store", &!shared_votes);
+        if let Some(at) = settings.expires_at {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap_or_default()
+                .as_secs();
+            context.insert("expires_at", &at);
+            context.insert("expires_in_minutes", &at.saturating_sub(now).div_ceil(60));
+        }
         self.render(name, &context).map(Html)
     }
 }

@@ -115,6 +115,15 @@ impl Settings {
                     )
                 })?,
             },
+            expires_at: match get("PETS_EXPIRES_AT") {
+                None => None,
+                Some(v) => Some(v.parse().map_err(|_| {
+                    error(
+                        "PETS_EXPIRES_AT",
+                        format!("`{v}` is not a time in Unix seconds"),
+                    )
+                })?),
+            },
             chaos: match get("PETS_CHAOS").map(|v| v.to_ascii_lowercase()) {
                 None => true,
                 Some(v) if matches!(v.as_str(), "on" | "true" | "1" | "yes") => true,
@@ -328,6 +337,10 @@ mod tests {
         let e = settings(&[("DB", "db:notaport")]).unwrap_err();
         assert_eq!(e.variable, "DB");
         assert!(e.to_string().contains("invalid port"), "{e}");
+        let e = settings(&[("PETS_EXPIRES_AT", "soon")]).unwrap_err();
+        assert_eq!(e.variable, "PETS_EXPIRES_AT");
+        let s = settings(&[("PETS_EXPIRES_AT", "1795462546")]).unwrap();
+        assert_eq!(s.web.expires_at, Some(1_795_462_546));
     }
 
     #[test]
