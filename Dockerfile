@@ -16,7 +16,8 @@ COPY crates/pets-web/Cargo.toml crates/pets-web/
 COPY crates/pets-testkit/Cargo.toml crates/pets-testkit/
 COPY crates/pets-bench/Cargo.toml crates/pets-bench/
 COPY crates/pets-load/Cargo.toml crates/pets-load/
-RUN for lib in pets pets-store pets-web pets-testkit pets-load; do \
+COPY crates/pets-paas/Cargo.toml crates/pets-paas/
+RUN for lib in pets pets-store pets-web pets-testkit pets-load pets-paas; do \
       mkdir -p crates/$lib/src && : > crates/$lib/src/lib.rs; done \
  && mkdir -p crates/pets-bench/src \
  && echo 'fn main() {}' > crates/pets/src/main.rs \

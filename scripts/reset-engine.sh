@@ -11,6 +11,8 @@
 #   the Swarm, if the suite made it (its node carries the label), and then
 #   docker_gwbridge, which the engine made for that Swarm's first task;
 #   the images scripts/local-images.sh builds, and the build cache they left;
+#   Pets-as-a-Service instances the tests made (service name test-*): their
+#   containers, networks and volumes;
 #   Consul test clusters and benchmark processes an interrupted run left;
 #   .tools/ (Consul, the debootstrapped root).
 #
@@ -56,6 +58,24 @@ if [ "$(swarm_state)" != inactive ]; then
     say "left alone: this engine's Swarm was not made by the test suite (--leave-swarm leaves it anyway)"
   fi
 fi
+
+# Pets as a Service: what its tests made (each test's service is test-<id>).
+paas_service=org.pets.paas.service
+for kind in container network volume; do
+  case $kind in
+    container) listed=$(docker ps -aq --filter "label=$paas_service") ;;
+    network) listed=$(docker network ls -q --filter "label=$paas_service") ;;
+    volume) listed=$(docker volume ls -q --filter "label=$paas_service") ;;
+  esac
+  for item in $listed; do
+    owner=$(docker "$kind" inspect -f "{{index .Labels \"$paas_service\"}}" "$item" 2>/dev/null || true)
+    case $owner in
+      test-*)
+        say "removing a test's Pets-as-a-Service $kind"
+        docker "$kind" rm -f "$item" >/dev/null 2>&1 || docker "$kind" rm "$item" >/dev/null 2>&1 || true ;;
+    esac
+  done
+done
 
 for network in $(docker network ls --format '{{.Name}}' | grep -E "^${stack}_" || true); do
   say "removing network $network"

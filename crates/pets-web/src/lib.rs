@@ -9,7 +9,7 @@
 
 mod admin;
 mod assets;
-mod auth;
+pub mod auth;
 mod csrf;
 mod embedded;
 mod error;

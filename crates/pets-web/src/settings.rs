@@ -59,6 +59,9 @@ pub struct WebSettings {
     /// `PETS_EXPIRES_AT` (Unix seconds): when this pets will be removed, for
     /// a throwaway instance of Pets as a Service; every page counts down.
     pub expires_at: Option<u64>,
+    /// `PETS_EXPIRES_AT_FILE`: a file holding a later end (Unix seconds),
+    /// written when the service extends this pets; read at each page.
+    pub expires_at_file: Option<PathBuf>,
 }
 
 impl WebSettings {

@@ -80,7 +80,11 @@ impl Templates {
         context.insert("theme", settings.theme());
         context.insert("hostname", &settings.hostname);
         context.insert("memory_store", &!shared_votes);
-        if let Some(at) = settings.expires_at {
+        let extended = settings.expires_at_file.as_ref().and_then(|path| {
+            let text = std::fs::read_to_string(path).ok()?;
+            text.trim().parse::<u64>().ok()
+        });
+        if let Some(at) = extended.or(settings.expires_at) {
             let now = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .unwrap_or_default()

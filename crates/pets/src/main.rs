@@ -1,7 +1,9 @@
 //! `pets`: serve the voter site and the admin console; `pets healthcheck`:
 //! ask the running one whether it is healthy; `pets load`: drive synthetic
 //! visitors at it (see `pets-load`), publishing what it measures through
-//! the store named by `DB`, if any, for the console's availability meter.
+//! the store named by `DB`, if any, for the console's availability meter;
+//! `pets paas`: Pets as a Service, a throwaway pets per visitor (see
+//! `pets-paas`).
 
 use std::process::ExitCode;
 
@@ -17,13 +19,14 @@ async fn main() -> ExitCode {
             let args: Vec<String> = std::env::args().skip(2).collect();
             return load(&args).await;
         }
+        Some("paas") => return paas().await,
         Some("--version") => {
             println!("pets {}", env!("CARGO_PKG_VERSION"));
             return ExitCode::SUCCESS;
         }
         Some(other) => {
             eprintln!(
-                "pets: unknown argument `{other}`; usage: pets [healthcheck | load ... | --version]"
+                "pets: unknown argument `{other}`; usage: pets [healthcheck | load ... | paas | --version]"
             );
             return ExitCode::from(2);
         }
@@ -87,5 +90,34 @@ async fn load(args: &[String]) -> ExitCode {
     let json = options.json;
     let report = pets_load::run(options, publisher).await;
     pets_load::report::finish(json, &report);
+    ExitCode::SUCCESS
+}
+
+/// `pets paas`: exit status 2 for a bad environment, 1 if it cannot start.
+async fn paas() -> ExitCode {
+    let settings = match pets_paas::PaasSettings::from_env() {
+        Ok(settings) => settings,
+        Err(e) => {
+            eprintln!("pets paas: cannot start: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let format = std::env::var("LOG_FORMAT").ok();
+    let Some(format) = format.as_deref().map_or(
+        Some(telemetry::LogFormat::Text),
+        telemetry::LogFormat::parse,
+    ) else {
+        eprintln!("pets paas: cannot start: LOG_FORMAT is text or json");
+        return ExitCode::from(2);
+    };
+    telemetry::init(false, format);
+    let app = match pets::paas::PaasApp::build(settings).await {
+        Ok(app) => app,
+        Err(e) => {
+            tracing::error!("pets paas cannot start: {e:#}");
+            return ExitCode::FAILURE;
+        }
+    };
+    app.run_until_stopped(shutdown_signal()).await;
     ExitCode::SUCCESS
 }

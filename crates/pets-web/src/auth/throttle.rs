@@ -112,6 +112,11 @@ impl LoginThrottle {
     pub fn len(&self) -> usize {
         self.table().by_client.len()
     }
+
+    /// Whether no client is remembered.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
 }
 
 impl Table {

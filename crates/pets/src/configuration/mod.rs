@@ -124,6 +124,7 @@ impl Settings {
                     )
                 })?),
             },
+            expires_at_file: get("PETS_EXPIRES_AT_FILE").map(PathBuf::from),
             chaos: match get("PETS_CHAOS").map(|v| v.to_ascii_lowercase()) {
                 None => true,
                 Some(v) if matches!(v.as_str(), "on" | "true" | "1" | "yes") => true,

@@ -1,0 +1,320 @@
+//! The operator console on the service's own host: every instance with its
+//! age, time left, health, CPU and memory, buttons to extend (10 minutes
+//! more) or stop it, and the totals of capacity; `GET /api/instances` gives the same as JSON.
+//!
+//! It is closed unless `ADMIN_PASSWORD_FILE` is set. The login is pets' own
+//! (`pets_web::auth`): the password kept as a digest and compared in
+//! constant time, failed attempts slowed then refused per client, and a
+//! signed session cookie (`SameSite=Strict`, `HttpOnly`). A form that
+//! changes something must come from the service's own pages (`Origin`).
+
+use std::net::SocketAddr;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use axum::extract::{ConnectInfo, Path, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Form, Json, Router};
+use futures::future::join_all;
+use http::{header, HeaderMap, HeaderValue, StatusCode};
+use pets_web::auth::throttle::{ClientKey, LoginThrottle, FAILURE_DELAY};
+use pets_web::auth::AdminAuth;
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+use tera::Context;
+
+use crate::app::Paas;
+use crate::engine::Instance;
+use crate::id::InstanceId;
+use crate::pages::{minutes, render, Message};
+
+const COOKIE: &str = "paas_admin";
+
+/// The console's login: present only with a password.
+pub struct Operator {
+    auth: AdminAuth,
+    throttle: LoginThrottle,
+}
+
+impl Operator {
+    pub fn new(password: &SecretString) -> Self {
+        Self {
+            auth: AdminAuth::new(password.expose_secret(), None),
+            throttle: LoginThrottle::default(),
+        }
+    }
+}
+
+pub fn routes() -> Router<Paas> {
+    Router::new()
+        .route("/admin", get(console))
+        .route("/admin/login", post(login))
+        .route("/admin/logout", post(logout))
+        .route("/admin/instances/{id}/stop", post(stop))
+        .route("/admin/instances/{id}/extend", post(extend))
+        .route("/api/instances", get(api))
+}
+
+/// One instance as the console and the API show it.
+#[derive(Serialize)]
+pub struct InstanceView {
+    id: String,
+    version: &'static str,
+    url: String,
+    admin_url: String,
+    created_at: String,
+    expires_at: String,
+    healthy: bool,
+    memory_bytes: u64,
+    cpu_percent: f64,
+}
+
+enum Access {
+    Closed,
+    LoggedOut,
+    LoggedIn,
+}
+
+fn access(paas: &Paas, headers: &HeaderMap) -> Access {
+    let Some(operator) = &paas.operator else {
+        return Access::Closed;
+    };
+    let session = headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().strip_prefix(COOKIE)?.strip_prefix('='))
+        .any(|value| operator.auth.session(value).is_some());
+    if session {
+        Access::LoggedIn
+    } else {
+        Access::LoggedOut
+    }
+}
+
+fn closed(paas: &Paas) -> Response {
+    Message {
+        status: StatusCode::NOT_FOUND,
+        title: "The operator console is closed",
+        message: "It opens when pets paas is started with ADMIN_PASSWORD_FILE.".into(),
+        link: None,
+        home: &paas.url(None),
+    }
+    .into_response()
+}
+
+/// Whether a form came from the service's own pages: an `Origin`, when the
+/// browser sends one, must be the service's.
+fn same_origin(paas: &Paas, headers: &HeaderMap) -> bool {
+    match headers.get(header::ORIGIN).and_then(|o| o.to_str().ok()) {
+        None => true,
+        Some(origin) => paas.url(None).trim_end_matches('/') == origin,
+    }
+}
+
+async fn console(State(paas): State<Paas>, headers: HeaderMap) -> Response {
+    match access(&paas, &headers) {
+        Access::Closed => closed(&paas),
+        Access::LoggedOut => login_page(None, StatusCode::OK),
+        Access::LoggedIn => {
+            let all = paas.registry.all();
+            let views = views_of(&paas, &all).await;
+            let now = SystemTime::now();
+            let rows: Vec<_> = all
+                .iter()
+                .zip(&views)
+                .map(|(i, v)| {
+                    serde_json::json!({
+                        "id": v.id, "version": v.version, "url": v.url, "healthy": v.healthy,
+                        "age": minutes(now.duration_since(i.created_at).unwrap_or_default()),
+                        "left": minutes(i.time_left(now)),
+                        "cpu": format!("{:.1}%", v.cpu_percent),
+                        "memory": format!("{:.1} MiB", v.memory_bytes as f64 / 1048576.0),
+                    })
+                })
+                .collect();
+            let (running, free) = paas.registry.capacity();
+            let rules = paas.registry.rules();
+            let mut context = Context::new();
+            context.insert("instances", &rows);
+            context.insert("running", &running);
+            context.insert("free", &free);
+            context.insert("max", &rules.max_instances);
+            context.insert("ttl", &minutes(rules.ttl));
+            render(StatusCode::OK, "admin.html", &context)
+        }
+    }
+}
+
+fn login_page(error: Option<&str>, status: StatusCode) -> Response {
+    let mut context = Context::new();
+    context.insert("error", &error);
+    render(status, "admin_login.html", &context)
+}
+
+#[derive(Deserialize)]
+struct LoginForm {
+    password: String,
+}
+
+async fn login(
+    State(paas): State<Paas>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    form: Result<Form<LoginForm>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    let Some(operator) = &paas.operator else {
+        return closed(&paas);
+    };
+    let Ok(Form(form)) = form else {
+        return login_page(Some("Please enter the password."), StatusCode::BAD_REQUEST);
+    };
+    let client = ClientKey::of(peer.ip());
+    if let Err(wait) = operator.throttle.check(client) {
+        let mut page = login_page(
+            Some(&format!("Too many failed attempts: try again in {wait} s.")),
+            StatusCode::TOO_MANY_REQUESTS,
+        );
+        page.headers_mut().insert(header::RETRY_AFTER, wait.into());
+        return page;
+    }
+    if !operator.auth.password_matches(&form.password) {
+        operator.throttle.failed(client);
+        tracing::warn!(address = %peer.ip(), "failed operator login");
+        tokio::time::sleep(FAILURE_DELAY).await;
+        return login_page(
+            Some("That password is not right."),
+            StatusCode::UNAUTHORIZED,
+        );
+    }
+    operator.throttle.succeeded(client);
+    tracing::info!(address = %peer.ip(), "operator logged in");
+    let (session, value) = operator.auth.new_session();
+    let max_age = session.expires().saturating_sub(
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs(),
+    );
+    let cookie = format!("{COOKIE}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}");
+    let mut answer = Redirect::to("/admin").into_response();
+    if let Ok(cookie) = HeaderValue::from_str(&cookie) {
+        answer.headers_mut().insert(header::SET_COOKIE, cookie);
+    }
+    answer
+}
+
+async fn logout() -> Response {
+    let mut answer = Redirect::to("/admin").into_response();
+    answer.headers_mut().insert(
+        header::SET_COOKIE,
+        HeaderValue::from_static("paas_admin=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0"),
+    );
+    answer
+}
+
+async fn stop(State(paas): State<Paas>, headers: HeaderMap, Path(id): Path<String>) -> Response {
+    if let Some(refusal) = refuse_change(&paas, &headers) {
+        return refusal;
+    }
+    let Some(id) = InstanceId::parse(&id) else {
+        return (StatusCode::NOT_FOUND, "no such instance").into_response();
+    };
+    match paas.registry.stop(&id).await {
+        Ok(true) => Redirect::to("/admin").into_response(),
+        Ok(false) => (StatusCode::NOT_FOUND, "no such instance").into_response(),
+        Err(e) => {
+            tracing::error!(instance = %id, "cannot stop an instance: {e}");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the Docker engine refused; nothing was changed",
+            )
+                .into_response()
+        }
+    }
+}
+
+/// How much time one press of Extend gives.
+pub const EXTENSION: Duration = Duration::from_secs(10 * 60);
+
+async fn extend(State(paas): State<Paas>, headers: HeaderMap, Path(id): Path<String>) -> Response {
+    if let Some(refusal) = refuse_change(&paas, &headers) {
+        return refusal;
+    }
+    let Some(id) = InstanceId::parse(&id) else {
+        return (StatusCode::NOT_FOUND, "no such instance").into_response();
+    };
+    match paas.registry.extend(&id, EXTENSION).await {
+        Ok(Some(_)) => Redirect::to("/admin").into_response(),
+        Ok(None) => (StatusCode::NOT_FOUND, "no such instance").into_response(),
+        Err(e) => {
+            tracing::error!(instance = %id, "cannot extend an instance: {e}");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the Docker engine refused; nothing was changed",
+            )
+                .into_response()
+        }
+    }
+}
+
+/// The answer to a change without a session or from another site.
+fn refuse_change(paas: &Paas, headers: &HeaderMap) -> Option<Response> {
+    match access(paas, headers) {
+        Access::Closed => Some(closed(paas)),
+        Access::LoggedOut => Some(login_page(None, StatusCode::UNAUTHORIZED)),
+        Access::LoggedIn if !same_origin(paas, headers) => Some(
+            (
+                StatusCode::FORBIDDEN,
+                "this form must come from the console's own page",
+            )
+                .into_response(),
+        ),
+        Access::LoggedIn => None,
+    }
+}
+
+async fn api(State(paas): State<Paas>, headers: HeaderMap) -> Response {
+    match access(&paas, &headers) {
+        Access::Closed => (
+            StatusCode::NOT_FOUND,
+            Json(serde_json::json!({"error": "the operator console is closed"})),
+        )
+            .into_response(),
+        Access::LoggedOut => (
+            StatusCode::UNAUTHORIZED,
+            Json(serde_json::json!({"error": "log in at /admin first"})),
+        )
+            .into_response(),
+        Access::LoggedIn => Json(views_of(&paas, &paas.registry.all()).await).into_response(),
+    }
+}
+
+/// The instances with their health and usage, sampled side by side.
+async fn views_of(paas: &Paas, all: &[Instance]) -> Vec<InstanceView> {
+    join_all(all.iter().map(|i| view(paas, i))).await
+}
+
+async fn view(paas: &Paas, i: &Instance) -> InstanceView {
+    let (healthy, usage) = tokio::join!(paas.healthy(i), async {
+        tokio::time::timeout(Duration::from_secs(5), paas.registry.usage(&i.id)).await
+    });
+    let usage = usage.ok().and_then(Result::ok).unwrap_or_default();
+    InstanceView {
+        id: i.id.to_string(),
+        version: i.version.tag(),
+        url: paas.site_url(&i.id),
+        admin_url: paas.admin_url(&i.id),
+        created_at: rfc3339(i.created_at),
+        expires_at: rfc3339(i.expires_at),
+        healthy,
+        memory_bytes: usage.memory_bytes,
+        cpu_percent: (usage.cpu_percent * 10.0).round() / 10.0,
+    }
+}
+
+fn rfc3339(t: SystemTime) -> String {
+    time::OffsetDateTime::from(t)
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}

@@ -1,0 +1,331 @@
+//! The one port `pets paas` serves, dispatched by `Host`: the service's own
+//! pages on `<domain>`, instances on their subdomains through the proxy, a
+//! 404 page for anything else.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Path, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Form, Json, Router};
+use http::{header, Request, StatusCode};
+use pets_store::domain::VoterName;
+use secrecy::ExposeSecret;
+use serde::Deserialize;
+use tera::Context;
+use tower::ServiceExt;
+
+use crate::engine::{Instance, Version};
+use crate::host::{route, Route};
+use crate::id::InstanceId;
+use crate::limits::TooMany;
+use crate::pages::{minutes, render, Message};
+use crate::proxy::{NotAnswering, Proxy};
+use crate::registry::{Refusal, Registry, Request as Wanted};
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct Paas {
+    pub registry: Arc<Registry>,
+    pub proxy: Proxy,
+    /// The port visitors use, for the links the service makes.
+    pub public_port: u16,
+    /// The operator console's login, when it has a password.
+    pub operator: Option<Arc<crate::admin::Operator>>,
+    probe: reqwest::Client,
+}
+
+impl Paas {
+    pub fn new(
+        registry: Arc<Registry>,
+        public_port: u16,
+        admin_password: Option<&secrecy::SecretString>,
+    ) -> Self {
+        Self {
+            registry,
+            proxy: Proxy::default(),
+            public_port,
+            operator: admin_password.map(|p| Arc::new(crate::admin::Operator::new(p))),
+            probe: reqwest::Client::builder()
+                .timeout(Duration::from_secs(1))
+                .build()
+                .expect("a plain HTTP client builds"),
+        }
+    }
+
+    /// Whether the instance answers its health check now.
+    pub async fn healthy(&self, instance: &Instance) -> bool {
+        match instance.address {
+            Some(address) => self
+                .probe
+                .get(format!("http://{address}:5000/health"))
+                .send()
+                .await
+                .is_ok_and(|r| r.status().is_success()),
+            None => false,
+        }
+    }
+
+    fn domain(&self) -> &str {
+        &self.registry.rules().domain
+    }
+
+    /// `http://<name>.<domain>:<port>/`, or the service's own address.
+    pub fn url(&self, name: Option<String>) -> String {
+        let host = match name {
+            Some(name) => format!("{name}.{}", self.domain()),
+            None => self.domain().to_owned(),
+        };
+        match self.public_port {
+            80 => format!("http://{host}/"),
+            port => format!("http://{host}:{port}/"),
+        }
+    }
+
+    pub fn site_url(&self, id: &InstanceId) -> String {
+        self.url(Some(id.to_string()))
+    }
+
+    pub fn admin_url(&self, id: &InstanceId) -> String {
+        self.url(Some(format!("{id}-admin")))
+    }
+}
+
+/// The whole service: dispatch by `Host`, then the service's routes.
+pub fn router(paas: Paas) -> Router {
+    let service = Router::new()
+        .route("/", get(landing))
+        .route("/health", get(|| async { "ok" }))
+        .route("/instances", post(create))
+        .route("/instances/{id}", get(waiting))
+        .route("/instances/{id}/status", get(status))
+        .merge(crate::admin::routes())
+        .layer(axum::extract::DefaultBodyLimit::max(16 * 1024))
+        .fallback(not_found)
+        .with_state(paas.clone());
+    Router::new().fallback(
+        move |ConnectInfo(peer): ConnectInfo<SocketAddr>, request: Request<Body>| {
+            let paas = paas.clone();
+            let service = service.clone();
+            async move {
+                let host = request
+                    .headers()
+                    .get(header::HOST)
+                    .and_then(|h| h.to_str().ok())
+                    .map(str::to_owned);
+                match route(host.as_deref(), paas.domain()) {
+                    Route::Service => service.oneshot(request).await.into_response(),
+                    Route::Site(id) => proxied(&paas, id, 5000, request, peer).await,
+                    Route::Console(id) => proxied(&paas, id, 7000, request, peer).await,
+                    Route::Unknown => no_such_pets(&paas),
+                }
+            }
+        },
+    )
+}
+
+async fn proxied(
+    paas: &Paas,
+    id: InstanceId,
+    port: u16,
+    request: Request<Body>,
+    peer: SocketAddr,
+) -> Response {
+    let Some(address) = paas.registry.get(&id).and_then(|i| i.address) else {
+        return no_such_pets(paas);
+    };
+    match paas.proxy.forward(request, address, port, peer.ip()).await {
+        Ok(answer) => answer,
+        Err(NotAnswering) => Message {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            title: "Your pets is not answering",
+            message: "It may still be starting, or it was stopped. Try again in a few seconds."
+                .into(),
+            link: Some((paas.url(None) + &format!("instances/{id}"), "Its page")),
+            home: &paas.url(None),
+        }
+        .into_response(),
+    }
+}
+
+fn no_such_pets(paas: &Paas) -> Response {
+    Message {
+        status: StatusCode::NOT_FOUND,
+        title: "No such pets",
+        message: "There is no pets at this address: it never existed, or its time is up.".into(),
+        link: None,
+        home: &paas.url(None),
+    }
+    .into_response()
+}
+
+async fn not_found(State(paas): State<Paas>) -> Response {
+    Message {
+        status: StatusCode::NOT_FOUND,
+        title: "Not found",
+        message: "There is no such page.".into(),
+        link: None,
+        home: &paas.url(None),
+    }
+    .into_response()
+}
+
+async fn landing(State(paas): State<Paas>) -> Response {
+    landing_with(&paas, None, StatusCode::OK)
+}
+
+fn landing_with(paas: &Paas, error: Option<String>, status: StatusCode) -> Response {
+    let (running, free) = paas.registry.capacity();
+    let mut context = Context::new();
+    context.insert(
+        "ttl_minutes",
+        &paas.registry.rules().ttl.as_secs().div_ceil(60),
+    );
+    context.insert("running", &running);
+    context.insert("free", &free);
+    context.insert("error", &error);
+    render(status, "landing.html", &context)
+}
+
+/// The creation form; every field optional.
+#[derive(Deserialize)]
+pub struct CreateForm {
+    option_a: Option<String>,
+    option_b: Option<String>,
+    option_c: Option<String>,
+    version: Option<String>,
+}
+
+impl CreateForm {
+    fn parse(self) -> Result<Wanted, String> {
+        let option = |raw: Option<String>| match raw.as_deref().map(str::trim) {
+            None | Some("") => Ok(None),
+            Some(name) => VoterName::parse(name).map(Some),
+        };
+        Ok(Wanted {
+            options: [
+                option(self.option_a)?,
+                option(self.option_b)?,
+                option(self.option_c)?,
+            ],
+            version: Version::parse(self.version.as_deref().unwrap_or(""))
+                .ok_or_else(|| "The version is 1.0 or 2.0.".to_owned())?,
+        })
+    }
+}
+
+async fn create(
+    State(paas): State<Paas>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    form: Result<Form<CreateForm>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    let wanted = match form
+        .map_err(|e| e.body_text())
+        .and_then(|Form(f)| f.parse())
+    {
+        Ok(wanted) => wanted,
+        Err(problem) => return landing_with(&paas, Some(problem), StatusCode::BAD_REQUEST),
+    };
+    let home = paas.url(None);
+    match paas.registry.create(peer.ip(), wanted).await {
+        Ok(instance) => Redirect::to(&format!("/instances/{}", instance.id)).into_response(),
+        Err(Refusal::AlreadyHasOne(id)) => Message {
+            status: StatusCode::CONFLICT,
+            title: "You already have a pets",
+            message: "One pets at a time for each address; yours is still running.".into(),
+            link: Some((format!("/instances/{id}"), "Your pets")),
+            home: &home,
+        }
+        .into_response(),
+        Err(Refusal::Full { max, next_free_in }) => Message {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            title: "Full",
+            message: format!(
+                "All {max} pets are in use. The next one is free in {}.",
+                minutes(next_free_in)
+            ),
+            link: None,
+            home: &home,
+        }
+        .into_response(),
+        Err(Refusal::TooMany(why)) => {
+            let (whose, wait) = match why {
+                TooMany::FromYou(wait) => ("from your address", wait),
+                TooMany::FromEveryone(wait) => ("from everyone together", wait),
+            };
+            let mut page = Message {
+                status: StatusCode::TOO_MANY_REQUESTS,
+                title: "Too many new pets",
+                message: format!(
+                    "Too many pets were made {whose} lately. Try again in {}.",
+                    minutes(wait)
+                ),
+                link: None,
+                home: &home,
+            }
+            .into_response();
+            page.headers_mut()
+                .insert(header::RETRY_AFTER, wait.as_secs().max(1).into());
+            page
+        }
+        Err(Refusal::Engine(e)) => {
+            tracing::error!("cannot create an instance: {e}");
+            Message {
+                status: StatusCode::SERVICE_UNAVAILABLE,
+                title: "Cannot make a pets now",
+                message: "The container engine refused. Nothing was made; try again later.".into(),
+                link: None,
+                home: &home,
+            }
+            .into_response()
+        }
+    }
+}
+
+async fn waiting(State(paas): State<Paas>, Path(id): Path<String>) -> Response {
+    let Some(instance) = InstanceId::parse(&id).and_then(|id| paas.registry.get(&id)) else {
+        return no_such_pets(&paas);
+    };
+    let password = paas.registry.take_password(&instance.id);
+    let left = instance.time_left(SystemTime::now());
+    let mut context = Context::new();
+    context.insert("id", instance.id.as_str());
+    context.insert("site_url", &paas.site_url(&instance.id));
+    context.insert("admin_url", &paas.admin_url(&instance.id));
+    context.insert(
+        "password",
+        &password.as_ref().map(|p| p.expose_secret().to_owned()),
+    );
+    context.insert("password_shown", &password.is_some());
+    context.insert("seconds_left", &left.as_secs());
+    context.insert("left", &minutes(left));
+    let mut page = render(StatusCode::OK, "waiting.html", &context);
+    page.headers_mut().insert(
+        header::CACHE_CONTROL,
+        http::HeaderValue::from_static("no-store"),
+    );
+    page
+}
+
+async fn status(State(paas): State<Paas>, Path(id): Path<String>) -> Response {
+    let instance: Option<Instance> = InstanceId::parse(&id).and_then(|id| paas.registry.get(&id));
+    let Some(instance) = instance else {
+        return (
+            StatusCode::NOT_FOUND,
+            Json(serde_json::json!({"ready": false, "gone": true})),
+        )
+            .into_response();
+    };
+    let ready = paas.healthy(&instance).await;
+    Json(serde_json::json!({
+        "ready": ready,
+        "gone": false,
+        "url": paas.site_url(&instance.id),
+        "admin_url": paas.admin_url(&instance.id),
+        "seconds_left": instance.time_left(SystemTime::now()).as_secs(),
+    }))
+    .into_response()
+}

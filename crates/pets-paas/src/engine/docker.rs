@@ -1,0 +1,432 @@
+//! [`Engine`] on a real Docker engine, through bollard.
+//!
+//! An instance is three things, all named `pets-paas-<id>` and labelled with
+//! its id: an internal bridge network of its own (no way out, no neighbour,
+//! a /28 from [`subnets`]),
+//! a volume holding only the console's password file, and the container,
+//! hardened (limits on memory, CPU and processes; read-only root; every
+//! capability dropped; no new privileges; a non-root user). The password
+//! reaches the container as a file copied into the volume before it starts:
+//! never on a command line, in the environment or in a label.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use async_trait::async_trait;
+use bollard::models::{
+    ContainerCreateBody, HostConfig, HostConfigLogConfig, Ipam, IpamConfig, Mount, MountType,
+    NetworkCreateRequest, RestartPolicy, RestartPolicyNameEnum, VolumeCreateRequest,
+};
+use bollard::query_parameters::{
+    CreateContainerOptionsBuilder, DownloadFromContainerOptionsBuilder,
+    ListContainersOptionsBuilder, RemoveContainerOptionsBuilder, RemoveVolumeOptionsBuilder,
+    StatsOptionsBuilder, UploadToContainerOptionsBuilder,
+};
+use bollard::Docker;
+use futures::StreamExt;
+use ipnet::Ipv4Net;
+use secrecy::ExposeSecret;
+
+use super::labels::{Labels, INSTANCE, SERVICE};
+use super::subnets;
+use super::{Engine, EngineError, Instance, Spec, Usage};
+use crate::id::InstanceId;
+
+/// Where the password file is, inside the instance, and the file an
+/// extension writes (`expires_at`, Unix seconds).
+const SECRETS_DIR: &str = "/run/pets";
+const EXPIRY_FILE: &str = "expires_at";
+/// The image's own user (distroless nonroot).
+const USER: &str = "65532:65532";
+const MEMORY_BYTES: i64 = 96 * 1024 * 1024;
+const NANO_CPUS: i64 = 250_000_000;
+const PIDS: i64 = 64;
+
+/// The engine at `DOCKER_HOST`, or the local socket.
+pub struct DockerEngine {
+    docker: Docker,
+    /// The pets image's name, without its tag.
+    image: String,
+    /// `PAAS_NAME`: the label value that marks this service's instances.
+    service: String,
+    /// `PAAS_SUBNETS`: where instance networks get their /28.
+    pool: Ipv4Net,
+}
+
+impl DockerEngine {
+    pub fn connect(image: &str, service: &str, pool: Ipv4Net) -> Result<Self, EngineError> {
+        let docker =
+            Docker::connect_with_defaults().map_err(|e| EngineError::Unreachable(e.to_string()))?;
+        Ok(Self {
+            docker,
+            image: image.to_owned(),
+            service: service.to_owned(),
+            pool,
+        })
+    }
+
+    async fn make(&self, spec: &Spec) -> Result<Instance, EngineError> {
+        let name = spec.id.resource_name();
+        self.create_network(spec).await?;
+        self.docker
+            .create_volume(VolumeCreateRequest {
+                name: Some(name.clone()),
+                labels: Some(Labels::owner(&spec.id, &self.service)),
+                ..Default::default()
+            })
+            .await
+            .map_err(refused("create a volume"))?;
+        let options = CreateContainerOptionsBuilder::default().name(&name).build();
+        self.docker
+            .create_container(Some(options), self.container(spec))
+            .await
+            .map_err(refused("create a container"))?;
+        let upload = UploadToContainerOptionsBuilder::default()
+            .path(SECRETS_DIR)
+            .build();
+        self.docker
+            .upload_to_container(
+                &name,
+                Some(upload),
+                bollard::body_full(password_archive(spec)?.into()),
+            )
+            .await
+            .map_err(refused("copy the password file"))?;
+        self.docker
+            .start_container(&name, None)
+            .await
+            .map_err(refused("start the container"))?;
+        let inspected = self
+            .docker
+            .inspect_container(&name, None)
+            .await
+            .map_err(refused("inspect the container"))?;
+        let address = inspected
+            .network_settings
+            .and_then(|n| n.networks)
+            .and_then(|n| address_on(&n, &name));
+        Ok(Instance {
+            id: spec.id.clone(),
+            version: spec.version,
+            client: spec.client,
+            created_at: spec.created_at,
+            expires_at: spec.expires_at,
+            address,
+            running: true,
+        })
+    }
+
+    /// The instance's own network: internal (no route out), on a /28 of
+    /// the pool; a subnet the engine already uses is traded for another.
+    async fn create_network(&self, spec: &Spec) -> Result<(), EngineError> {
+        let mut attempts = 0;
+        loop {
+            let subnet = subnets::pick(self.pool);
+            let created = self
+                .docker
+                .create_network(NetworkCreateRequest {
+                    name: spec.id.resource_name(),
+                    driver: Some("bridge".into()),
+                    internal: Some(true),
+                    labels: Some(Labels::owner(&spec.id, &self.service)),
+                    ipam: Some(Ipam {
+                        config: Some(vec![IpamConfig {
+                            subnet: Some(subnet.to_string()),
+                            ..Default::default()
+                        }]),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                })
+                .await;
+            match created {
+                Ok(_) => return Ok(()),
+                Err(bollard::errors::Error::DockerResponseServerError { message, .. })
+                    if subnets::taken(&message) && attempts < 8 =>
+                {
+                    attempts += 1;
+                }
+                Err(e) => return Err(refused("create a network")(e)),
+            }
+        }
+    }
+
+    /// The end an operator's extension set, if any.
+    async fn extension(&self, id: &InstanceId) -> Option<SystemTime> {
+        let path = format!("{SECRETS_DIR}/{EXPIRY_FILE}");
+        let options = DownloadFromContainerOptionsBuilder::default()
+            .path(&path)
+            .build();
+        let mut stream = self
+            .docker
+            .download_from_container(&id.resource_name(), Some(options));
+        let mut archive = Vec::new();
+        while let Some(chunk) = stream.next().await {
+            archive.extend_from_slice(&chunk.ok()?);
+            if archive.len() > 64 * 1024 {
+                return None;
+            }
+        }
+        let secs: u64 = first_file(&archive)?.trim().parse().ok()?;
+        Some(UNIX_EPOCH + std::time::Duration::from_secs(secs))
+    }
+
+    fn container(&self, spec: &Spec) -> ContainerCreateBody {
+        let mut env = vec![
+            format!("ADMIN_PASSWORD_FILE={SECRETS_DIR}/admin_password"),
+            format!("PETS_EXPIRES_AT_FILE={SECRETS_DIR}/{EXPIRY_FILE}"),
+            format!("PETS_ALLOWED_HOSTS={},{}", spec.hosts().0, spec.hosts().1),
+            format!(
+                "PETS_EXPIRES_AT={}",
+                spec.expires_at
+                    .duration_since(UNIX_EPOCH)
+                    .unwrap_or_default()
+                    .as_secs()
+            ),
+        ];
+        for (name, option) in ["OPTION_A", "OPTION_B", "OPTION_C"]
+            .iter()
+            .zip(&spec.options)
+        {
+            if let Some(option) = option {
+                env.push(format!("{name}={}", option.as_str()));
+            }
+        }
+        let name = spec.id.resource_name();
+        ContainerCreateBody {
+            image: Some(format!("{}:{}", self.image, spec.version.tag())),
+            hostname: Some(spec.id.to_string()),
+            user: Some(USER.into()),
+            env: Some(env),
+            labels: Some(Labels::of(spec, &self.service)),
+            host_config: Some(HostConfig {
+                memory: Some(MEMORY_BYTES),
+                memory_swap: Some(MEMORY_BYTES),
+                nano_cpus: Some(NANO_CPUS),
+                pids_limit: Some(PIDS),
+                readonly_rootfs: Some(true),
+                cap_drop: Some(vec!["ALL".into()]),
+                security_opt: Some(vec!["no-new-privileges:true".into()]),
+                network_mode: Some(name.clone()),
+                mounts: Some(vec![Mount {
+                    typ: Some(MountType::VOLUME),
+                    source: Some(name),
+                    target: Some(SECRETS_DIR.into()),
+                    ..Default::default()
+                }]),
+                restart_policy: Some(RestartPolicy {
+                    name: Some(RestartPolicyNameEnum::NO),
+                    maximum_retry_count: None,
+                }),
+                log_config: Some(HostConfigLogConfig {
+                    typ: Some("json-file".into()),
+                    config: Some(HashMap::from([
+                        ("max-size".into(), "1m".into()),
+                        ("max-file".into(), "1".into()),
+                    ])),
+                }),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+    }
+}
+
+#[async_trait]
+impl Engine for DockerEngine {
+    async fn create(&self, spec: &Spec) -> Result<Instance, EngineError> {
+        match self.make(spec).await {
+            Ok(instance) => Ok(instance),
+            Err(e) => {
+                if let Err(cleanup) = self.remove(&spec.id).await {
+                    tracing::warn!(instance = %spec.id, "cannot clean up a failed creation: {cleanup}");
+                }
+                Err(e)
+            }
+        }
+    }
+
+    async fn list(&self) -> Result<Vec<Instance>, EngineError> {
+        let mine = format!("{SERVICE}={}", self.service);
+        let filters = HashMap::from([("label", vec![INSTANCE, mine.as_str()])]);
+        let options = ListContainersOptionsBuilder::default()
+            .all(true)
+            .filters(&filters)
+            .build();
+        let containers = self
+            .docker
+            .list_containers(Some(options))
+            .await
+            .map_err(refused("list containers"))?;
+        let mut instances: Vec<Instance> = containers
+            .into_iter()
+            .filter_map(|c| {
+                let mut instance = Labels::read(c.labels.as_ref()?)?;
+                instance.running = c.state.is_some_and(|s| s.to_string() == "running");
+                let name = instance.id.resource_name();
+                instance.address = c
+                    .network_settings
+                    .and_then(|n| n.networks)
+                    .and_then(|n| address_on(&n, &name));
+                Some(instance)
+            })
+            .collect();
+        for instance in &mut instances {
+            if let Some(at) = self.extension(&instance.id).await {
+                instance.expires_at = at;
+            }
+        }
+        Ok(instances)
+    }
+
+    async fn remove(&self, id: &InstanceId) -> Result<(), EngineError> {
+        let name = id.resource_name();
+        let force = RemoveContainerOptionsBuilder::default()
+            .force(true)
+            .v(true)
+            .build();
+        gone_is_fine(self.docker.remove_container(&name, Some(force)).await)
+            .map_err(refused("remove a container"))?;
+        gone_is_fine(self.docker.remove_network(&name).await)
+            .map_err(refused("remove a network"))?;
+        let force = RemoveVolumeOptionsBuilder::default().force(true).build();
+        gone_is_fine(self.docker.remove_volume(&name, Some(force)).await)
+            .map_err(refused("remove a volume"))?;
+        Ok(())
+    }
+
+    async fn set_expiry(&self, id: &InstanceId, at: SystemTime) -> Result<(), EngineError> {
+        let secs = at.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
+        let archive = archive_of(EXPIRY_FILE, secs.to_string().as_bytes(), 0o444)?;
+        let upload = UploadToContainerOptionsBuilder::default()
+            .path(SECRETS_DIR)
+            .build();
+        self.docker
+            .upload_to_container(
+                &id.resource_name(),
+                Some(upload),
+                bollard::body_full(archive.into()),
+            )
+            .await
+            .map_err(refused("write the new expiry"))
+    }
+
+    async fn usage(&self, id: &InstanceId) -> Result<Usage, EngineError> {
+        let options = StatsOptionsBuilder::default().stream(false).build();
+        let stats = self
+            .docker
+            .stats(&id.resource_name(), Some(options))
+            .next()
+            .await
+            .ok_or_else(|| EngineError::Unreachable("no stats".into()))?
+            .map_err(refused("read stats"))?;
+        let cpu = |s: &Option<bollard::models::ContainerCpuStats>| {
+            s.as_ref().map(|s| {
+                (
+                    s.cpu_usage
+                        .as_ref()
+                        .and_then(|u| u.total_usage)
+                        .unwrap_or(0),
+                    s.system_cpu_usage.unwrap_or(0),
+                    s.online_cpus.unwrap_or(1),
+                )
+            })
+        };
+        let cpu_percent = match (cpu(&stats.cpu_stats), cpu(&stats.precpu_stats)) {
+            (Some((total, system, cpus)), Some((pre_total, pre_system, _)))
+                if system > pre_system =>
+            {
+                total.saturating_sub(pre_total) as f64 / (system - pre_system) as f64
+                    * cpus as f64
+                    * 100.0
+            }
+            _ => 0.0,
+        };
+        Ok(Usage {
+            memory_bytes: stats.memory_stats.and_then(|m| m.usage).unwrap_or(0),
+            cpu_percent,
+        })
+    }
+}
+
+/// The container's address on the network named `name`.
+fn address_on(
+    networks: &HashMap<String, bollard::models::EndpointSettings>,
+    name: &str,
+) -> Option<IpAddr> {
+    networks
+        .get(name)?
+        .ip_address
+        .as_deref()
+        .and_then(|ip| ip.parse().ok())
+}
+
+/// A tar archive of one file, `admin_password`, readable by the image's
+/// user only.
+fn password_archive(spec: &Spec) -> Result<Vec<u8>, EngineError> {
+    archive_of(
+        "admin_password",
+        spec.password.expose_secret().as_bytes(),
+        0o400,
+    )
+}
+
+/// A tar archive of one file owned by the image's user.
+fn archive_of(name: &str, contents: &[u8], mode: u32) -> Result<Vec<u8>, EngineError> {
+    let mut header = tar::Header::new_gnu();
+    header.set_size(contents.len() as u64);
+    header.set_mode(mode);
+    header.set_uid(65532);
+    header.set_gid(65532);
+    header.set_mtime(0);
+    let mut archive = tar::Builder::new(Vec::new());
+    archive
+        .append_data(&mut header, name, contents)
+        .and_then(|()| archive.into_inner())
+        .map_err(|e| EngineError::Refused {
+            action: "build an archive",
+            message: e.to_string(),
+        })
+}
+
+/// The first file's contents in a tar archive.
+fn first_file(archive: &[u8]) -> Option<String> {
+    use std::io::Read;
+    let mut archive = tar::Archive::new(archive);
+    let mut entry = archive.entries().ok()?.next()?.ok()?;
+    let mut text = String::new();
+    entry.by_ref().take(64).read_to_string(&mut text).ok()?;
+    Some(text)
+}
+
+/// A 404 from a removal means it was already gone.
+fn gone_is_fine(result: Result<(), bollard::errors::Error>) -> Result<(), bollard::errors::Error> {
+    match result {
+        Err(bollard::errors::Error::DockerResponseServerError {
+            status_code: 404, ..
+        }) => Ok(()),
+        other => other,
+    }
+}
+
+fn refused(action: &'static str) -> impl Fn(bollard::errors::Error) -> EngineError {
+    move |e| match e {
+        bollard::errors::Error::DockerResponseServerError { message, .. } => {
+            EngineError::Refused { action, message }
+        }
+        other => EngineError::Unreachable(other.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_archive_of_one_file_reads_back() {
+        let archive = archive_of("expires_at", b"1795462546", 0o444).unwrap();
+        assert_eq!(first_file(&archive).as_deref(), Some("1795462546"));
+        assert_eq!(first_file(b"not a tar archive"), None);
+    }
+}

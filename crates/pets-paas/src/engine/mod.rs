@@ -1,0 +1,133 @@
+//! The seam between the service and the Docker engine: what an instance is,
+//! what it takes to make one, and the few calls the service makes.
+//!
+//! The engine is the only state: every instance is a container labelled
+//! with its id, client, version and times, so a restarted `pets paas` reads
+//! them back with [`Engine::list`] and adopts them. [`docker`] implements the
+//! trait with bollard; tests of the service's rules use a fake.
+
+pub mod docker;
+mod labels;
+pub mod subnets;
+
+use std::net::IpAddr;
+use std::time::{Duration, SystemTime};
+
+use async_trait::async_trait;
+use pets_store::domain::VoterName;
+use secrecy::SecretString;
+
+use crate::id::InstanceId;
+
+pub use labels::Labels;
+
+/// The two versions a visitor may choose, each a tag of the pets image.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Version {
+    V1,
+    V2,
+}
+
+impl Version {
+    /// The form's spelling; an empty field is 1.0.
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw.trim() {
+            "" | "1.0" => Some(Self::V1),
+            "2.0" => Some(Self::V2),
+            _ => None,
+        }
+    }
+
+    pub fn tag(self) -> &'static str {
+        match self {
+            Self::V1 => "1.0",
+            Self::V2 => "2.0",
+        }
+    }
+}
+
+/// Everything the engine needs to make one instance; every field was made
+/// or validated by the service.
+#[derive(Debug)]
+pub struct Spec {
+    pub id: InstanceId,
+    pub version: Version,
+    /// The three pets' names; `None` keeps the image's default.
+    pub options: [Option<VoterName>; 3],
+    /// The instance console's password, written to a file in the container.
+    pub password: SecretString,
+    pub client: IpAddr,
+    pub created_at: SystemTime,
+    pub expires_at: SystemTime,
+    /// The service's domain: the instance answers `<id>.<domain>` and
+    /// `<id>-admin.<domain>` only.
+    pub domain: String,
+}
+
+impl Spec {
+    /// The pet site's and the console's host names.
+    pub fn hosts(&self) -> (String, String) {
+        (
+            format!("{}.{}", self.id, self.domain),
+            format!("{}-admin.{}", self.id, self.domain),
+        )
+    }
+}
+
+/// An instance as the engine knows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Instance {
+    pub id: InstanceId,
+    pub version: Version,
+    pub client: IpAddr,
+    pub created_at: SystemTime,
+    pub expires_at: SystemTime,
+    /// Its address on its own network, once it runs.
+    pub address: Option<IpAddr>,
+    pub running: bool,
+}
+
+impl Instance {
+    /// Time left at `now` (zero once expired).
+    pub fn time_left(&self, now: SystemTime) -> Duration {
+        self.expires_at.duration_since(now).unwrap_or_default()
+    }
+}
+
+/// What an instance uses, from the engine's stats.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Usage {
+    pub memory_bytes: u64,
+    pub cpu_percent: f64,
+}
+
+/// An engine call that failed, with the engine's own words.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("the Docker engine cannot be reached: {0}")]
+    Unreachable(String),
+    #[error("the Docker engine refused to {action}: {message}")]
+    Refused {
+        action: &'static str,
+        message: String,
+    },
+}
+
+/// The calls the service makes on the engine.
+#[async_trait]
+pub trait Engine: Send + Sync + 'static {
+    /// Makes and starts an instance: its network, its volume holding the
+    /// password file, its container. On failure nothing made is left.
+    async fn create(&self, spec: &Spec) -> Result<Instance, EngineError>;
+    /// Every instance container, running or not.
+    async fn list(&self) -> Result<Vec<Instance>, EngineError>;
+    /// Stops and removes an instance and everything made for it. Removing
+    /// what is already gone succeeds.
+    async fn remove(&self, id: &InstanceId) -> Result<(), EngineError>;
+    /// One sample of an instance's memory and CPU.
+    async fn usage(&self, id: &InstanceId) -> Result<Usage, EngineError>;
+    /// Moves an instance's end to `at` (an operator's extension). It is
+    /// kept with the instance, so a restarted service reads it back, and
+    /// the instance's own countdown shows it.
+    async fn set_expiry(&self, id: &InstanceId, at: SystemTime) -> Result<(), EngineError>;
+}

@@ -1,0 +1,69 @@
+//! Pets as a Service: every visitor gets a throwaway pets of their own, on
+//! its own subdomain, for a limited time.
+//!
+//! [`settings`] reads the environment; [`engine`] is the seam to the Docker
+//! engine (containers, their networks and volumes, labelled so the engine
+//! holds all the state); [`registry`] applies the service's rules over it
+//! (the cap, one instance per client, rate limits, expiry); [`app`] serves
+//! the landing and waiting pages and, through [`proxy`], the instances by
+//! `Host`, and [`admin`] the operator console. The `pets` binary wires these (`pets paas`) and serves the router
+//! on its hardened server.
+
+pub mod admin;
+pub mod app;
+pub mod engine;
+pub mod host;
+pub mod id;
+mod limits;
+pub mod pages;
+mod password;
+pub mod proxy;
+pub mod registry;
+pub mod settings;
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use tokio::sync::watch;
+
+pub use app::{router, Paas};
+pub use engine::docker::DockerEngine;
+pub use registry::{Registry, Rules};
+pub use settings::PaasSettings;
+
+/// How often expiry is checked.
+const REAP_EVERY: Duration = Duration::from_secs(1);
+/// How often the copy is brought in line with the engine.
+const RESYNC_EVERY: Duration = Duration::from_secs(30);
+
+impl From<&PaasSettings> for Rules {
+    fn from(s: &PaasSettings) -> Self {
+        Rules {
+            domain: s.domain.clone(),
+            ttl: s.ttl,
+            max_instances: s.max_instances,
+            creations_per_client_per_hour: s.creations_per_client_per_hour,
+            creations_per_minute: s.creations_per_minute,
+        }
+    }
+}
+
+/// Removes instances as their time comes, until `stop` turns true.
+pub async fn expire(registry: Arc<Registry>, mut stop: watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(REAP_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last_resync = tokio::time::Instant::now();
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stop.wait_for(|s| *s) => return,
+        }
+        registry.reap(SystemTime::now()).await;
+        if last_resync.elapsed() >= RESYNC_EVERY {
+            last_resync = tokio::time::Instant::now();
+            if let Err(e) = registry.resync().await {
+                tracing::warn!("cannot read the instances from the Docker engine: {e}");
+            }
+        }
+    }
+}

@@ -1,0 +1,121 @@
+//! The service's own pages, rendered from templates compiled into the
+//! binary: the landing page, the waiting page, and one page for every
+//! refusal or error, each saying why.
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use axum::response::{Html, IntoResponse, Response};
+use http::StatusCode;
+use tera::{Context, Tera};
+
+fn templates() -> &'static Tera {
+    static TERA: OnceLock<Tera> = OnceLock::new();
+    TERA.get_or_init(|| {
+        let mut tera = Tera::default();
+        tera.add_raw_templates([
+            ("base.html", include_str!("../templates/base.html")),
+            ("landing.html", include_str!("../templates/landing.html")),
+            ("waiting.html", include_str!("../templates/waiting.html")),
+            ("message.html", include_str!("../templates/message.html")),
+            ("admin.html", include_str!("../templates/admin.html")),
+            (
+                "admin_login.html",
+                include_str!("../templates/admin_login.html"),
+            ),
+        ])
+        .expect("the built-in templates parse");
+        tera
+    })
+}
+
+/// Renders `name` with `context`, answering `status`.
+pub fn render(status: StatusCode, name: &str, context: &Context) -> Response {
+    match templates().render(name, context) {
+        Ok(html) => (status, Html(html)).into_response(),
+        Err(e) => {
+            tracing::error!("cannot render {name}: {e}");
+            (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()
+        }
+    }
+}
+
+/// A page that says what happened, with an optional link onwards.
+pub struct Message<'a> {
+    pub status: StatusCode,
+    pub title: &'a str,
+    pub message: String,
+    pub link: Option<(String, &'a str)>,
+    /// The service's own address, for the way back.
+    pub home: &'a str,
+}
+
+impl IntoResponse for Message<'_> {
+    fn into_response(self) -> Response {
+        let mut context = Context::new();
+        context.insert("title", self.title);
+        context.insert("message", &self.message);
+        context.insert("home", self.home);
+        if let Some((link, text)) = &self.link {
+            context.insert("link", link);
+            context.insert("link_text", text);
+        }
+        render(self.status, "message.html", &context)
+    }
+}
+
+/// `2 min 5 s`, or `45 s`.
+pub fn minutes(d: Duration) -> String {
+    let s = d.as_secs();
+    if s >= 60 {
+        format!("{} min {} s", s / 60, s % 60)
+    } else {
+        format!("{s} s")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_template_renders() {
+        let mut c = Context::new();
+        c.insert("ttl_minutes", &40);
+        c.insert("running", &1);
+        c.insert("free", &19);
+        assert!(templates()
+            .render("landing.html", &c)
+            .unwrap()
+            .contains("19 free"));
+        let mut c = Context::new();
+        for (k, v) in [
+            ("id", "x"),
+            ("site_url", "s"),
+            ("admin_url", "a"),
+            ("left", "1 min 0 s"),
+        ] {
+            c.insert(k, v);
+        }
+        c.insert("seconds_left", &60);
+        c.insert("password", "p-w");
+        c.insert("password_shown", &true);
+        let page = templates().render("waiting.html", &c).unwrap();
+        assert!(page.contains("p-w") && page.contains("var password = true"));
+        let page = Message {
+            status: StatusCode::NOT_FOUND,
+            title: "No such pets",
+            message: "<script>".into(),
+            link: None,
+            home: "/",
+        }
+        .into_response();
+        assert_eq!(page.status(), StatusCode::NOT_FOUND);
+    }
+
+    #[test]
+    fn durations_read_as_minutes() {
+        assert_eq!(minutes(Duration::from_secs(125)), "2 min 5 s");
+        assert_eq!(minutes(Duration::from_secs(45)), "45 s");
+    }
+}

@@ -1,0 +1,94 @@
+//! `pets paas`: Pets as a Service (the `pets-paas` crate) on this binary's
+//! hardened server: one port for the landing page and every instance, an
+//! expiry task, and one shutdown for both.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+use pets_paas::{DockerEngine, Paas, PaasSettings, Registry, Rules};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::serve::{serve, Limits, Phase};
+
+/// The service, bound and with its instances adopted, ready to run.
+pub struct PaasApp {
+    listener: TcpListener,
+    registry: Arc<Registry>,
+    settings: PaasSettings,
+}
+
+impl PaasApp {
+    /// Connects to the Docker engine, adopts the instances it already
+    /// runs (removing overdue ones), and binds the port.
+    pub async fn build(settings: PaasSettings) -> anyhow::Result<Self> {
+        let engine = DockerEngine::connect(&settings.image, &settings.name, settings.subnets)?;
+        let registry = Arc::new(Registry::new(Arc::new(engine), Rules::from(&settings)));
+        let adopted = registry
+            .adopt()
+            .await
+            .context("cannot read the running instances from the Docker engine")?;
+        let addr = SocketAddr::new(settings.bind, settings.port);
+        let listener = TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("cannot listen on {addr} (PAAS_PORT)"))?;
+        tracing::info!(
+            addr = %listener.local_addr()?,
+            domain = %settings.domain,
+            ttl_seconds = settings.ttl.as_secs(),
+            max_instances = settings.max_instances,
+            adopted,
+            "pets paas started"
+        );
+        Ok(Self {
+            listener,
+            registry,
+            settings,
+        })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("bound listener has an address")
+    }
+
+    pub fn registry(&self) -> Arc<Registry> {
+        self.registry.clone()
+    }
+
+    /// Serves until `shutdown` completes. Instances keep running: a
+    /// restarted service adopts them.
+    pub async fn run_until_stopped(self, shutdown: impl std::future::Future<Output = ()>) {
+        let public_port = self
+            .settings
+            .public_port
+            .unwrap_or_else(|| self.addr().port());
+        let (phase, phase_rx) = watch::channel(Phase::Serving);
+        let (stop, stop_rx) = watch::channel(false);
+        let expiry = tokio::spawn(pets_paas::expire(self.registry.clone(), stop_rx));
+        let paas = Paas::new(
+            self.registry,
+            public_port,
+            self.settings.admin_password.as_ref(),
+        );
+        let server = serve(
+            self.listener,
+            pets_paas::router(paas),
+            Limits::default(),
+            phase_rx,
+        );
+        tokio::pin!(server);
+        tokio::select! {
+            _ = &mut server => {}
+            _ = shutdown => {
+                let _ = phase.send(Phase::Stopped);
+                server.await;
+            }
+        }
+        let _ = stop.send(true);
+        let _ = expiry.await;
+        tracing::info!("pets paas stopped; its instances keep running until their time is up");
+    }
+}

@@ -1,0 +1,116 @@
+//! Pets as a Service in a real browser: from the landing page through the
+//! waiting page to the visitor's own pets at `http://<id>.localhost:<port>/`,
+//! and the operator console. Saves the README's screenshots.
+
+use std::time::{Duration, Instant};
+
+use fantoccini::Locator;
+use pets_testkit::browser::Browser;
+use secrecy::SecretString;
+
+use crate::helpers::{settings, TestPaas};
+
+#[tokio::test]
+async fn a_visitor_goes_from_the_landing_page_to_their_own_pets() {
+    let mut s = settings(Duration::from_secs(40 * 60), 20);
+    s.admin_password = Some(SecretString::from("operator passphrase".to_owned()));
+    let paas = TestPaas::spawn(s).await;
+    let home = paas.url("localhost", "/");
+    let browser = Browser::start().await;
+
+    browser.client.goto(&home).await.unwrap();
+    assert_eq!(browser.text("#capacity").await, "0 running, 20 free.");
+    browser.screenshot("paas-landing.png").await;
+
+    browser.type_into("#option_a", "Alpacas").await;
+    browser.type_into("#option_c", "Owls").await;
+    browser
+        .client
+        .find(Locator::Css(
+            "#version option[value='2.0'], #version option:nth-child(2)",
+        ))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    browser.click("button[type=submit]").await;
+
+    // The waiting page: the password once, the addresses, the time left,
+    // and a way on only once the instance answers its health check.
+    let path = browser
+        .client
+        .current_url()
+        .await
+        .unwrap()
+        .path()
+        .to_owned();
+    let id = path
+        .strip_prefix("/instances/")
+        .expect("the waiting page")
+        .to_owned();
+    let password = browser.text("#password").await;
+    assert_eq!(password.len(), 23);
+    assert!(browser
+        .text("#site")
+        .await
+        .starts_with(&format!("http://{id}.localhost:")));
+    let go = wait_for(&browser, "#go", Duration::from_secs(60)).await;
+    assert_eq!(browser.text("#state").await, "Your pets is ready");
+    browser.screenshot("paas-waiting.png").await;
+    go.click().await.unwrap();
+
+    // The visitor's own pets, on its own subdomain, counting down.
+    let started = Instant::now();
+    let url = loop {
+        let url = browser.client.current_url().await.unwrap();
+        if url.host_str() == Some(&format!("{id}.localhost")) && url.path() == "/vote" {
+            break url;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "still at {url}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(url.port(), Some(paas.addr.port()));
+    let ballot = browser.text("body").await;
+    assert!(
+        ballot.contains("Alpacas") && ballot.contains("Owls"),
+        "{ballot}"
+    );
+    let left = browser.text("#expires-left").await;
+    assert!(
+        left.starts_with("39 min") || left.starts_with("40 min"),
+        "{left}"
+    );
+    browser.screenshot("paas-instance.png").await;
+
+    // The operator sees it.
+    browser
+        .client
+        .goto(&paas.url("localhost", "/admin"))
+        .await
+        .unwrap();
+    browser.type_into("#password", "operator passphrase").await;
+    browser.click("button[type=submit]").await;
+    let capacity = browser.text("#capacity").await;
+    assert!(
+        capacity.starts_with("1 of 20 instances running"),
+        "{capacity}"
+    );
+    let row = browser.text(&format!("tr[data-id='{id}'] .health")).await;
+    assert_eq!(row, "healthy");
+    browser.screenshot("paas-operator.png").await;
+    browser.close().await;
+}
+
+async fn wait_for(browser: &Browser, css: &str, limit: Duration) -> fantoccini::elements::Element {
+    browser
+        .client
+        .wait()
+        .at_most(limit)
+        .for_element(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("no {css} within {limit:?}: {e}"))
+}

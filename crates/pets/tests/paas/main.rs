@@ -1,0 +1,16 @@
+//! Pets as a Service on the real Docker engine: instances made, reached
+//! through the proxy by `Host`, isolated, limited, expired and adopted.
+
+#[path = "../docker/support.rs"]
+#[allow(dead_code)]
+mod support;
+
+mod helpers;
+
+mod browser;
+mod expiry;
+mod flow;
+mod hostile;
+mod isolation;
+mod limits;
+mod operator;
