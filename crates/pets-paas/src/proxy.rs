@@ -12,7 +12,7 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::response::{IntoResponse, Response};
 use http::header::HeaderName;
-use http::{HeaderValue, Request, StatusCode, Uri};
+use http::{HeaderValue, Request, Uri};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
@@ -112,9 +112,6 @@ fn strip_hop_by_hop(headers: &mut http::HeaderMap) {
         headers.remove(name);
     }
 }
-
-/// For the status code a proxied page reports when its instance is gone.
-pub const NOT_ANSWERING: StatusCode = StatusCode::SERVICE_UNAVAILABLE;
 
 #[cfg(test)]
 mod tests {

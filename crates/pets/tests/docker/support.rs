@@ -276,3 +276,17 @@ pub async fn vote_at(base: &str, name: &str, choice: &str) -> u16 {
         .await;
     response.map(|r| r.status().as_u16()).unwrap_or(0)
 }
+
+/// The `pets_admin` session cookie a login's answer sets, as `name=value`
+/// (for the lab's and Pets as a Service's consoles).
+#[allow(dead_code)]
+pub fn session_cookie(answer: &reqwest::Response) -> Option<String> {
+    answer
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("pets_admin="))
+        .and_then(|v| v.split(';').next())
+        .map(str::to_owned)
+}

@@ -53,15 +53,7 @@ impl Prod {
         if answer.status() != 303 {
             return Err(format!("login answered {}", answer.status()));
         }
-        answer
-            .headers()
-            .get_all("set-cookie")
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .find(|v| v.starts_with("pets_admin="))
-            .and_then(|v| v.split(';').next())
-            .map(str::to_owned)
-            .ok_or_else(|| "no session cookie".to_owned())
+        crate::support::session_cookie(&answer).ok_or_else(|| "no session cookie".to_owned())
     }
 }
 

@@ -104,14 +104,7 @@ async fn login(console: &crate::helpers::Host, password: &str) -> Option<String>
     if answer.status() != 303 {
         return None;
     }
-    answer
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|v| v.starts_with("pets_admin="))
-        .and_then(|v| v.split(';').next())
-        .map(str::to_owned)
+    crate::support::session_cookie(&answer)
 }
 
 async fn get_with(console: &crate::helpers::Host, path: &str, cookie: &str) -> (u16, String) {
