@@ -62,7 +62,22 @@ pub async fn consul_quorum_lost_and_regained(lab: &Arc<Lab>, cookie: &str, befor
     let first = vote(&task, "a").await;
     let first_took = sent.elapsed();
     assert_eq!(first, 503, "a vote without a quorum is refused");
-    tokio::time::sleep(Duration::from_secs(4).saturating_sub(killed.elapsed())).await;
+    // The watcher must first have seen no leader (its next look, sooner
+    // after a failed call), then 3 s pass: from then on, refusals are
+    // immediate.
+    eventually(
+        Duration::from_secs(30),
+        "a vote refused at once",
+        || async {
+            let sent = Instant::now();
+            let answer = vote(&task, "b").await;
+            holds((answer, sent.elapsed()), |(a, took)| {
+                *a == 503 && *took < Duration::from_secs(1)
+            })
+        },
+    )
+    .await;
+    let fast_after = killed.elapsed();
     let mut slowest = Duration::ZERO;
     for round in 0..10 {
         let page = http()
@@ -77,7 +92,7 @@ pub async fn consul_quorum_lost_and_regained(lab: &Arc<Lab>, cookie: &str, befor
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
     eprintln!(
-        "  pages 200, votes 503: the first refused in {first_took:.2?}, then the slowest of 10 in {slowest:.2?}"
+        "  pages 200, votes 503: the first refused in {first_took:.2?}; refused at once from {fast_after:.1?} after the kill, then the slowest of 10 in {slowest:.2?}"
     );
     assert!(
         slowest < Duration::from_secs(1),
