@@ -32,23 +32,25 @@ async fn an_instance_is_removed_when_its_time_is_up() {
 
 #[tokio::test]
 async fn a_restarted_service_adopts_live_instances_and_removes_overdue_ones() {
-    // Two services in turn on one engine: the first makes a short-lived and
-    // a long-lived instance (from two addresses) and stops.
-    let short_settings = settings(Duration::from_secs(3), 5);
-    let name = short_settings.name.clone();
+    // Two services in turn on one engine, as one restarted with another
+    // TTL: the first makes a long-lived instance and stops; the second makes
+    // a short-lived one and stops at once, so nothing is left running to
+    // remove it when it falls due.
+    let long_settings = settings(Duration::from_secs(600), 5);
+    let name = long_settings.name.clone();
     let with_name = |ttl| {
         let mut s = settings(Duration::from_secs(ttl), 5);
         s.name = name.clone();
         s
     };
-    let short = TestPaas::spawn(short_settings).await;
-    let overdue = short.create_with_password([127, 0, 0, 3]).await.0;
-    short.stop().await;
-    let long = TestPaas::spawn(with_name(600)).await;
+    let long = TestPaas::spawn(long_settings).await;
     let live = long.create_with_password([127, 0, 0, 4]).await.0;
     long.wait_ready(&live).await;
     long.stop().await;
-    tokio::time::sleep(Duration::from_secs(4)).await;
+    let short = TestPaas::spawn(with_name(6)).await;
+    let overdue = short.create_with_password([127, 0, 0, 3]).await.0;
+    short.stop().await;
+    tokio::time::sleep(Duration::from_secs(7)).await;
     assert_eq!(
         engine_has(&overdue),
         ["container", "network", "volume"],
