@@ -3,7 +3,7 @@
 //! [`configuration`] reads the environment into [`Settings`], [`telemetry`]
 //! sets up logging, [`serve`] serves one port with its timeouts and limits,
 //! and [`startup`] builds the store and both servers and runs them until a
-//! shutdown signal; [`memory`] hands freed memory back after a burst;
+//! shutdown signal; [`memory`] sets up the allocator and hands freed memory back after a burst;
 //! [`paas`] serves Pets as a Service (`pets paas`).
 //! `main.rs` only strings these together.
 

@@ -11,6 +11,18 @@ use pets::configuration::{driver_store_from_env, StoreSettings};
 use pets::startup::shutdown_signal;
 use pets::{telemetry, Application, Settings};
 
+/// The allocator's options are set before `main`, and before anything is
+/// allocated: mimalloc reserves its first arena with the first allocation,
+/// and the options for it must be in place by then.
+#[used]
+#[unsafe(link_section = ".init_array")]
+static CONFIGURE_ALLOCATOR: extern "C" fn() = {
+    extern "C" fn configure() {
+        pets::memory::configure_allocator();
+    }
+    configure
+};
+
 #[tokio::main]
 async fn main() -> ExitCode {
     match std::env::args().nth(1).as_deref() {
@@ -39,7 +51,7 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    telemetry::init(settings.web.debug, settings.log_format);
+    let _logs = telemetry::init(settings.web.debug, settings.log_format);
     tokio::spawn(pets::memory::return_freed_memory());
     let stop = shutdown_signal();
     let app = match Application::build(settings).await {
@@ -110,7 +122,7 @@ async fn paas() -> ExitCode {
         eprintln!("pets paas: cannot start: LOG_FORMAT is text or json");
         return ExitCode::from(2);
     };
-    telemetry::init(false, format);
+    let _logs = telemetry::init(false, format);
     let app = match pets::paas::PaasApp::build(settings).await {
         Ok(app) => app,
         Err(e) => {

@@ -1,69 +1,95 @@
-//! Gives the memory freed after a burst back to the system.
+//! The allocator, and memory handed back after a burst.
 //!
-//! Under load, every connection holds read and write buffers; when the
-//! burst ends they are freed, but glibc's allocator keeps the freed pages in
-//! its heap rather than returning them, so resident memory stays at the
-//! burst's high-water mark (the benchmark measured 23 MiB after 256
-//! connections, when the live heap was under 9 MB). Once a second this asks
-//! glibc to hand back what is free (`malloc_trim`), which costs well under a
-//! millisecond on a heap this size. Elsewhere than glibc it does nothing.
+//! pets allocates with mimalloc rather than glibc's malloc. Every page and
+//! vote allocates and frees many small blocks (headers, the rendered page,
+//! the log line), and the profile in `docs/PERFORMANCE.md` found a tenth of
+//! pets' time in glibc's allocator.
+//!
+//! Left to its defaults on Linux, mimalloc commits its whole arena as it
+//! touches it and keeps freed pages resident, so memory after a burst of
+//! 256 connections stayed at its high-water mark (the benchmark measured
+//! 27 MiB). [`configure_allocator`], called first thing in `main`, makes it
+//! commit arena memory on demand and give freed pages back after a short
+//! delay; and since mimalloc does that only as it is next used,
+//! [`return_freed_memory`] nudges it once a second, so an idle pets after a
+//! burst goes back to its resting size (the benchmark's memory row).
 
 use std::time::Duration;
 
+use libmimalloc_sys as ffi;
+
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// How long a freed page stays resident before it goes back to the system.
+pub const PURGE_DELAY: Duration = Duration::from_millis(100);
+
+/// mimalloc 3's option numbers (`mi_option_e` in its `mimalloc.h`), which
+/// the bindings do not name.
+const ARENA_EAGER_COMMIT: ffi::mi_option_t = 4;
+const PURGE_DELAY_MS: ffi::mi_option_t = 15;
+const ARENA_PURGE_MULT: ffi::mi_option_t = 25;
+
+/// Sets the allocator's options. `main` runs it before the first
+/// allocation, from the executable's initializers.
+pub fn configure_allocator() {
+    // SAFETY: mi_option_set only stores an option's value.
+    unsafe {
+        ffi::mi_option_set(ARENA_EAGER_COMMIT, 0);
+        ffi::mi_option_set(PURGE_DELAY_MS, PURGE_DELAY.as_millis() as _);
+        ffi::mi_option_set(ARENA_PURGE_MULT, 1);
+    }
+}
+
 /// How often freed memory is handed back.
-const TRIM_EVERY: Duration = Duration::from_secs(1);
+const COLLECT_EVERY: Duration = Duration::from_secs(1);
 
 /// Runs until the runtime stops.
 pub async fn return_freed_memory() {
-    let mut tick = tokio::time::interval(TRIM_EVERY);
+    let mut tick = tokio::time::interval(COLLECT_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        trim();
+        collect();
     }
 }
 
-#[cfg(all(target_os = "linux", target_env = "gnu"))]
-fn trim() {
-    // SAFETY: malloc_trim only releases free pages of the allocator's own
-    // heap; it touches no memory the program holds.
-    unsafe {
-        libc::malloc_trim(0);
-    }
+/// Gives pages freed longer than [`PURGE_DELAY`] ago back to the system.
+fn collect() {
+    // SAFETY: mi_collect only releases memory the allocator holds free.
+    unsafe { ffi::mi_collect(false) };
 }
-
-#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-fn trim() {}
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// A large block freed is no longer resident once trimmed (glibc only).
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    fn resident_kib() -> u64 {
+        let status = std::fs::read_to_string("/proc/self/status").unwrap();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .unwrap()
+    }
+
+    /// Memory freed after a burst is no longer resident soon after.
     #[test]
     fn freed_memory_goes_back_to_the_system() {
-        let resident = || {
-            let status = std::fs::read_to_string("/proc/self/status").unwrap();
-            status
-                .lines()
-                .find_map(|l| l.strip_prefix("VmRSS:"))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-                .unwrap()
-        };
-        // Many small blocks (as connection buffers are), under the mmap
-        // threshold, so they live in the heap; every other one kept, so
-        // the heap cannot simply shrink from its top.
+        configure_allocator();
+        // Many small blocks (as connection buffers are), every other one
+        // kept, so the memory cannot simply be given back from its top.
         let mut blocks: Vec<Vec<u8>> = (0..4096).map(|_| vec![1u8; 8 * 1024]).collect();
         let kept: Vec<Vec<u8>> = blocks.iter_mut().step_by(64).map(std::mem::take).collect();
+        let before = resident_kib();
         drop(blocks);
-        let before = resident();
-        trim();
-        let after = resident();
+        std::thread::sleep(PURGE_DELAY * 2);
+        collect();
+        let after = resident_kib();
+        assert!(kept.len() == 64);
         assert!(
             after + 16 * 1024 < before,
-            "trim handed back at least 16 MiB of the 32 MiB freed: {before} kB -> {after} kB"
+            "32 MiB freed, but resident memory went only from {before} KiB to {after} KiB"
         );
-        drop(kept);
     }
 }

@@ -67,7 +67,11 @@ pub async fn spawn_app() -> TestApp {
 pub async fn spawn_app_with(env: Env) -> TestApp {
     // `TEST_LOG=1 cargo test ...` shows the apps' logs.
     if std::env::var_os("TEST_LOG").is_some() {
-        pets::telemetry::init(false, pets::telemetry::LogFormat::Text);
+        // Kept for the whole test process: its lines are written as they come.
+        std::mem::forget(pets::telemetry::init(
+            false,
+            pets::telemetry::LogFormat::Text,
+        ));
     }
     let mut vars: HashMap<String, String> = [
         ("WEB_PORT", "0"),
