@@ -15,6 +15,7 @@ use crate::metrics::Metrics;
 use crate::pictures::Pictures;
 use crate::settings::WebSettings;
 use crate::templates::{TemplateError, Templates};
+use crate::voter::PetPages;
 
 #[derive(Clone)]
 pub struct AppState(Arc<Inner>);
@@ -24,6 +25,8 @@ pub struct Inner {
     pub settings: WebSettings,
     pub templates: Templates,
     pub pictures: Pictures,
+    /// The pet page rendered once per picture, where it cannot change.
+    pub pet_pages: Option<PetPages>,
     pub health: Health,
     /// The faults in force on this replica.
     pub faults: Arc<Faults>,
@@ -54,14 +57,17 @@ impl AppState {
     ) -> Result<Self, TemplateError> {
         let templates = Templates::load(&settings)?;
         let pictures = Pictures::find(&settings);
+        let shared_votes = store.kind().shared();
+        let pet_pages = PetPages::build(&templates, &pictures, &settings, shared_votes)?;
         let health = Health::new();
         let metrics = Arc::new(Metrics::new(store.as_ref(), settings.metrics_token.clone()));
         Ok(Self(Arc::new(Inner {
-            shared_votes: store.kind().shared(),
+            shared_votes,
             store,
             settings,
             templates,
             pictures,
+            pet_pages,
             health,
             faults: Arc::default(),
             metrics,

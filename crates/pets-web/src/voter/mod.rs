@@ -3,6 +3,7 @@
 
 mod health;
 mod pet;
+mod prerendered;
 pub(crate) mod vote;
 
 use axum::extract::DefaultBodyLimit;
@@ -16,6 +17,8 @@ use crate::csrf::{refuse_cross_site, refuse_drive_by};
 use crate::error::not_found;
 use crate::extract::MAX_BODY_BYTES;
 use crate::state::AppState;
+
+pub use self::prerendered::PetPages;
 
 /// The cookie naming the voter.
 pub const VOTER_COOKIE: &str = "pets_voter";

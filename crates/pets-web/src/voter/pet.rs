@@ -1,10 +1,10 @@
 //! `GET /`: a random picture of the visitor's pet.
 
 use axum::extract::State;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum_extra::extract::CookieJar;
-use tera::Context;
 
+use super::prerendered::context;
 use super::Visitor;
 use crate::error::AppError;
 use crate::state::AppState;
@@ -15,10 +15,11 @@ pub async fn show(State(state): State<AppState>, jar: CookieJar) -> Result<Respo
     };
     state.store.count_pet_served();
     state.metrics.pet_served();
-    let mut context = Context::new();
-    context.insert("pet", state.settings.options.name(choice));
-    context.insert("choice", choice.id());
-    context.insert("picture", &state.pictures.random(choice));
-    context.insert("served", &state.store.pets_served());
+    let served = state.store.pets_served();
+    if let Some(pages) = &state.pet_pages {
+        return Ok(Html(pages.page(choice, served)).into_response());
+    }
+    let picture = state.pictures.random(choice);
+    let context = context(&state.settings, choice, picture, &served);
     Ok(state.render("pet.html", context)?.into_response())
 }
