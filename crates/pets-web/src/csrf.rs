@@ -17,16 +17,19 @@ use axum::response::{IntoResponse, Response};
 
 use crate::error::AppError;
 
-/// Middleware for a whole site: unsafe methods must come from this site.
-pub async fn refuse_cross_site(request: Request, next: Next) -> Response {
+/// For a whole site, run by the [`guard`](crate::guard::guard): the refusal
+/// when an unsafe method comes from another site.
+pub fn cross_site_refusal(request: &Request) -> Option<Response> {
     if is_safe(request.method()) || !sent_by_another_site(request.headers()) {
-        return next.run(request).await;
+        return None;
     }
     tracing::warn!(path = %request.uri().path(), "refused a cross-site form post");
-    AppError::Forbidden(
-        "This form was sent from another site, so it was refused. Open the page here and send it again.".into(),
+    Some(
+        AppError::Forbidden(
+            "This form was sent from another site, so it was refused. Open the page here and send it again.".into(),
+        )
+        .into_response(),
     )
-    .into_response()
 }
 
 /// Middleware for the fault switches: any method, and never as a page's

@@ -1,5 +1,8 @@
 //! What every request and response on both ports goes through: the Host
-//! check that stops DNS rebinding, and the security headers.
+//! check that stops DNS rebinding, the refusal of cross-site posts
+//! ([`csrf`](crate::csrf)), and the security headers. One middleware does
+//! all three, since each layer costs every request (the profile in
+//! `docs/PERFORMANCE.md`).
 //!
 //! *Host.* With `PETS_ALLOWED_HOSTS` set, a request must name one of those
 //! hosts, `localhost` or an IP address: a hostile page whose own name was
@@ -26,7 +29,8 @@ const PAGE_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'sel
 const PICTURE_POLICY: &str =
     "default-src 'none'; style-src 'unsafe-inline'; img-src data:; sandbox; frame-ancestors 'none'";
 
-/// Middleware: refuses hosts not allowed, then adds the security headers.
+/// Middleware: refuses hosts not allowed and cross-site posts, then adds
+/// the security headers.
 pub async fn guard(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let allowed = &state.settings.allowed_hosts;
     if !allowed.is_empty() {
@@ -48,6 +52,9 @@ pub async fn guard(State(state): State<AppState>, request: Request, next: Next) 
         }
     }
     let picture = is_picture(request.uri().path());
+    if let Some(refusal) = crate::csrf::cross_site_refusal(&request) {
+        return with_headers(refusal, picture);
+    }
     with_headers(next.run(request).await, picture)
 }
 

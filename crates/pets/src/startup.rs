@@ -22,9 +22,6 @@ use pets_web::{admin_router, voter_router, AdminAuth, AppState};
 use secrecy::ExposeSecret;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
-use tower_http::trace::{DefaultOnResponse, TraceLayer};
-use tower_http::LatencyUnit;
-use tracing::Level;
 
 use crate::configuration::{Settings, StoreSettings};
 use crate::serve::{serve, Limits, Phase};
@@ -171,26 +168,7 @@ async fn bind(addr: SocketAddr, variable: &str) -> anyhow::Result<TcpListener> {
 }
 
 fn logged(router: Router) -> Router {
-    router.layer(
-        TraceLayer::new_for_http()
-            .make_span_with(|request: &axum::http::Request<_>| {
-                let id = request
-                    .headers()
-                    .get(crate::telemetry::REQUEST_ID)
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or("-");
-                tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id = %id)
-            })
-            .on_response(
-                DefaultOnResponse::new()
-                    .level(Level::INFO)
-                    .latency_unit(LatencyUnit::Micros),
-            )
-            // The response line already carries the status.
-            .on_failure(()),
-    )
-    // Outermost, so the id is there when the span is made.
-    .layer(axum::middleware::from_fn(crate::telemetry::request_id))
+    router.layer(axum::middleware::from_fn(crate::telemetry::access_log))
 }
 
 /// Completes on Ctrl-C or SIGTERM. The handlers are installed when this is

@@ -11,17 +11,19 @@
 //! it did before. Keep the [`LogGuard`] until the process ends; dropping it
 //! writes out what is left.
 //!
-//! Every request has an id ([`request_id`]): the client's `X-Request-Id`
+//! Every request has an id ([`access_log`]): the client's `X-Request-Id`
 //! when it sends a sensible one, made up otherwise. It is returned in the
 //! response and carried by the request's span, so every line logged while
 //! handling the request names it.
 
 use std::io::IsTerminal;
+use std::time::Instant;
 
 use axum::extract::Request;
 use axum::http::HeaderValue;
 use axum::middleware::Next;
 use axum::response::Response;
+use tracing::Instrument;
 use tracing_appender::non_blocking::{NonBlockingBuilder, WorkerGuard};
 use tracing_subscriber::EnvFilter;
 
@@ -85,16 +87,33 @@ pub fn init(debug: bool, format: LogFormat) -> LogGuard {
     LogGuard(installed.ok().map(|()| guard))
 }
 
-/// Middleware: gives the request its id and returns it in the response.
-pub async fn request_id(mut request: Request, next: Next) -> Response {
+/// Middleware, outermost: gives the request its id, returns it in the
+/// response, and logs one line for each answer, with its status and how
+/// long it took, inside the request's span (so the line, and every line
+/// logged while the request is handled, names the method, path and id).
+pub async fn access_log(mut request: Request, next: Next) -> Response {
     let id = request
         .headers()
         .get(REQUEST_ID)
         .filter(|v| acceptable(v))
         .cloned()
         .unwrap_or_else(new_id);
+    let span = tracing::info_span!(
+        "request",
+        method = %request.method(),
+        path = %request.uri().path(),
+        request_id = %id.to_str().unwrap_or("-"),
+    );
     request.headers_mut().insert(REQUEST_ID, id.clone());
-    let mut response = next.run(request).await;
+    let started = Instant::now();
+    let mut response = next.run(request).instrument(span.clone()).await;
+    span.in_scope(|| {
+        tracing::info!(
+            status = response.status().as_u16(),
+            micros = started.elapsed().as_micros() as u64,
+            "answered"
+        );
+    });
     response.headers_mut().insert(REQUEST_ID, id);
     response
 }

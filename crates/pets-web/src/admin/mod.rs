@@ -17,7 +17,6 @@ use axum_extra::extract::CookieJar;
 
 use crate::assets::static_file;
 use crate::auth::SESSION_COOKIE;
-use crate::csrf::refuse_cross_site;
 use crate::error::{not_found, AppError};
 use crate::extract::MAX_BODY_BYTES;
 use crate::state::AppState;
@@ -43,7 +42,6 @@ pub fn admin_router(state: AppState) -> Router {
             crate::metrics::measure,
         ))
         .fallback(not_found)
-        .layer(middleware::from_fn(refuse_cross_site))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             crate::guard::guard,

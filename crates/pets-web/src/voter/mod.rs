@@ -13,7 +13,7 @@ use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 use pets_store::{PetChoice, VoterId};
 
 use crate::assets::{mounted_picture, static_file};
-use crate::csrf::{refuse_cross_site, refuse_drive_by};
+use crate::csrf::refuse_drive_by;
 use crate::error::not_found;
 use crate::extract::MAX_BODY_BYTES;
 use crate::state::AppState;
@@ -53,7 +53,6 @@ pub fn voter_router(state: AppState) -> Router {
             crate::metrics::measure,
         ))
         .fallback(not_found)
-        .layer(middleware::from_fn(refuse_cross_site))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             crate::guard::guard,
