@@ -9,11 +9,11 @@
 //! touches it and keeps freed pages resident, so memory after a burst of
 //! 256 connections stayed at its high-water mark (the benchmark measured
 //! 27 MiB). [`configure_allocator`], run before `main` (before the first
-//! allocation reserves the first arena), makes it
-//! commit arena memory on demand and give freed pages back after a short
-//! delay; and since mimalloc does that only as it is next used,
-//! [`return_freed_memory`] nudges it once a second, so an idle pets after a
-//! burst goes back to its resting size (the benchmark's memory row).
+//! allocation reserves the first arena), makes it commit arena memory on
+//! demand and give freed pages back after a short delay; and since mimalloc
+//! does that only as it is next used, [`return_freed_memory`] nudges it once
+//! a second, so an idle pets after a burst goes back to its resting size
+//! (the benchmark's memory row).
 
 use std::time::Duration;
 
