@@ -134,13 +134,51 @@ impl Pets {
         ))
     }
 
-    pub fn resident_kib(&self) -> anyhow::Result<u64> {
+    /// pets' resident memory now, from `/proc/<pid>/status`.
+    pub fn resident(&self) -> anyhow::Result<Resident> {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.process.0.id()))?;
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-            .context("no VmRSS")
+        let field = |name: &str| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix(name))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+                .with_context(|| format!("no {name} in /proc status"))
+        };
+        Ok(Resident {
+            total_kib: field("VmRSS:")?,
+            heap_kib: field("RssAnon:")?,
+            mapped_kib: field("RssFile:")?,
+        })
+    }
+
+    /// pets' resident memory once it has been idle for [`SETTLE`]: what it
+    /// keeps after a burst, rather than where its once-a-second hand-back
+    /// of freed pages happened to be when the load stopped.
+    pub fn resident_settled(&self) -> anyhow::Result<Resident> {
+        std::thread::sleep(SETTLE);
+        self.resident()
+    }
+}
+
+/// How long pets idles before its settled memory is read: two of its
+/// once-a-second returns of freed memory (`crates/pets/src/memory.rs`).
+pub const SETTLE: Duration = Duration::from_millis(2100);
+
+/// Resident memory, and where it is.
+#[derive(Clone, Copy)]
+pub struct Resident {
+    pub total_kib: u64,
+    /// Anonymous pages: the heap, stacks and the allocator's arenas.
+    pub heap_kib: u64,
+    /// Pages mapped from files: the executable's code and read-only data
+    /// (the pictures and templates are built in) and the shared libraries;
+    /// shared with the page cache, and the same from start to end.
+    pub mapped_kib: u64,
+}
+
+impl Resident {
+    pub fn mib(kib: u64) -> f64 {
+        kib as f64 / 1024.0
     }
 }
 

@@ -1,12 +1,12 @@
 //! One concurrency's rows, all from the same pets, nginx and cluster: the
 //! pet page, the same bytes from nginx, votes (with what they cost Consul in
-//! CPU), raw Consul PUTs, the admin results, and pets' memory after them,
-//! with the counts checked for loss.
+//! CPU), raw Consul PUTs, the admin results, and pets' memory at each
+//! row's end and once it has settled, with the counts checked for loss.
 
 use std::net::SocketAddr;
 
 use crate::consul::cpu_during;
-use crate::pets::Pets;
+use crate::pets::{Pets, Resident};
 use crate::wrk::{Load, Report, Wrk};
 
 pub struct Round {
@@ -16,10 +16,10 @@ pub struct Round {
     pub votes: Report,
     pub put: Report,
     pub admin: Report,
-    /// Resident memory of pets after this round's rows.
-    pub resident_kib: u64,
-    /// Resident memory after each row that loads pets, to see where it grows.
-    pub resident_after: Vec<(&'static str, u64)>,
+    /// pets' resident memory once it has idled after this round's rows.
+    pub settled: Resident,
+    /// pets' resident memory the moment each row that loads it ends.
+    pub at_end: Vec<(&'static str, Resident)>,
     /// Consul's CPU seconds (all three servers) per 1,000 votes accepted.
     pub consul_cpu_per_1000_votes: f64,
     /// Pets served and votes counted, against pages answered 200 and votes 303.
@@ -51,7 +51,7 @@ pub fn run(wrk: &Wrk, connections: u32, to: &Targets) -> anyhow::Result<Round> {
         &format!("http://{}/", pets.web),
         Load::Get { cookie },
     )?;
-    let mut resident_after = vec![("page", pets.resident_kib()?)];
+    let mut at_end = vec![("page", pets.resident()?)];
     let (served_after, votes_before) = pets.counts()?;
     let nginx = wrk.run(
         "nginx, same bytes",
@@ -61,7 +61,7 @@ pub fn run(wrk: &Wrk, connections: u32, to: &Targets) -> anyhow::Result<Round> {
     let (votes, consul_cpu) = cpu_during(to.consul_pids, || {
         wrk.run("votes", &format!("http://{}/vote", pets.web), Load::Vote)
     })?;
-    resident_after.push(("votes", pets.resident_kib()?));
+    at_end.push(("votes", pets.resident()?));
     let (_, votes_after) = pets.counts()?;
     let put = wrk.run("consul PUT", &to.consul_put, Load::Put)?;
     let admin = wrk.run(
@@ -69,12 +69,12 @@ pub fn run(wrk: &Wrk, connections: u32, to: &Targets) -> anyhow::Result<Round> {
         &format!("http://{}/api/results", pets.admin),
         Load::Get { cookie: "" },
     )?;
-    resident_after.push(("admin", pets.resident_kib()?));
+    at_end.push(("admin", pets.resident()?));
     let accepted = votes.count(303);
     Ok(Round {
-        resident_after,
+        at_end,
         connections,
-        resident_kib: pets.resident_kib()?,
+        settled: pets.resident_settled()?,
         consul_cpu_per_1000_votes: consul_cpu * 1000.0 / accepted.max(1) as f64,
         served: (served_after - served_before, page.count(200)),
         counted: (votes_after - votes_before, accepted),
@@ -103,6 +103,6 @@ impl Round {
     }
 
     pub fn resident_mib(&self) -> f64 {
-        self.resident_kib as f64 / 1024.0
+        Resident::mib(self.settled.total_kib)
     }
 }
