@@ -142,8 +142,13 @@ async fn a_vote_moved_on_another_replica_is_moved_not_added() {
     let visitor = Visitor::new();
     assert_eq!(visitor.vote(&first, "Ada", "a").await.status(), 303);
     assert_eq!(visitor.vote(&second, "Ada", "c").await.status(), 303);
-    assert_eq!(first.votes().await, [0, 0, 1]);
-    assert_eq!(second.votes().await, [0, 0, 1]);
+    assert_eq!(second.votes().await, [0, 0, 1], "my vote shows at once");
+    // The first replica hears of the move within a blocking-query round trip.
+    let votes = eventually(Duration::from_secs(5), "the move seen", || async {
+        holds(first.votes().await, |v| *v == [0, 0, 1])
+    })
+    .await;
+    assert_eq!(votes, [0, 0, 1]);
 }
 
 #[tokio::test]
@@ -288,8 +293,14 @@ async fn replicas_racing_on_an_empty_store_agree_on_zero() {
             303
         );
     }
+    // A replica reads its own votes at once; another replica's reach its
+    // snapshot within one blocking-query round trip.
     for app in &apps {
-        assert_eq!(app.votes().await, [2, 1, 1]);
+        let votes = eventually(Duration::from_secs(5), "every vote seen", || async {
+            holds(app.votes().await, |v| *v == [2, 1, 1])
+        })
+        .await;
+        assert_eq!(votes, [2, 1, 1]);
     }
 }
 
