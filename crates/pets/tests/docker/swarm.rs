@@ -344,6 +344,9 @@ async fn a_rolling_update_under_load_fails_no_request(tally: [u64; 3]) {
     )
     .await;
     docker(&["service", "scale", "--detach", &format!("{load}=0")]);
+    if meter["drivers"][0]["failed"].as_u64() != Some(0) {
+        explain_failures();
+    }
     no_request_failed("rolling update 1.0 -> 2.0 under pets load", &meter, &report);
     for task in &web {
         let page = page(task, "/vote").await;
@@ -428,6 +431,34 @@ async fn running_web_tasks(count: usize) -> Vec<Task> {
 
 fn votes(results: &Value) -> [u64; 3] {
     [0, 1, 2].map(|i| results["options"][i]["votes"].as_u64().unwrap_or(0))
+}
+
+/// Prints what the web tasks warned of and what Consul said about its
+/// leader, so that a failed request during the update can be traced to its
+/// cause in the test's output.
+fn explain_failures() {
+    for (service, wanted) in [
+        ("web", &["WARN", "ERROR"][..]),
+        ("db", &["leader", "election", "Failed", "ERROR"][..]),
+    ] {
+        // Tasks log to both streams: read both.
+        let logs = std::process::Command::new("docker")
+            .args(["service", "logs", "--raw", &Stack::service(service)])
+            .output()
+            .map(|o| {
+                String::from_utf8_lossy(&o.stdout).into_owned()
+                    + &String::from_utf8_lossy(&o.stderr)
+            })
+            .unwrap_or_else(|e| format!("cannot run docker: {e}"));
+        let lines: Vec<&str> = logs
+            .lines()
+            .filter(|l| wanted.iter().any(|w| l.contains(w)))
+            .collect();
+        eprintln!("{service}'s logs, {wanted:?} lines, the last 40:");
+        for line in &lines[lines.len().saturating_sub(40)..] {
+            eprintln!("  {line}");
+        }
+    }
 }
 
 /// Whether Swarm's routing mesh can work here: it needs the kernel's IPVS.

@@ -4,8 +4,9 @@
 //! hold), so the busier Consul is, the larger the groups. A voter with a
 //! group in flight waits for it, so one voter's ballots commit in order.
 //! Ballots never sent are refused safely: past their deadline, or at once
-//! while Consul fails and every lane is tied up, or while the cluster has
-//! been without a leader for longer than an election takes. An idle lane
+//! while every lane is tied up in failures that have lasted longer than an
+//! election takes, or while the cluster has been without a leader for that
+//! long. An idle lane
 //! that owes an undo is sent to pay it.
 
 use std::collections::{HashSet, VecDeque};
@@ -49,7 +50,7 @@ pub async fn dispatch(mut queue: mpsc::Receiver<Pending>, mut idle: Vec<Lane>, o
             waiting.push_back(pending);
         }
         let now = Instant::now();
-        let give_up = (outage.is_on() && idle.is_empty()) || outage.leaderless_too_long(now);
+        let give_up = (outage.lasting(now) && idle.is_empty()) || outage.leaderless_too_long(now);
         let (refused, kept): (VecDeque<Pending>, VecDeque<Pending>) = waiting
             .drain(..)
             .partition(|p| give_up || p.deadline <= now);

@@ -16,7 +16,7 @@ use crate::consul::keys::Keys;
 use crate::consul::kv::{CallError, Kv, TxnError, TxnOp, TxnOutcome};
 use crate::consul::records::{new_token, Counter, Previous, Stored, VoterRecord};
 use crate::consul::votes::ballots::Group;
-use crate::consul::votes::outage::Outage;
+use crate::consul::votes::outage::{Failing, Outage, FAIL_FAST_AFTER};
 use crate::consul::votes::recovery::{Settled, Undo};
 
 /// Check-and-set conflicts tolerated for one group before giving up: each
@@ -73,10 +73,10 @@ impl Lane {
     /// an error only when it did not and never will.
     pub async fn commit(&mut self, mut group: Group) {
         self.pay_debts().await;
-        let mut rounds = 0;
+        let mut conflicts = 0;
         let mut last_error = String::new();
         loop {
-            if Instant::now() >= group.deadline || rounds >= MAX_CONFLICT_ROUNDS {
+            if Instant::now() >= group.deadline || conflicts >= MAX_CONFLICT_ROUNDS {
                 tracing::warn!(
                     voters = group.entries.len(),
                     error = %last_error,
@@ -87,7 +87,6 @@ impl Lane {
                 ));
                 return;
             }
-            rounds += 1;
             if let Err(e) = self.read_previous(&mut group).await {
                 last_error = e.message().to_owned();
                 if self.give_up(&mut group, &last_error) {
@@ -106,6 +105,7 @@ impl Lane {
                     return;
                 }
                 Ok(TxnOutcome::RolledBack(errors)) => {
+                    conflicts += 1;
                     last_error = errors.first().map(|e| e.what.clone()).unwrap_or_default();
                     self.conflicted(&mut group, &errors).await;
                 }
@@ -147,20 +147,26 @@ impl Lane {
         group.answer(Ok(()));
     }
 
-    /// In an outage a group gets a single try: true (and the voters told)
-    /// when this failure is not the first.
+    /// In an outage that has outlasted an election a group gets a single
+    /// try: true (and the voters told) when failures have gone on that long.
+    /// A shorter one is waited out (the caller pauses and tries again).
     fn give_up(&mut self, group: &mut Group, error: &str) -> bool {
-        if self.outage.failed() {
-            group.answer(Err(
-                "the vote store is unavailable; the vote was not counted",
-            ));
-            return true;
+        match self.outage.failed() {
+            Failing::Lasting => {
+                group.answer(Err(
+                    "the vote store is unavailable; the vote was not counted",
+                ));
+                true
+            }
+            Failing::Began => {
+                tracing::warn!(
+                    error,
+                    "vote store unavailable; votes wait up to {FAIL_FAST_AFTER:?} for it, then fail fast until it answers"
+                );
+                false
+            }
+            Failing::Brief => false,
         }
-        tracing::warn!(
-            error,
-            "vote store unavailable; failing votes fast until it answers"
-        );
-        false
     }
 
     /// The transaction: every voter's record, then the lane's counter.
