@@ -107,16 +107,57 @@ impl fmt::Display for VoterId {
     }
 }
 
+/// Where a voter's first vote was recorded together with others' first
+/// votes: 64 random bits, kept in the voter's cookie, so a later vote knows
+/// where to find the vote it moves.
+///
+/// Written as 16 lowercase hex digits, which makes it safe to use inside a
+/// storage key (and no prefix of another).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct BallotRef([u8; 8]);
+
+impl BallotRef {
+    pub fn random() -> Self {
+        Self(rand::random())
+    }
+
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let mut bytes = [0u8; 8];
+        if raw.len() != 16 || !raw.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+            return Err("not a ballot reference".into());
+        }
+        hex::decode_to_slice(raw, &mut bytes).map_err(|e| e.to_string())?;
+        Ok(Self(bytes))
+    }
+}
+
+impl fmt::Display for BallotRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&hex::encode(self.0))
+    }
+}
+
 /// A vote to record: who, under which name, for which pet.
 ///
 /// `first_vote` is true when the voter id was minted for this very request,
-/// so no earlier record can exist and none needs to be read.
+/// so no earlier record can exist and none needs to be read. `first_in` is
+/// where the voter's first vote was recorded, as the voter's cookie says
+/// (a store that groups first votes uses it to find the vote being moved).
 #[derive(Debug, Clone)]
 pub struct Ballot {
     pub voter: VoterId,
     pub name: VoterName,
     pub choice: PetChoice,
     pub first_vote: bool,
+    pub first_in: Option<BallotRef>,
+}
+
+/// What a committed vote leaves the voter to keep.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Receipt {
+    /// Where this first vote was recorded, when the store grouped it with
+    /// others (the voter's later votes need it); `None` otherwise.
+    pub first_in: Option<BallotRef>,
 }
 
 #[cfg(test)]
@@ -149,5 +190,16 @@ mod tests {
         assert!(VoterId::parse("../../hits").is_err());
         assert!(VoterId::parse(&"A".repeat(32)).is_err());
         assert!(VoterId::parse(&"a".repeat(31)).is_err());
+    }
+
+    #[test]
+    fn ballot_refs_round_trip_and_reject_anything_else() {
+        let at = BallotRef::random();
+        assert_eq!(BallotRef::parse(&at.to_string()), Ok(at));
+        assert!(BallotRef::parse("").is_err(), "no prefix of every key");
+        assert!(BallotRef::parse("../votes/archive").is_err());
+        assert!(BallotRef::parse(&"F".repeat(16)).is_err());
+        assert!(BallotRef::parse(&"f".repeat(15)).is_err());
+        assert!(BallotRef::parse(&"f".repeat(17)).is_err());
     }
 }

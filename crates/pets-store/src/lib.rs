@@ -16,7 +16,7 @@ pub mod meter;
 mod store;
 
 pub use consul::{ConsulSettings, ConsulStore, MeterPublisher, TargetError, Targets};
-pub use domain::{Ballot, PetChoice, VoterId, VoterName};
+pub use domain::{Ballot, BallotRef, PetChoice, Receipt, VoterId, VoterName};
 pub use faults::{ActiveFaults, FaultCommand, FaultOrder, FaultOrders, FaultSpec, FaultTarget};
 pub use fleet::{Fleet, Registration, ReplicaIdentity, ReplicaRecord, ServerInfo};
 pub use memory::MemoryStore;

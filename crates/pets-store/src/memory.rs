@@ -10,7 +10,7 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 use tokio::sync::watch;
 
-use crate::domain::{Ballot, PetChoice, VoterId};
+use crate::domain::{Ballot, PetChoice, Receipt, VoterId};
 use crate::faults::{FaultCommand, FaultOrder, FaultOrders, FaultTarget};
 use crate::fleet::{Fleet, FleetStore, Registration};
 use crate::store::{
@@ -81,7 +81,7 @@ impl Default for MemoryStore {
 
 #[async_trait]
 impl Store for MemoryStore {
-    async fn cast_vote(&self, ballot: Ballot) -> Result<(), StoreError> {
+    async fn cast_vote(&self, ballot: Ballot) -> Result<Receipt, StoreError> {
         {
             let mut ballots = self.ballots.lock().unwrap_or_else(|e| e.into_inner());
             if let Some(previous) = ballots.by_voter.insert(ballot.voter, ballot.choice) {
@@ -91,7 +91,7 @@ impl Store for MemoryStore {
         }
         self.recorded.fetch_add(1, Ordering::Relaxed);
         self.changes.send_replace(self.snapshot());
-        Ok(())
+        Ok(Receipt::default())
     }
 
     fn count_pet_served(&self) {
@@ -224,6 +224,7 @@ mod tests {
             name: VoterName::parse("Ann").unwrap(),
             choice,
             first_vote: false,
+            first_in: None,
         }
     }
 

@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use serde::Serialize;
 use tokio::sync::watch;
 
-use crate::domain::{Ballot, PetChoice};
+use crate::domain::{Ballot, PetChoice, Receipt};
 use crate::faults::{FaultCommand, FaultOrders, FaultTarget};
 use crate::fleet::{Fleet, Registration};
 use crate::meter::Meter;
@@ -88,9 +88,10 @@ pub enum StoreError {
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     /// Records a ballot, moving the voter's earlier vote if there was one.
-    /// Returns only once the vote is durable; an error means it was not
-    /// recorded and will not appear later.
-    async fn cast_vote(&self, ballot: Ballot) -> Result<(), StoreError>;
+    /// Returns only once the vote is durable, with what the voter must keep
+    /// for later votes; an error means it was not recorded and will not
+    /// appear later.
+    async fn cast_vote(&self, ballot: Ballot) -> Result<Receipt, StoreError>;
 
     /// Counts one pet page. Never waits on I/O.
     fn count_pet_served(&self);

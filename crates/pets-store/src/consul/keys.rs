@@ -1,6 +1,6 @@
 //! Where each value lives in Consul's KV store, in one place.
 
-use crate::domain::VoterId;
+use crate::domain::{BallotRef, VoterId};
 
 /// The name of the archive keys.
 const ARCHIVE: &str = "archive";
@@ -73,6 +73,11 @@ impl Keys {
         format!("{}voters/{voter}", self.prefix)
     }
 
+    /// First votes committed together (see [`FirstVotes`](crate::consul::records::FirstVotes)).
+    pub fn first_votes(&self, at: &BallotRef) -> String {
+        format!("{}ballots/{at}", self.prefix)
+    }
+
     /// Every live replica's record.
     pub fn replicas(&self) -> String {
         format!("{}replicas/", self.prefix)
@@ -132,6 +137,7 @@ mod tests {
         assert_eq!(keys.owner("p/faults/replicas/web-2-cd"), Some("web-2-cd"));
         assert_eq!(keys.owner("p/faults/fleet"), None);
         assert_eq!(keys.owner("p/voters/x"), None);
+        assert_eq!(keys.owner(&keys.first_votes(&BallotRef::random())), None);
         assert_eq!(keys.owner("q/votes/x/0"), None);
     }
 }

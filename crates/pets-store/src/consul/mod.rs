@@ -5,7 +5,8 @@
 //!
 //! | key | value | written by |
 //! | --- | --- | --- |
-//! | `voters/<voter id>` | `{"name","vote","token"}` | whichever replica the voter votes on, check-and-set |
+//! | `ballots/<ref>` | `{"token","voters":{"<voter id>":["name","vote"]}}`: first votes committed together, the ref in each voter's cookie | the replica that took them, once |
+//! | `voters/<voter id>` | `{"name","vote","token"}`: a voter's vote once moved | whichever replica the voter votes on, check-and-set |
 //! | `votes/<replica>/<lane>` | `{"a","b","c","token"}`: votes this lane moved | that lane only |
 //! | `served/<replica>` | `{"n","token"}`: pets this replica served | that replica only |
 //! | `sessions/<id>` | `{"until"}`: an admin session ended by logout | the replica that ended it |
@@ -54,7 +55,7 @@ use self::registry::Registry;
 use self::served::{Flusher, ServedCounter};
 use self::votes::VoteLanes;
 use self::watch::Watched;
-use crate::domain::Ballot;
+use crate::domain::{Ballot, Receipt};
 use crate::faults::{FaultCommand, FaultOrders, FaultTarget};
 use crate::fleet::{Fleet, FleetStore, Registration, ReplicaRecord};
 use crate::store::{Snapshot, Store, StoreError, StoreKind};
@@ -167,7 +168,7 @@ impl ConsulStore {
 
 #[async_trait]
 impl Store for ConsulStore {
-    async fn cast_vote(&self, ballot: Ballot) -> Result<(), StoreError> {
+    async fn cast_vote(&self, ballot: Ballot) -> Result<Receipt, StoreError> {
         self.lanes.cast(ballot).await
     }
 

@@ -3,10 +3,12 @@
 //! Every value carries the token of the write that made it, so a write whose
 //! outcome was unknown can be recognised later ([`new_token`]).
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 use crate::consul::kv::KvEntry;
-use crate::domain::PetChoice;
+use crate::domain::{PetChoice, VoterId};
 
 /// A random token naming one write, so its outcome can be recognised.
 pub fn new_token() -> String {
@@ -70,8 +72,39 @@ pub struct VoterRecord {
     pub token: String,
 }
 
-/// A voter's record as read: its raw value (to restore it), its index, and
-/// what it says.
+/// First votes committed together, `ballots/<ref>`: written once, by the
+/// write `token` (the ref's own spelling), and never changed. A voter with
+/// no record of its own has the vote it holds here.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct FirstVotes {
+    pub token: String,
+    /// Voter id -> `[name, vote]`.
+    pub voters: BTreeMap<String, [String; 2]>,
+}
+
+impl FirstVotes {
+    pub fn new(token: &str) -> Self {
+        Self {
+            token: token.to_owned(),
+            voters: BTreeMap::new(),
+        }
+    }
+
+    pub fn add(&mut self, voter: &VoterId, name: &str, choice: PetChoice) {
+        self.voters
+            .insert(voter.to_string(), [name.to_owned(), choice.id().to_owned()]);
+    }
+
+    /// The first vote `voter` cast, if the record `raw` holds it.
+    pub fn choice_of(raw: &[u8], voter: &VoterId) -> Option<PetChoice> {
+        let record: FirstVotes = serde_json::from_slice(raw).ok()?;
+        let [_, vote] = record.voters.get(&voter.to_string())?;
+        PetChoice::parse(vote).ok()
+    }
+}
+
+/// A record as read, a voter's or a group's first votes: its raw value (to
+/// restore it), its index, and what it says.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Stored {
     pub index: u64,
@@ -80,14 +113,24 @@ pub struct Stored {
     pub token: String,
 }
 
+/// What every record says of itself: the write that made it, and the vote
+/// (a voter's record only).
+#[derive(Deserialize)]
+struct Head {
+    #[serde(default)]
+    vote: String,
+    #[serde(default)]
+    token: String,
+}
+
 impl Stored {
     pub fn from_entry(entry: &KvEntry) -> Self {
         let raw = entry.bytes();
-        let record: Option<VoterRecord> = serde_json::from_slice(&raw).ok();
+        let head: Option<Head> = serde_json::from_slice(&raw).ok();
         Self {
             index: entry.modify_index,
-            choice: record.as_ref().and_then(|r| PetChoice::parse(&r.vote).ok()),
-            token: record.map(|r| r.token).unwrap_or_default(),
+            choice: head.as_ref().and_then(|r| PetChoice::parse(&r.vote).ok()),
+            token: head.map(|r| r.token).unwrap_or_default(),
             raw,
         }
     }
@@ -100,6 +143,8 @@ pub enum Previous {
     Unread,
     /// There is no record: a first vote.
     Absent,
+    /// No record of its own: its first vote, recorded with others, is this.
+    First(PetChoice),
     /// The record as read.
     Record(Stored),
 }
@@ -109,7 +154,7 @@ impl Previous {
     pub fn index(&self) -> u64 {
         match self {
             Self::Record(stored) => stored.index,
-            Self::Unread | Self::Absent => 0,
+            Self::Unread | Self::Absent | Self::First(_) => 0,
         }
     }
 
@@ -117,6 +162,7 @@ impl Previous {
     pub fn choice(&self) -> Option<PetChoice> {
         match self {
             Self::Record(stored) => stored.choice,
+            Self::First(choice) => Some(*choice),
             Self::Unread | Self::Absent => None,
         }
     }
@@ -189,6 +235,25 @@ mod tests {
         assert_eq!(
             (Previous::Absent.index(), Previous::Absent.choice()),
             (0, None)
+        );
+    }
+
+    #[test]
+    fn first_votes_say_each_voters_choice_and_their_write() {
+        let (ann, bob) = (VoterId::random(), VoterId::random());
+        let mut first = FirstVotes::new("t");
+        first.add(&ann, "Ann", PetChoice::C);
+        let entry = KvEntry::new("k".into(), &serde_json::to_vec(&first).unwrap(), 4);
+        let raw = entry.bytes();
+        assert_eq!(FirstVotes::choice_of(&raw, &ann), Some(PetChoice::C));
+        assert_eq!(FirstVotes::choice_of(&raw, &bob), None);
+        assert_eq!(FirstVotes::choice_of(b"junk", &ann), None);
+        let stored = Stored::from_entry(&entry);
+        assert_eq!((stored.token.as_str(), stored.choice), ("t", None));
+        let previous = Previous::First(PetChoice::C);
+        assert_eq!(
+            (previous.index(), previous.choice()),
+            (0, Some(PetChoice::C))
         );
     }
 }

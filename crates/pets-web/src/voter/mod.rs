@@ -10,7 +10,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, put};
 use axum::{middleware, Router};
 use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
-use pets_store::{PetChoice, VoterId};
+use pets_store::{BallotRef, PetChoice, VoterId};
 
 use crate::assets::{mounted_picture, static_file};
 use crate::csrf::refuse_drive_by;
@@ -24,6 +24,9 @@ pub use self::prerendered::PetPages;
 pub const VOTER_COOKIE: &str = "pets_voter";
 /// The cookie remembering the voter's pet, so the pet page needs no lookup.
 pub const VOTE_COOKIE: &str = "pets_vote";
+/// The cookie saying where the voter's first vote was recorded, when the
+/// store recorded it together with others' (see [`pets_store::BallotRef`]).
+pub const BALLOT_COOKIE: &str = "pets_ballot";
 
 pub fn voter_router(state: AppState) -> Router {
     let switches = Router::new()
@@ -65,6 +68,7 @@ pub fn voter_router(state: AppState) -> Router {
 pub(crate) struct Visitor {
     pub voter: Option<VoterId>,
     pub vote: Option<PetChoice>,
+    pub first_in: Option<BallotRef>,
 }
 
 impl Visitor {
@@ -76,6 +80,9 @@ impl Visitor {
             vote: jar
                 .get(VOTE_COOKIE)
                 .and_then(|c| PetChoice::parse(c.value()).ok()),
+            first_in: jar
+                .get(BALLOT_COOKIE)
+                .and_then(|c| BallotRef::parse(c.value()).ok()),
         }
     }
 }

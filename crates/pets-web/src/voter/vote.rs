@@ -8,7 +8,7 @@ use pets_store::{Ballot, PetChoice, StoreError, VoterId, VoterName};
 use serde::{Deserialize, Serialize};
 use tera::Context;
 
-use super::{long_lived, Visitor, VOTER_COOKIE, VOTE_COOKIE};
+use super::{long_lived, Visitor, BALLOT_COOKIE, VOTER_COOKIE, VOTE_COOKIE};
 use crate::error::AppError;
 use crate::extract::FormInput;
 use crate::state::AppState;
@@ -79,13 +79,20 @@ pub async fn cast(
         name,
         choice,
         first_vote,
+        first_in: visitor.first_in.filter(|_| !first_vote),
     };
+    let ballot_first_in = ballot.first_in;
     match state.store.cast_vote(ballot).await {
-        Ok(()) => {
+        Ok(receipt) => {
             state.metrics.vote_recorded();
-            let jar = jar
+            let mut jar = jar
                 .add(long_lived(VOTER_COOKIE, voter.to_string()))
                 .add(long_lived(VOTE_COOKIE, choice.id().to_owned()));
+            // A new first vote's place, or the one the voter had, kept.
+            let first_in = receipt.first_in.or(ballot_first_in);
+            if let Some(at) = first_in {
+                jar = jar.add(long_lived(BALLOT_COOKIE, at.to_string()));
+            }
             Ok((jar, Redirect::to("/")).into_response())
         }
         Err(StoreError::Unavailable(reason)) => {

@@ -7,7 +7,7 @@ use tokio::sync::oneshot;
 use tokio::time::Instant;
 
 use crate::consul::records::Previous;
-use crate::domain::{Ballot, VoterId};
+use crate::domain::{Ballot, BallotRef, Receipt, VoterId};
 use crate::store::StoreError;
 
 /// Consul 1.8 takes at most 64 operations in one transaction; one is the
@@ -17,7 +17,7 @@ pub const MAX_VOTERS_PER_TXN: usize = 63;
 pub const VOTE_DEADLINE: Duration = Duration::from_secs(4);
 
 /// Where a voter's answer goes.
-pub type Reply = oneshot::Sender<Result<(), StoreError>>;
+pub type Reply = oneshot::Sender<Result<Receipt, StoreError>>;
 
 /// A ballot waiting for a lane.
 pub struct Pending {
@@ -136,15 +136,23 @@ impl Group {
         sum
     }
 
-    /// Tells every voter the outcome, once; later calls do nothing.
-    pub fn answer(&mut self, outcome: Result<(), &str>) {
+    /// Tells every voter the outcome, once; later calls do nothing. A
+    /// commit says where the group's first votes were recorded, if they
+    /// were recorded together: their voters keep it.
+    pub fn answer(&mut self, outcome: Result<Option<BallotRef>, &str>) {
         if self.answered {
             return;
         }
         self.answered = true;
         for entry in &mut self.entries {
+            let answer = match outcome {
+                Ok(first_in) => Ok(Receipt {
+                    first_in: first_in.filter(|_| entry.ballot.first_vote),
+                }),
+                Err(message) => Err(message),
+            };
             for reply in entry.replies.drain(..) {
-                let _ = reply.send(outcome.map_err(|m| StoreError::Unavailable(m.to_owned())));
+                let _ = reply.send(answer.map_err(|m| StoreError::Unavailable(m.to_owned())));
             }
         }
     }
@@ -158,13 +166,14 @@ mod tests {
     fn pending(
         voter: VoterId,
         choice: PetChoice,
-    ) -> (Pending, oneshot::Receiver<Result<(), StoreError>>) {
+    ) -> (Pending, oneshot::Receiver<Result<Receipt, StoreError>>) {
         let (reply, answer) = oneshot::channel();
         let ballot = Ballot {
             voter,
             name: VoterName::parse("Ann").unwrap(),
             choice,
             first_vote: false,
+            first_in: None,
         };
         (Pending::new(ballot, reply), answer)
     }
@@ -180,10 +189,29 @@ mod tests {
         assert_eq!(group.entries.len(), 1);
         assert_eq!(group.entries[0].ballot.choice, PetChoice::C);
         assert_eq!(group.delta(), [0, 0, 1]);
-        group.answer(Ok(()));
+        group.answer(Ok(Some(BallotRef::random())));
         group.answer(Err("ignored: already answered"));
-        assert!(first_answer.await.unwrap().is_ok());
-        assert!(second_answer.await.unwrap().is_ok());
+        assert_eq!(first_answer.await.unwrap().unwrap(), Receipt::default());
+        assert_eq!(second_answer.await.unwrap().unwrap(), Receipt::default());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn only_first_votes_are_told_where_they_were_recorded() {
+        let (mut first, first_answer) = pending(VoterId::random(), PetChoice::A);
+        first.ballot.first_vote = true;
+        let (moved, moved_answer) = pending(VoterId::random(), PetChoice::B);
+        let mut waiting = VecDeque::from([first, moved]);
+        let mut group = Group::take(&mut waiting, &HashSet::new());
+        assert_eq!(
+            group.entries[0].previous,
+            Previous::Absent,
+            "nothing to read"
+        );
+        assert_eq!(group.entries[1].previous, Previous::Unread);
+        let at = BallotRef::random();
+        group.answer(Ok(Some(at)));
+        assert_eq!(first_answer.await.unwrap().unwrap().first_in, Some(at));
+        assert_eq!(moved_answer.await.unwrap().unwrap().first_in, None);
     }
 
     #[tokio::test(start_paused = true)]

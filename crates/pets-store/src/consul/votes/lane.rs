@@ -1,5 +1,6 @@
-//! A vote lane commits one group at a time, in one transaction: each voter's
-//! record check-and-set against the index it was read at, and the lane's own
+//! A vote lane commits one group at a time, in one transaction: the group's
+//! first votes in one new record, the record of each voter who moves a vote
+//! check-and-set against the index it was read at, and the lane's own
 //! counter check-and-set, moved by the group's sum. A rolled-back
 //! transaction is read again and retried; a write whose outcome is unknown
 //! is settled first ([`recovery`](crate::consul::votes::recovery)).
@@ -14,10 +15,11 @@ use tokio::time::{sleep, Instant};
 
 use crate::consul::keys::Keys;
 use crate::consul::kv::{CallError, Kv, TxnError, TxnOp, TxnOutcome};
-use crate::consul::records::{new_token, Counter, Previous, Stored, VoterRecord};
+use crate::consul::records::{Counter, FirstVotes, Previous, Stored, VoterRecord};
 use crate::consul::votes::ballots::Group;
 use crate::consul::votes::outage::{Failing, Outage, FAIL_FAST_AFTER};
 use crate::consul::votes::recovery::{Settled, Undo};
+use crate::domain::BallotRef;
 
 /// Check-and-set conflicts tolerated for one group before giving up: each
 /// one means another replica changed one of its voters in between, so more
@@ -95,19 +97,22 @@ impl Lane {
                 sleep(RETRY_PAUSE).await;
                 continue;
             }
-            let token = new_token();
+            // The write's token names its first-votes record too.
+            let at = BallotRef::random();
+            let token = at.to_string();
             let next = self.counter.moved(group.delta(), &token);
-            match self.kv.write(&self.vote_ops(&group, &next)).await {
+            let (ops, layout) = self.vote_ops(&group, &next, &at);
+            match self.kv.write(&ops).await {
                 Ok(outcome @ TxnOutcome::Committed(_)) => {
                     self.committed(next, outcome.last_index());
                     self.outage.recovered();
-                    self.answer_committed(&mut group);
+                    self.answer_committed(&mut group, at);
                     return;
                 }
                 Ok(TxnOutcome::RolledBack(errors)) => {
                     conflicts += 1;
                     last_error = errors.first().map(|e| e.what.clone()).unwrap_or_default();
-                    self.conflicted(&mut group, &errors).await;
+                    self.conflicted(&mut group, &errors, &layout).await;
                 }
                 Err(CallError::NotSent(message)) => {
                     last_error = message;
@@ -125,10 +130,10 @@ impl Lane {
                             self.committed(next, None);
                             if group.answered {
                                 // The voters were already told no: take it back.
-                                self.owed.push(Undo::of(&group, &self.keys, token));
+                                self.owed.push(Undo::of(&group, &self.keys, at));
                                 self.pay_debts().await;
                             } else {
-                                self.answer_committed(&mut group);
+                                self.answer_committed(&mut group, at);
                             }
                             return;
                         }
@@ -140,11 +145,12 @@ impl Lane {
         }
     }
 
-    /// Tells the group's voters their ballots are committed, and counts them.
-    fn answer_committed(&self, group: &mut Group) {
+    /// Tells the group's voters their ballots are committed (the first
+    /// voters, where their votes are), and counts them.
+    fn answer_committed(&self, group: &mut Group, at: BallotRef) {
         self.recorded
             .fetch_add(group.entries.len() as u64, Ordering::Relaxed);
-        group.answer(Ok(()));
+        group.answer(Ok(Some(at)));
     }
 
     /// In an outage that has outlasted an election a group gets a single
@@ -169,20 +175,34 @@ impl Lane {
         }
     }
 
-    /// The transaction: every voter's record, then the lane's counter.
-    fn vote_ops(&self, group: &Group, next: &Counter) -> Vec<TxnOp> {
+    /// The transaction: the record of each voter who moves a vote, the
+    /// group's first votes in one record (if it has any), then the lane's
+    /// counter. Also says which entry each of the first operations is.
+    fn vote_ops(&self, group: &Group, next: &Counter, at: &BallotRef) -> (Vec<TxnOp>, Vec<usize>) {
         let mut ops = Vec::with_capacity(group.entries.len() + 1);
-        for entry in &group.entries {
+        let mut layout = Vec::with_capacity(group.entries.len());
+        let mut first = FirstVotes::new(&next.token);
+        for (i, entry) in group.entries.iter().enumerate() {
+            let ballot = &entry.ballot;
+            if ballot.first_vote {
+                first.add(&ballot.voter, ballot.name.as_str(), ballot.choice);
+                continue;
+            }
             let record = VoterRecord {
-                name: entry.ballot.name.as_str().to_owned(),
-                vote: entry.ballot.choice.id().to_owned(),
+                name: ballot.name.as_str().to_owned(),
+                vote: ballot.choice.id().to_owned(),
                 token: next.token.clone(),
             };
-            let key = self.keys.voter(&entry.ballot.voter);
+            let key = self.keys.voter(&ballot.voter);
             ops.push(TxnOp::cas_json(key, &record, entry.previous.index()));
+            layout.push(i);
+        }
+        if !first.voters.is_empty() {
+            // A new key: the check-and-set against 0 only guards a clash of refs.
+            ops.push(TxnOp::cas_json(self.keys.first_votes(at), &first, 0));
         }
         ops.push(self.counter_op(next));
-        ops
+        (ops, layout)
     }
 
     /// Writes `next` over the counter as this lane last knew it.
@@ -198,7 +218,9 @@ impl Lane {
         self.changed.notify_waiters();
     }
 
-    /// Reads the records of voters whose previous vote is not known yet.
+    /// Reads the records of voters whose previous vote is not known yet: a
+    /// voter's own record if it has one, else its first vote, in the record
+    /// its cookie named; neither means no vote to move.
     async fn read_previous(&self, group: &mut Group) -> Result<(), CallError> {
         let unread: Vec<usize> = (0..group.entries.len())
             .filter(|&i| group.entries[i].previous == Previous::Unread)
@@ -206,15 +228,29 @@ impl Lane {
         if unread.is_empty() {
             return Ok(());
         }
-        let keys: Vec<String> = unread
-            .iter()
-            .map(|&i| self.keys.voter(&group.entries[i].ballot.voter))
-            .collect();
-        let mut found = self.read_voters(&keys).await?;
-        for (i, key) in unread.into_iter().zip(keys) {
-            group.entries[i].previous = found
-                .remove(&key)
-                .map_or(Previous::Absent, Previous::Record);
+        let mut keys: Vec<String> = Vec::with_capacity(unread.len() * 2);
+        for &i in &unread {
+            let ballot = &group.entries[i].ballot;
+            keys.push(self.keys.voter(&ballot.voter));
+            if let Some(at) = &ballot.first_in {
+                let key = self.keys.first_votes(at);
+                if !keys.contains(&key) {
+                    keys.push(key);
+                }
+            }
+        }
+        let found = self.read_voters(&keys).await?;
+        for i in unread {
+            let entry = &mut group.entries[i];
+            let voter = entry.ballot.voter;
+            let first = || {
+                let record = found.get(&self.keys.first_votes(entry.ballot.first_in.as_ref()?))?;
+                FirstVotes::choice_of(&record.raw, &voter)
+            };
+            entry.previous = match found.get(&self.keys.voter(&voter)) {
+                Some(own) => Previous::Record(own.clone()),
+                None => first().map_or(Previous::Absent, Previous::First),
+            };
         }
         Ok(())
     }
@@ -238,12 +274,15 @@ impl Lane {
     }
 
     /// After a rollback: voters whose check failed are read again; a failed
-    /// counter check reloads the counter.
-    async fn conflicted(&mut self, group: &mut Group, errors: &[TxnError]) {
-        let counter_op = group.entries.len();
+    /// counter check reloads the counter. (A clash on the first-votes
+    /// record needs nothing: the next try has a new ref.) `layout` says
+    /// which entry each voter operation was.
+    async fn conflicted(&mut self, group: &mut Group, errors: &[TxnError], layout: &[usize]) {
+        let first_votes = group.entries.iter().any(|e| e.ballot.first_vote);
+        let counter_op = layout.len() + usize::from(first_votes);
         for error in errors {
-            if let Some(entry) = group.entries.get_mut(error.op_index) {
-                entry.previous = Previous::Unread;
+            if let Some(&entry) = layout.get(error.op_index) {
+                group.entries[entry].previous = Previous::Unread;
             }
         }
         if errors.iter().any(|e| e.op_index == counter_op) {

@@ -4,20 +4,25 @@
 //! ([`ballots`]), to a small pool of [`lane`]s. A lane writes its group in a
 //! single `/v1/txn`:
 //!
-//! * each voter's record `voters/<id>`, check-and-set against the index it was
-//!   read at (0 for a voter never seen), and
+//! * the group's first votes, all in one new record `ballots/<ref>` (a first
+//!   voter's id was minted for that very vote, so nobody else can hold it;
+//!   the ref goes back to each of them, for their cookie),
+//! * the record `voters/<id>` of each voter who moves a vote, check-and-set
+//!   against the index it was read at (0 while the voter has only a first
+//!   vote, found through the ref the voter's cookie carries), and
 //! * the lane's own counter `votes/<replica>/<lane>`, check-and-set too, moved
 //!   by the sum of the group's changes.
 //!
-//! The counter key is written by this lane alone, so it never contends; a
-//! voter record changed elsewhere in between fails the check, the transaction
+//! So a group of first votes costs Consul two keys, not one per voter. The
+//! counter key is written by this lane alone, so it never contends; a voter
+//! record changed elsewhere in between fails the check, the transaction
 //! rolls back as a whole, and the lane reads again and retries. Nothing is
 //! ever read, changed and written back unchecked. A write whose outcome is
 //! unknown is settled before anyone is answered, and a group that commits
-//! after its voters were refused is undone ([`recovery`]). While Consul
-//! fails, groups get one try each, and while the cluster watcher sees no
-//! leader for longer than an election, ballots are refused unsent
-//! ([`outage`]), so votes fail fast.
+//! after its voters were refused is undone ([`recovery`]). A failure shorter
+//! than an election is waited out; once failures have lasted longer, groups
+//! get one try each, and once the cluster watcher has seen no leader that
+//! long, ballots are refused unsent ([`outage`]), so votes fail fast.
 //!
 //! Everything here runs over the narrow [`Kv`] seam; the unit tests in
 //! [`tests`] drive every branch with a scripted fake.
@@ -39,7 +44,7 @@ use self::ballots::Pending;
 use self::lane::Lane;
 use crate::consul::keys::Keys;
 use crate::consul::kv::Kv;
-use crate::domain::Ballot;
+use crate::domain::{Ballot, Receipt};
 use crate::store::StoreError;
 
 pub use self::ballots::{MAX_VOTERS_PER_TXN, VOTE_DEADLINE};
@@ -88,7 +93,7 @@ impl VoteLanes {
 
     /// Records a ballot: `Ok` once committed; an error means it was not
     /// counted and never will be.
-    pub async fn cast(&self, ballot: Ballot) -> Result<(), StoreError> {
+    pub async fn cast(&self, ballot: Ballot) -> Result<Receipt, StoreError> {
         let (reply, answer) = oneshot::channel();
         self.queue
             .try_send(Pending::new(ballot, reply))

@@ -26,6 +26,7 @@ use crate::consul::kv::{CallError, TxnOp, TxnOutcome};
 use crate::consul::records::{new_token, Counter, Previous};
 use crate::consul::votes::ballots::Group;
 use crate::consul::votes::lane::{Lane, MAX_CONFLICT_ROUNDS};
+use crate::domain::BallotRef;
 
 /// The first pause between two fences, doubled up to [`SETTLE_BACKOFF_MAX`]:
 /// a lost leader takes a few hundred milliseconds to replace, a lost quorum
@@ -43,7 +44,8 @@ pub enum Settled {
     NotCommitted,
 }
 
-/// A committed group to take back: each voter's record as it was before.
+/// A committed group to take back: each record it wrote as it was before,
+/// and the counter moved back by what each moved it.
 #[derive(Debug)]
 pub struct Undo {
     token: String,
@@ -58,17 +60,36 @@ struct UndoVoter {
 }
 
 impl Undo {
-    pub fn of(group: &Group, keys: &Keys, token: String) -> Self {
-        let voters = group
-            .entries
-            .iter()
+    /// The undo of `group`'s write `at`: each moved voter's record back to
+    /// what it was, and the group's first votes (one record) removed.
+    pub fn of(group: &Group, keys: &Keys, at: BallotRef) -> Self {
+        let (first, moved): (Vec<_>, Vec<_>) =
+            group.entries.iter().partition(|e| e.ballot.first_vote);
+        let mut voters: Vec<UndoVoter> = moved
+            .into_iter()
             .map(|e| UndoVoter {
                 key: keys.voter(&e.ballot.voter),
                 previous: e.previous.clone(),
                 delta: e.delta(),
             })
             .collect();
-        Self { token, voters }
+        if !first.is_empty() {
+            let mut delta = [0i64; 3];
+            for entry in first {
+                for (sum, d) in delta.iter_mut().zip(entry.delta()) {
+                    *sum += d;
+                }
+            }
+            voters.push(UndoVoter {
+                key: keys.first_votes(&at),
+                previous: Previous::Absent,
+                delta,
+            });
+        }
+        Self {
+            token: at.to_string(),
+            voters,
+        }
     }
 }
 
@@ -212,7 +233,7 @@ impl Lane {
                 Previous::Record(previous) => {
                     TxnOp::cas(voter.key.clone(), &previous.raw, now.index)
                 }
-                Previous::Absent | Previous::Unread => {
+                Previous::Absent | Previous::First(_) | Previous::Unread => {
                     TxnOp::delete_cas(voter.key.clone(), now.index)
                 }
             });

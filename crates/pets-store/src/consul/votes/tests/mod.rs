@@ -1,0 +1,110 @@
+//! Every branch of the commit, settle and undo protocol, against the
+//! scripted fake under `tokio::time::pause()`: what each voter is told, and
+//! what the counters and records hold afterwards. The harness is here; the
+//! tests are grouped by what they exercise.
+
+mod commits;
+mod first_votes;
+mod outages;
+mod recovery;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::Notify;
+use tokio::time::{sleep, Instant};
+
+use crate::consul::fake::{FakeKv, Fault};
+use crate::consul::keys::Keys;
+use crate::consul::kv::KvEntry;
+use crate::consul::records::{sum_counters, Counter, FirstVotes, VoterRecord};
+use crate::consul::votes::outage::FAIL_FAST_AFTER;
+use crate::consul::votes::{Outage, VoteLanes, VOTE_DEADLINE};
+use crate::domain::{Ballot, BallotRef, PetChoice, VoterId, VoterName};
+use crate::store::StoreError;
+
+struct Harness {
+    kv: Arc<FakeKv>,
+    keys: Arc<Keys>,
+    lanes: VoteLanes,
+    /// What the cluster watcher would tell the lanes.
+    outage: Outage,
+    /// Each voter's ballot cookie.
+    cookies: Mutex<HashMap<VoterId, BallotRef>>,
+}
+
+impl Harness {
+    fn new(lanes: usize) -> Self {
+        let kv = Arc::new(FakeKv::default());
+        let keys = Arc::new(Keys::new("t/", "r"));
+        let outage = Outage::default();
+        let lanes = VoteLanes::start(
+            kv.clone(),
+            keys.clone(),
+            lanes,
+            Arc::new(Notify::new()),
+            Arc::default(),
+            Arc::default(),
+            outage.clone(),
+        );
+        Self {
+            kv,
+            keys,
+            lanes,
+            outage,
+            cookies: Mutex::default(),
+        }
+    }
+
+    /// Votes as a browser would: the place of the voter's first vote, as
+    /// its cookie would keep it, goes with every later vote.
+    async fn vote(&self, voter: VoterId, choice: PetChoice, first: bool) -> Result<(), StoreError> {
+        let first_in = self.cookies.lock().unwrap().get(&voter).copied();
+        let receipt = self
+            .lanes
+            .cast(Ballot {
+                voter,
+                name: VoterName::parse("Ann").unwrap(),
+                choice,
+                first_vote: first,
+                first_in,
+            })
+            .await?;
+        if let Some(at) = receipt.first_in {
+            self.cookies.lock().unwrap().insert(voter, at);
+        }
+        Ok(())
+    }
+
+    fn tally(&self) -> [u64; 3] {
+        sum_counters(&self.kv.under(&self.keys.votes()))
+    }
+
+    fn record(&self, voter: VoterId) -> Option<VoterRecord> {
+        let entry = self.kv.get(&self.keys.voter(&voter))?;
+        serde_json::from_slice(&entry.bytes()).ok()
+    }
+
+    /// Another replica recorded `voter` for `choice` on its own counter.
+    fn voted_elsewhere(&self, voter: VoterId, choice: PetChoice, token: &str) {
+        let record = VoterRecord {
+            name: "Ann".into(),
+            vote: choice.id().into(),
+            token: token.into(),
+        };
+        self.kv.put(
+            &self.keys.voter(&voter),
+            &serde_json::to_vec(&record).unwrap(),
+        );
+        let mut delta = [0; 3];
+        delta[choice.index()] = 1;
+        let counter = Counter::default().moved(delta, token);
+        self.kv
+            .put("t/votes/other/0", &serde_json::to_vec(&counter).unwrap());
+    }
+}
+
+fn failed(answer: Result<(), StoreError>) -> bool {
+    matches!(answer, Err(StoreError::Unavailable(_)))
+}

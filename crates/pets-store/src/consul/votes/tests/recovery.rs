@@ -1,0 +1,125 @@
+//! Writes whose outcome was unknown, settled; refused groups that committed late, undone.
+
+use super::*;
+
+#[tokio::test(start_paused = true)]
+async fn an_unknown_outcome_that_committed_is_recognised_not_repeated() {
+    let h = Harness::new(1);
+    h.kv.script(&[Fault::AppliedThenLost]);
+    let ann = VoterId::random();
+    h.vote(ann, PetChoice::C, true).await.unwrap();
+    assert_eq!(h.tally(), [0, 0, 1], "counted once");
+    assert_eq!(h.kv.writes(), 2, "the vote and one fence");
+    h.vote(VoterId::random(), PetChoice::C, true).await.unwrap();
+    assert_eq!(h.tally(), [0, 0, 2], "the lane knows its counter again");
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_unknown_outcome_that_did_not_commit_is_fenced_and_sent_again() {
+    let h = Harness::new(1);
+    h.kv.script(&[Fault::LostUnapplied]);
+    h.vote(VoterId::random(), PetChoice::A, true).await.unwrap();
+    assert_eq!(h.tally(), [1, 0, 0]);
+    assert_eq!(h.kv.writes(), 3, "the lost vote, the fence, the vote again");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_fence_whose_own_answer_is_lost_still_settles() {
+    let h = Harness::new(1);
+    h.kv.script(&[Fault::LostUnapplied, Fault::AppliedThenLost]);
+    h.vote(VoterId::random(), PetChoice::A, true).await.unwrap();
+    assert_eq!(h.tally(), [1, 0, 0]);
+}
+
+/// The vote is in the log when quorum is lost; the voter is told no at the
+/// deadline; quorum returns and the write commits; the lane undoes it.
+#[tokio::test(start_paused = true)]
+async fn a_refused_vote_that_commits_later_is_undone() {
+    let h = Arc::new(Harness::new(1));
+    h.kv.script(&[Fault::HeldUntilQuorum]);
+    let ann = VoterId::random();
+    let started = Instant::now();
+    assert!(failed(h.vote(ann, PetChoice::B, true).await));
+    assert!(started.elapsed() >= VOTE_DEADLINE);
+    assert_eq!(h.tally(), [0, 0, 0]);
+    h.kv.restore_quorum();
+    assert_eq!(h.tally(), [0, 1, 0], "committed late: visible until undone");
+    assert_eq!(h.kv.under("t/ballots/").len(), 1);
+    sleep(Duration::from_secs(2)).await;
+    assert_eq!(h.tally(), [0, 0, 0]);
+    assert!(
+        h.kv.under("t/ballots/").is_empty(),
+        "the first votes are gone again"
+    );
+    assert!(h.record(ann).is_none());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_moved_vote_refused_and_committed_late_gets_its_old_record_back() {
+    let h = Harness::new(1);
+    let ann = VoterId::random();
+    h.vote(ann, PetChoice::A, true).await.unwrap();
+    h.kv.script(&[Fault::HeldUntilQuorum]);
+    assert!(failed(h.vote(ann, PetChoice::C, false).await));
+    h.kv.restore_quorum();
+    sleep(Duration::from_secs(2)).await;
+    assert_eq!(h.tally(), [1, 0, 0]);
+    assert!(h.record(ann).is_none(), "back to her first vote alone");
+    h.vote(ann, PetChoice::B, false).await.unwrap();
+    assert_eq!(h.tally(), [0, 1, 0], "which a later vote still moves");
+}
+
+/// A move refused and committed late, but the voter's record changed again
+/// (moved on another replica) before the undo: her later vote stands, and
+/// the undo leaves her record and her share of the counter alone.
+#[tokio::test(start_paused = true)]
+async fn a_record_changed_since_the_late_commit_is_left_alone() {
+    let h = Harness::new(1);
+    let ann = VoterId::random();
+    h.vote(ann, PetChoice::A, true).await.unwrap();
+    h.kv.script(&[Fault::HeldUntilQuorum]);
+    assert!(failed(h.vote(ann, PetChoice::B, false).await));
+    h.kv.restore_quorum();
+    // Before the lane looks again, Ann votes c on another replica, which
+    // moves her vote from b (its own counter: -b +c).
+    let record = VoterRecord {
+        name: "Ann".into(),
+        vote: "c".into(),
+        token: "later".into(),
+    };
+    h.kv.put(&h.keys.voter(&ann), &serde_json::to_vec(&record).unwrap());
+    let moved = Counter::default().moved([0, -1, 1], "later");
+    h.kv.put("t/votes/other/0", &serde_json::to_vec(&moved).unwrap());
+    sleep(Duration::from_secs(2)).await;
+    assert_eq!(h.tally(), [0, 0, 1], "her later vote stands");
+    assert_eq!(h.record(ann).unwrap().vote, "c");
+}
+
+/// The undo cannot reach Consul at first: the lane is not held, other votes
+/// commit, and the undo is paid later.
+#[tokio::test(start_paused = true)]
+async fn an_undo_that_cannot_be_sent_is_kept_and_paid_later() {
+    let h = Harness::new(1);
+    h.kv.script(&[Fault::HeldUntilQuorum]);
+    assert!(failed(h.vote(VoterId::random(), PetChoice::B, true).await));
+    // The fence after the quorum returns passes; the undo reaches no server.
+    h.kv.script(&[Fault::Pass, Fault::NotSent]);
+    h.kv.restore_quorum();
+    sleep(Duration::from_millis(1500)).await;
+    h.vote(VoterId::random(), PetChoice::A, true).await.unwrap();
+    sleep(Duration::from_secs(2)).await;
+    assert_eq!(h.tally(), [1, 0, 0]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_undo_whose_answer_is_lost_is_settled_too() {
+    let h = Harness::new(1);
+    h.kv.script(&[Fault::HeldUntilQuorum]);
+    assert!(failed(h.vote(VoterId::random(), PetChoice::B, true).await));
+    h.kv.script(&[Fault::Pass, Fault::AppliedThenLost]);
+    h.kv.restore_quorum();
+    sleep(Duration::from_secs(3)).await;
+    assert_eq!(h.tally(), [0, 0, 0]);
+    h.vote(VoterId::random(), PetChoice::B, true).await.unwrap();
+    assert_eq!(h.tally(), [0, 1, 0]);
+}
