@@ -64,7 +64,7 @@ pub use self::client::{ClientError, BLOCKING_WAIT, CONNECT_TIMEOUT, READ_TIMEOUT
 pub use self::meter::MeterPublisher;
 pub use self::served::FLUSH_INTERVAL;
 pub use self::settings::{ConsulSettings, TargetError, Targets};
-pub use self::votes::{MAX_VOTERS_PER_TXN, VOTE_DEADLINE};
+pub use self::votes::{MAX_FIRST_VOTES_PER_TXN, MAX_MOVES_PER_TXN, VOTE_DEADLINE};
 
 /// How many vote transactions may be in flight at once. Consul's cost is per
 /// transaction, not per operation, so few large groups beat many small ones;

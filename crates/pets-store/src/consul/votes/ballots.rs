@@ -11,8 +11,13 @@ use crate::domain::{Ballot, BallotRef, Receipt, VoterId};
 use crate::store::StoreError;
 
 /// Consul 1.8 takes at most 64 operations in one transaction; one is the
-/// lane's counter.
-pub const MAX_VOTERS_PER_TXN: usize = 63;
+/// lane's counter and one the group's first votes, and each voter who
+/// moves a vote takes one.
+pub const MAX_MOVES_PER_TXN: usize = 62;
+/// First votes share one record, so they are bounded by its size, not by
+/// operations: a voter takes at most about 300 bytes of it (a 64-character
+/// name), so 512 stay far below Consul's 512 KiB limit on a value.
+pub const MAX_FIRST_VOTES_PER_TXN: usize = 512;
 /// How long a voter may wait before being told the vote was not recorded.
 pub const VOTE_DEADLINE: Duration = Duration::from_secs(4);
 
@@ -82,6 +87,7 @@ impl Group {
             answered: false,
         };
         let mut slots: HashMap<VoterId, usize> = HashMap::new();
+        let (mut firsts, mut moves) = (0, 0);
         let mut left = VecDeque::with_capacity(waiting.len());
         while let Some(pending) = waiting.pop_front() {
             let (voter, deadline) = (pending.ballot.voter, pending.deadline);
@@ -96,11 +102,15 @@ impl Group {
                     entry.ballot.choice = pending.ballot.choice;
                     entry.replies.push(pending.reply);
                 }
-                None if group.entries.len() < MAX_VOTERS_PER_TXN => {
+                None if pending.ballot.first_vote && firsts < MAX_FIRST_VOTES_PER_TXN
+                    || !pending.ballot.first_vote && moves < MAX_MOVES_PER_TXN =>
+                {
                     slots.insert(voter, group.entries.len());
                     let previous = if pending.ballot.first_vote {
+                        firsts += 1;
                         Previous::Absent
                     } else {
+                        moves += 1;
                         Previous::Unread
                     };
                     group.entries.push(Entry {
@@ -217,19 +227,42 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn voters_in_flight_wait_and_a_group_holds_one_transaction() {
         let busy = VoterId::random();
-        let mut waiting: VecDeque<Pending> = (0..MAX_VOTERS_PER_TXN + 2)
+        let first = |_| {
+            let (mut p, _) = pending(VoterId::random(), PetChoice::C);
+            p.ballot.first_vote = true;
+            p
+        };
+        let mut waiting: VecDeque<Pending> = (0..MAX_MOVES_PER_TXN + 2)
             .map(|_| pending(VoterId::random(), PetChoice::B).0)
+            .chain((0..MAX_FIRST_VOTES_PER_TXN + 1).map(first))
             .collect();
         waiting.push_front(pending(busy, PetChoice::A).0);
         let group = Group::take(&mut waiting, &HashSet::from([busy]));
-        assert_eq!(group.entries.len(), MAX_VOTERS_PER_TXN);
+        assert_eq!(
+            group.entries.len(),
+            MAX_MOVES_PER_TXN + MAX_FIRST_VOTES_PER_TXN
+        );
         assert!(!group.voters().contains(&busy));
         assert_eq!(
             waiting.len(),
-            3,
-            "the busy voter and two over the limit wait"
+            4,
+            "the busy voter, two moves and a first vote over the limits wait"
         );
         assert_eq!(waiting[0].ballot.voter, busy, "order is kept");
+        let ops = 1 + MAX_MOVES_PER_TXN + 1;
+        assert!(ops <= 64, "Consul's limit on operations");
+    }
+
+    #[test]
+    fn the_largest_first_votes_record_fits_in_a_consul_value() {
+        let mut record = crate::consul::records::FirstVotes::new("0123456789abcdef");
+        let name = "\u{1d11e}".repeat(crate::domain::MAX_NAME_CHARS);
+        for _ in 0..MAX_FIRST_VOTES_PER_TXN {
+            record.add(&VoterId::random(), &name, PetChoice::A);
+        }
+        let bytes = serde_json::to_vec(&record).unwrap().len();
+        // base64 in the transaction's body: 4 bytes for every 3.
+        assert!(bytes * 4 / 3 < 512 * 1024 / 2, "{bytes} bytes");
     }
 
     #[test]

@@ -47,7 +47,7 @@ use crate::consul::kv::Kv;
 use crate::domain::{Ballot, Receipt};
 use crate::store::StoreError;
 
-pub use self::ballots::{MAX_VOTERS_PER_TXN, VOTE_DEADLINE};
+pub use self::ballots::{MAX_FIRST_VOTES_PER_TXN, MAX_MOVES_PER_TXN, VOTE_DEADLINE};
 pub use self::outage::Outage;
 
 /// How many ballots may wait for a lane before new ones are turned away.
