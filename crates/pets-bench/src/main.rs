@@ -29,6 +29,11 @@ use crate::wrk::Wrk;
 /// Sequential transactions whose median is Consul's unloaded latency.
 const PROBES: usize = 300;
 
+const USAGE: &str = "usage: pets-bench [--seconds N] [--connections N[,N...]]
+  --seconds N        each row's length (default 10)
+  --connections ...  wrk's concurrencies (default 64,256)
+  PETS_BIN=path      the pets binary to measure (default target/release/pets)";
+
 struct Options {
     seconds: u64,
     connections: Vec<u32>,
@@ -42,6 +47,10 @@ impl Options {
         };
         let mut args = std::env::args().skip(1);
         while let Some(arg) = args.next() {
+            if matches!(arg.as_str(), "--help" | "-h") {
+                println!("{USAGE}");
+                std::process::exit(0);
+            }
             let value = args
                 .next()
                 .with_context(|| format!("{arg} needs a value"))?;
@@ -53,7 +62,7 @@ impl Options {
                         .map(|c| c.trim().parse())
                         .collect::<Result<_, _>>()?
                 }
-                _ => bail!("unknown argument {arg}; use --seconds N --connections N[,N...]"),
+                _ => bail!("unknown argument {arg}\n{USAGE}"),
             }
         }
         Ok(options)
