@@ -139,7 +139,7 @@ async fn malformed_forms_and_cookies_are_handled() {
         .unwrap();
     assert_eq!(not_a_form.status(), 400);
 
-    let garbage = "pets_voter=../../etc; pets_vote=zzz; pets_admin=%%%";
+    let garbage = "pets_voter=../../etc; pets_vote=zzz; pets_ballot=; pets_admin=%%%";
     let page = http
         .get(&app.web)
         .header("cookie", garbage)

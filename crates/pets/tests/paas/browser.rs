@@ -37,18 +37,20 @@ async fn a_visitor_goes_from_the_landing_page_to_their_own_pets() {
     browser.click("button[type=submit]").await;
 
     // The waiting page: the password once, the addresses, the time left,
-    // and a way on only once the instance answers its health check.
-    let path = browser
-        .client
-        .current_url()
-        .await
-        .unwrap()
-        .path()
-        .to_owned();
-    let id = path
-        .strip_prefix("/instances/")
-        .expect("the waiting page")
-        .to_owned();
+    // and a way on only once the instance answers its health check. The
+    // click may return before the browser has followed the redirect.
+    let started = Instant::now();
+    let id = loop {
+        let url = browser.client.current_url().await.unwrap();
+        if let Some(id) = url.path().strip_prefix("/instances/") {
+            break id.to_owned();
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the waiting page, not {url}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
     let password = browser.text("#password").await;
     assert_eq!(password.len(), 23);
     assert!(browser
