@@ -92,12 +92,9 @@ impl VoterId {
     }
 
     pub fn parse(raw: &str) -> Result<Self, String> {
-        let mut bytes = [0u8; 16];
-        if raw.len() != 32 || !raw.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
-            return Err("not a voter id".into());
-        }
-        hex::decode_to_slice(raw, &mut bytes).map_err(|e| e.to_string())?;
-        Ok(Self(bytes))
+        lower_hex(raw)
+            .map(Self)
+            .ok_or_else(|| "not a voter id".into())
     }
 }
 
@@ -122,12 +119,9 @@ impl BallotRef {
     }
 
     pub fn parse(raw: &str) -> Result<Self, String> {
-        let mut bytes = [0u8; 8];
-        if raw.len() != 16 || !raw.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
-            return Err("not a ballot reference".into());
-        }
-        hex::decode_to_slice(raw, &mut bytes).map_err(|e| e.to_string())?;
-        Ok(Self(bytes))
+        lower_hex(raw)
+            .map(Self)
+            .ok_or_else(|| "not a ballot reference".into())
     }
 }
 
@@ -135,6 +129,17 @@ impl fmt::Display for BallotRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&hex::encode(self.0))
     }
+}
+
+/// `raw` as exactly `N` bytes in lowercase hex, the one spelling ids have.
+fn lower_hex<const N: usize>(raw: &str) -> Option<[u8; N]> {
+    let lower = raw.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+    if raw.len() != N * 2 || !lower {
+        return None;
+    }
+    let mut bytes = [0u8; N];
+    hex::decode_to_slice(raw, &mut bytes).ok()?;
+    Some(bytes)
 }
 
 /// A vote to record: who, under which name, for which pet.

@@ -10,10 +10,7 @@ async fn first_votes_share_one_record_and_each_voter_learns_where() {
     let voters: Vec<VoterId> = (0..5).map(|_| VoterId::random()).collect();
     let votes: Vec<_> = voters
         .iter()
-        .map(|&voter| {
-            let h = h.clone();
-            tokio::spawn(async move { h.vote(voter, PetChoice::B, true).await })
-        })
+        .map(|&voter| spawn_vote(&h, voter, PetChoice::B, true))
         .collect();
     for vote in votes {
         vote.await.unwrap().unwrap();
@@ -77,10 +74,7 @@ async fn a_group_mixing_a_move_and_first_votes_retries_as_a_whole() {
     let votes: Vec<_> = [(ann, PetChoice::C, false)]
         .into_iter()
         .chain((0..2).map(|_| (VoterId::random(), PetChoice::B, true)))
-        .map(|(voter, choice, first)| {
-            let h = h.clone();
-            tokio::spawn(async move { h.vote(voter, choice, first).await })
-        })
+        .map(|(voter, choice, first)| spawn_vote(&h, voter, choice, first))
         .collect();
     for vote in votes {
         vote.await.unwrap().unwrap();

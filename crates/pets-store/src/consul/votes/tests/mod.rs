@@ -105,6 +105,17 @@ impl Harness {
     }
 }
 
+/// Casts a vote in the background, as another visitor would meanwhile.
+fn spawn_vote(
+    h: &Arc<Harness>,
+    voter: VoterId,
+    choice: PetChoice,
+    first: bool,
+) -> tokio::task::JoinHandle<Result<(), StoreError>> {
+    let h = h.clone();
+    tokio::spawn(async move { h.vote(voter, choice, first).await })
+}
+
 fn failed(answer: Result<(), StoreError>) -> bool {
     matches!(answer, Err(StoreError::Unavailable(_)))
 }

@@ -37,10 +37,7 @@ async fn a_blip_shorter_than_an_election_is_waited_out() {
         .into_iter()
         .cycle()
         .take(6)
-        .map(|choice| {
-            let h = h.clone();
-            tokio::spawn(async move { h.vote(VoterId::random(), choice, true).await })
-        })
+        .map(|choice| spawn_vote(&h, VoterId::random(), choice, true))
         .collect();
     sleep(FAIL_FAST_AFTER / 2).await;
     h.kv.restore_quorum();
@@ -57,15 +54,9 @@ async fn a_blip_shorter_than_an_election_is_waited_out() {
 async fn ballots_behind_a_write_held_for_a_moment_wait_for_it() {
     let h = Arc::new(Harness::new(1));
     h.kv.script(&[Fault::HeldUntilQuorum]);
-    let first = {
-        let h = h.clone();
-        tokio::spawn(async move { h.vote(VoterId::random(), PetChoice::A, true).await })
-    };
+    let first = spawn_vote(&h, VoterId::random(), PetChoice::A, true);
     sleep(Duration::from_millis(200)).await;
-    let second = {
-        let h = h.clone();
-        tokio::spawn(async move { h.vote(VoterId::random(), PetChoice::B, true).await })
-    };
+    let second = spawn_vote(&h, VoterId::random(), PetChoice::B, true);
     sleep(FAIL_FAST_AFTER / 2).await;
     h.kv.restore_quorum();
     first.await.unwrap().unwrap();
@@ -121,10 +112,7 @@ async fn during_an_election_a_ballot_waits_for_the_new_leader() {
 async fn while_every_lane_settles_past_an_election_new_ballots_are_refused_at_once() {
     let h = Arc::new(Harness::new(1));
     h.kv.script(&[Fault::HeldUntilQuorum]);
-    let first = {
-        let h = h.clone();
-        tokio::spawn(async move { h.vote(VoterId::random(), PetChoice::A, true).await })
-    };
+    let first = spawn_vote(&h, VoterId::random(), PetChoice::A, true);
     sleep(Duration::from_millis(200)).await;
     let started = Instant::now();
     assert!(failed(h.vote(VoterId::random(), PetChoice::B, true).await));
