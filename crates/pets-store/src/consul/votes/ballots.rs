@@ -67,6 +67,17 @@ impl Entry {
     }
 }
 
+/// The sum of `entries`' moves.
+pub fn sum_of_moves<'a>(entries: impl IntoIterator<Item = &'a Entry>) -> [i64; 3] {
+    let mut sum = [0i64; 3];
+    for entry in entries {
+        for (s, d) in sum.iter_mut().zip(entry.delta()) {
+            *s += d;
+        }
+    }
+    sum
+}
+
 /// A group of ballots being committed together.
 pub struct Group {
     pub entries: Vec<Entry>,
@@ -137,13 +148,7 @@ impl Group {
 
     /// The sum of every voter's move.
     pub fn delta(&self) -> [i64; 3] {
-        let mut sum = [0i64; 3];
-        for entry in &self.entries {
-            for (s, d) in sum.iter_mut().zip(entry.delta()) {
-                *s += d;
-            }
-        }
-        sum
+        sum_of_moves(&self.entries)
     }
 
     /// Tells every voter the outcome, once; later calls do nothing. A

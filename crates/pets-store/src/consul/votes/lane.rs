@@ -112,7 +112,8 @@ impl Lane {
                 Ok(TxnOutcome::RolledBack(errors)) => {
                     conflicts += 1;
                     last_error = errors.first().map(|e| e.what.clone()).unwrap_or_default();
-                    self.conflicted(&mut group, &errors, &layout).await;
+                    self.conflicted(&mut group, &errors, &layout, ops.len() - 1)
+                        .await;
                 }
                 Err(CallError::NotSent(message)) => {
                     last_error = message;
@@ -276,10 +277,14 @@ impl Lane {
     /// After a rollback: voters whose check failed are read again; a failed
     /// counter check reloads the counter. (A clash on the first-votes
     /// record needs nothing: the next try has a new ref.) `layout` says
-    /// which entry each voter operation was.
-    async fn conflicted(&mut self, group: &mut Group, errors: &[TxnError], layout: &[usize]) {
-        let first_votes = group.entries.iter().any(|e| e.ballot.first_vote);
-        let counter_op = layout.len() + usize::from(first_votes);
+    /// which entry each voter operation was; `counter_op` is the counter's.
+    async fn conflicted(
+        &mut self,
+        group: &mut Group,
+        errors: &[TxnError],
+        layout: &[usize],
+        counter_op: usize,
+    ) {
         for error in errors {
             if let Some(&entry) = layout.get(error.op_index) {
                 group.entries[entry].previous = Previous::Unread;

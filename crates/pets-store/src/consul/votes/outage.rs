@@ -56,7 +56,7 @@ impl Outage {
                 *since = Some(now);
                 Failing::Began
             }
-            Some(at) if now.duration_since(at) >= FAIL_FAST_AFTER => Failing::Lasting,
+            Some(at) if outlasted_election(at, now) => Failing::Lasting,
             Some(_) => Failing::Brief,
         }
     }
@@ -68,8 +68,7 @@ impl Outage {
 
     /// True when writes have been failing for at least [`FAIL_FAST_AFTER`].
     pub fn lasting(&self, now: Instant) -> bool {
-        lock(&self.0.failing_since)
-            .is_some_and(|since| now.duration_since(since) >= FAIL_FAST_AFTER)
+        lock(&self.0.failing_since).is_some_and(|since| outlasted_election(since, now))
     }
 
     /// What the cluster watcher saw on its last look: a leader, or none (no
@@ -87,9 +86,13 @@ impl Outage {
     /// [`FAIL_FAST_AFTER`]: a ballot sent now would only wait for its
     /// deadline.
     pub fn leaderless_too_long(&self, now: Instant) -> bool {
-        lock(&self.0.leaderless_since)
-            .is_some_and(|since| now.duration_since(since) >= FAIL_FAST_AFTER)
+        lock(&self.0.leaderless_since).is_some_and(|since| outlasted_election(since, now))
     }
+}
+
+/// True when something that began at `since` has lasted [`FAIL_FAST_AFTER`].
+fn outlasted_election(since: Instant, now: Instant) -> bool {
+    now.duration_since(since) >= FAIL_FAST_AFTER
 }
 
 fn lock(since: &Mutex<Option<Instant>>) -> std::sync::MutexGuard<'_, Option<Instant>> {

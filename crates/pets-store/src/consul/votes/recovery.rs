@@ -24,7 +24,7 @@ use crate::consul::fold::plan::was_folded;
 use crate::consul::keys::Keys;
 use crate::consul::kv::{CallError, TxnOp, TxnOutcome};
 use crate::consul::records::{new_token, Counter, Previous};
-use crate::consul::votes::ballots::Group;
+use crate::consul::votes::ballots::{sum_of_moves, Group};
 use crate::consul::votes::lane::{Lane, MAX_CONFLICT_ROUNDS};
 use crate::domain::BallotRef;
 
@@ -74,16 +74,10 @@ impl Undo {
             })
             .collect();
         if !first.is_empty() {
-            let mut delta = [0i64; 3];
-            for entry in first {
-                for (sum, d) in delta.iter_mut().zip(entry.delta()) {
-                    *sum += d;
-                }
-            }
             voters.push(UndoVoter {
                 key: keys.first_votes(&at),
                 previous: Previous::Absent,
-                delta,
+                delta: sum_of_moves(first),
             });
         }
         Self {
