@@ -18,6 +18,8 @@ use crate::consul::kv::{CallError, Kv, KvEntry, TxnError, TxnOp, TxnOutcome, Txn
 
 /// What every call costs.
 pub const LATENCY: Duration = Duration::from_millis(3);
+/// What a [`Fault::Slow`] write costs on top.
+pub const SLOW: Duration = Duration::from_secs(1);
 
 /// What the next write meets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,6 +34,8 @@ pub enum Fault {
     LostUnapplied,
     /// It is rolled back as if its first operation failed its check.
     Conflict,
+    /// It is applied and answered, [`SLOW`] late.
+    Slow,
     /// The cluster loses its quorum with the write in its log: answered
     /// "unknown" now, applied when [`FakeKv::restore_quorum`] is called,
     /// before any later write.
@@ -187,14 +191,25 @@ impl State {
 impl Kv for FakeKv {
     async fn write(&self, ops: &[TxnOp]) -> Result<TxnOutcome, CallError> {
         tokio::time::sleep(LATENCY).await;
+        // A slow write takes its fault now, so writes sent meanwhile meet the next.
+        let slow = {
+            let mut state = self.lock();
+            let slow = state.faults.front() == Some(&Fault::Slow);
+            slow.then(|| state.faults.pop_front())
+        };
+        if slow.is_some() {
+            tokio::time::sleep(SLOW).await;
+        }
         let mut state = self.lock();
         state.writes += 1;
-        let fault = state.faults.pop_front().unwrap_or(Fault::Pass);
+        let fault = slow
+            .flatten()
+            .unwrap_or_else(|| state.faults.pop_front().unwrap_or(Fault::Pass));
         if state.no_quorum && fault != Fault::HeldUntilQuorum {
             return Err(CallError::NotSent("No cluster leader".into()));
         }
         match fault {
-            Fault::Pass => Ok(state.apply(ops)),
+            Fault::Pass | Fault::Slow => Ok(state.apply(ops)),
             Fault::NotSent => Err(CallError::NotSent("connection refused".into())),
             Fault::AppliedThenLost => {
                 let _ = state.apply(ops);

@@ -67,9 +67,9 @@ pub use self::settings::{ConsulSettings, TargetError, Targets};
 pub use self::votes::{MAX_FIRST_VOTES_PER_TXN, MAX_MOVES_PER_TXN, VOTE_DEADLINE};
 
 /// How many vote transactions may be in flight at once. Consul's cost is per
-/// transaction, not per operation, so few large groups beat many small ones;
-/// a second lane lets the ballots that arrive during one commit go out
-/// without waiting for it (measured: 1, 2 and 4 lanes, 2 fastest).
+/// transaction, not per operation, so few large groups beat many small ones:
+/// one lane carries the groups, and the second takes the ballots waiting
+/// behind a write that is stuck (see the votes' `pace`).
 pub const VOTE_LANES: usize = 2;
 
 /// How long a read of the results waits for the watcher to see this

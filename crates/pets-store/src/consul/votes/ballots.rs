@@ -146,6 +146,11 @@ impl Group {
         self.entries.iter().map(|e| e.ballot.voter).collect()
     }
 
+    /// How many ballots the group answers (a voter may have sent several).
+    pub fn asked(&self) -> usize {
+        self.entries.iter().map(|e| e.replies.len()).sum()
+    }
+
     /// The sum of every voter's move.
     pub fn delta(&self) -> [i64; 3] {
         sum_of_moves(&self.entries)

@@ -31,6 +31,8 @@ pub const MAX_CONFLICT_ROUNDS: usize = 16;
 pub const RETRY_PAUSE: Duration = Duration::from_millis(100);
 
 pub struct Lane {
+    /// Which of the replica's lanes this is.
+    pub(crate) index: usize,
     pub(crate) kv: Arc<dyn Kv>,
     pub(crate) keys: Arc<Keys>,
     pub(crate) counter_key: String,
@@ -58,6 +60,7 @@ impl Lane {
         outage: Outage,
     ) -> Self {
         Self {
+            index: lane,
             kv,
             counter_key: keys.vote_counter(lane),
             keys,

@@ -1,8 +1,10 @@
 //! Committing votes to Consul: exact, grouped, and never reported wrongly.
 //!
 //! Ballots queue at a [`dispatch`]er that hands them, in groups
-//! ([`ballots`]), to a small pool of [`lane`]s. A lane writes its group in a
-//! single `/v1/txn`:
+//! ([`ballots`]), to a small pool of [`lane`]s, at the [`pace`] that keeps
+//! groups large: the voters just answered are gathered for a moment, and a
+//! second lane starts only when the group in flight is stuck. A lane writes
+//! its group in a single `/v1/txn`:
 //!
 //! * the group's first votes, all in one new record `ballots/<ref>` (a first
 //!   voter's id was minted for that very vote, so nobody else can hold it;
@@ -31,6 +33,7 @@ mod ballots;
 mod dispatch;
 mod lane;
 pub mod outage;
+pub(crate) mod pace;
 mod recovery;
 #[cfg(test)]
 mod tests;

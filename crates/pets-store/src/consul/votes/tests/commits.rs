@@ -1,6 +1,7 @@
 //! Commits and check-and-set conflicts: what a lane writes, and how it retries.
 
 use super::*;
+use crate::consul::votes::pace::STALLED_AFTER;
 
 #[tokio::test(start_paused = true)]
 async fn a_vote_commits_and_a_second_one_moves_it() {
@@ -70,4 +71,53 @@ async fn a_lane_whose_counter_was_folded_away_counts_on_from_zero() {
     assert_eq!(h.tally(), [1, 1, 0]);
     h.vote(VoterId::random(), PetChoice::C, true).await.unwrap();
     assert_eq!(h.tally(), [1, 1, 1], "nothing lost, nothing counted twice");
+}
+
+/// Voters who come straight back after each answer, as a load tool or a
+/// room of browsers does: the ballots of those just answered are gathered
+/// into one transaction instead of trickling out in small ones.
+#[tokio::test(start_paused = true)]
+async fn the_voters_just_answered_are_gathered_into_one_transaction() {
+    let h = Arc::new(Harness::new(2));
+    let clients: Vec<_> = (0..16u64)
+        .map(|i| {
+            let h = h.clone();
+            tokio::spawn(async move {
+                for _ in 0..8 {
+                    h.vote(VoterId::random(), PetChoice::A, true).await.unwrap();
+                    // Following the 303 and posting again takes each a while.
+                    sleep(Duration::from_millis(i % 3)).await;
+                }
+            })
+        })
+        .collect();
+    for client in clients {
+        client.await.unwrap();
+    }
+    assert_eq!(h.tally(), [128, 0, 0]);
+    assert!(
+        h.kv.writes() <= 10,
+        "{} transactions for 8 rounds",
+        h.kv.writes()
+    );
+}
+
+/// A write that hangs does not hold the voters behind it: once it has been
+/// in flight for [`STALLED_AFTER`], the other lane commits them.
+#[tokio::test(start_paused = true)]
+async fn voters_behind_a_stalled_write_commit_on_the_other_lane() {
+    let h = Arc::new(Harness::new(2));
+    h.kv.script(&[Fault::Slow]);
+    let stuck = spawn_vote(&h, VoterId::random(), PetChoice::A, true);
+    sleep(Duration::from_millis(10)).await;
+    let started = Instant::now();
+    h.vote(VoterId::random(), PetChoice::B, true).await.unwrap();
+    let waited = started.elapsed();
+    assert!(
+        waited >= STALLED_AFTER - Duration::from_millis(10) && waited < STALLED_AFTER * 2,
+        "{waited:?}"
+    );
+    assert_eq!(h.tally(), [0, 1, 0], "the stalled write is still in flight");
+    stuck.await.unwrap().unwrap();
+    assert_eq!(h.tally(), [1, 1, 0]);
 }
