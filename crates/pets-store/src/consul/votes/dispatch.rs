@@ -26,6 +26,29 @@ use crate::domain::VoterId;
 /// when nothing arrives.
 const SWEEP: Duration = Duration::from_millis(100);
 
+/// Refuses the ballots that will not be sent: all of them when `give_up`,
+/// else those past their deadline. Ballots wait in arrival order, so the
+/// oldest are at the front: between sweeps only the front is looked at,
+/// so a crowd arriving one by one costs one look each, not a pass over
+/// everyone waiting; a sweep looks at every one.
+fn refuse_expired(waiting: &mut VecDeque<Pending>, now: Instant, give_up: bool, sweep: bool) {
+    if give_up || sweep {
+        let (refused, kept): (VecDeque<Pending>, VecDeque<Pending>) = waiting
+            .drain(..)
+            .partition(|p| give_up || p.deadline <= now);
+        *waiting = kept;
+        refused.into_iter().for_each(Pending::refuse);
+        return;
+    }
+    while let Some(oldest) = waiting.pop_front() {
+        if oldest.deadline > now {
+            waiting.push_front(oldest);
+            break;
+        }
+        oldest.refuse();
+    }
+}
+
 /// A lane back from its group: the voters it held, and how many ballots
 /// it answered.
 struct Finished {
@@ -42,6 +65,7 @@ pub async fn dispatch(mut queue: mpsc::Receiver<Pending>, mut idle: Vec<Lane>, o
     let mut open = true;
     let mut sweep = tokio::time::interval(SWEEP);
     let mut pace = Pace::default();
+    let mut swept = false;
     loop {
         let look = pace.next_look(waiting.len(), Instant::now());
         tokio::select! {
@@ -57,7 +81,7 @@ pub async fn dispatch(mut queue: mpsc::Receiver<Pending>, mut idle: Vec<Lane>, o
                     in_flight.remove(&voter);
                 }
             }
-            _ = sweep.tick() => {}
+            _ = sweep.tick() => swept = true,
             _ = tokio::time::sleep_until(look.unwrap_or(Instant::now())), if look.is_some() => {}
         }
         while let Ok(pending) = queue.try_recv() {
@@ -65,11 +89,7 @@ pub async fn dispatch(mut queue: mpsc::Receiver<Pending>, mut idle: Vec<Lane>, o
         }
         let now = Instant::now();
         let give_up = (outage.lasting(now) && idle.is_empty()) || outage.leaderless_too_long(now);
-        let (refused, kept): (VecDeque<Pending>, VecDeque<Pending>) = waiting
-            .drain(..)
-            .partition(|p| give_up || p.deadline <= now);
-        waiting = kept;
-        refused.into_iter().for_each(Pending::refuse);
+        refuse_expired(&mut waiting, now, give_up, std::mem::take(&mut swept));
         pace.waiting(!waiting.is_empty(), now);
         while pace.may_start(waiting.len(), now) {
             let Some(mut lane) = idle.pop() else { break };
