@@ -195,16 +195,21 @@ impl Kv for FakeKv {
         let slow = {
             let mut state = self.lock();
             let slow = state.faults.front() == Some(&Fault::Slow);
-            slow.then(|| state.faults.pop_front())
+            if slow {
+                state.faults.pop_front();
+            }
+            slow
         };
-        if slow.is_some() {
+        if slow {
             tokio::time::sleep(SLOW).await;
         }
         let mut state = self.lock();
         state.writes += 1;
-        let fault = slow
-            .flatten()
-            .unwrap_or_else(|| state.faults.pop_front().unwrap_or(Fault::Pass));
+        let fault = if slow {
+            Fault::Slow
+        } else {
+            state.faults.pop_front().unwrap_or(Fault::Pass)
+        };
         if state.no_quorum && fault != Fault::HeldUntilQuorum {
             return Err(CallError::NotSent("No cluster leader".into()));
         }
