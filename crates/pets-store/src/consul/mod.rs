@@ -198,7 +198,7 @@ impl Store for ConsulStore {
         })
         .await;
         if caught_up.is_ok() {
-            return w.last_known(!w.client.reachable());
+            return w.last_known(w.stale());
         }
         self.read_from_consul().await
     }

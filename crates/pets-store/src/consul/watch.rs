@@ -4,7 +4,7 @@
 //! and servers every few seconds, and a publisher that turns changes into
 //! the store's [`Snapshot`] for subscribers, at most every 100 ms.
 
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Duration;
 
@@ -75,6 +75,9 @@ pub struct Watched {
     /// Told by the cluster watcher whether there is a leader, so that votes
     /// are refused at once without a quorum.
     outage: Outage,
+    /// How many watchers' last blocking query failed: while any has, what
+    /// they last saw may be old.
+    failing_watches: AtomicUsize,
 }
 
 impl Watched {
@@ -96,6 +99,7 @@ impl Watched {
             known: Mutex::default(),
             snapshots: watch::Sender::new(Snapshot::default()),
             faults: watch::Sender::new(FaultOrders::default()),
+            failing_watches: AtomicUsize::new(0),
         });
         tokio::spawn(follow(
             Arc::downgrade(&watched),
@@ -214,6 +218,13 @@ impl Watched {
         }
     }
 
+    /// Whether what the watchers last saw may be old: the last call failed,
+    /// or a watcher's last blocking query did. (A cluster without a leader
+    /// still answers the leader look, so the last call alone flickers.)
+    pub fn stale(&self) -> bool {
+        !self.client.reachable() || self.failing_watches.load(Ordering::Relaxed) > 0
+    }
+
     /// The snapshot from what the watchers last saw, `stale` as given.
     pub fn last_known(&self, stale: bool) -> Snapshot {
         let votes = self.known().votes;
@@ -236,10 +247,22 @@ async fn follow(
     apply: impl Fn(&Watched, &[KvEntry]),
 ) {
     let mut index = None;
+    let mut failing = false;
     while let Some(w) = watched.upgrade() {
         let (client, prefix) = (w.client.clone(), prefix(&w.keys));
         drop(w);
-        match client.list(&prefix, index).await {
+        let answer = client.list(&prefix, index).await;
+        let Some(w) = watched.upgrade() else { return };
+        if answer.is_err() != failing {
+            failing = answer.is_err();
+            if failing {
+                w.failing_watches.fetch_add(1, Ordering::Relaxed);
+            } else {
+                w.failing_watches.fetch_sub(1, Ordering::Relaxed);
+            }
+        }
+        drop(w);
+        match answer {
             Ok((new_index, entries)) => {
                 let Some(w) = watched.upgrade() else { return };
                 apply(&w, &entries);
@@ -303,8 +326,7 @@ async fn publish(watched: Weak<Watched>) {
         let Some(w) = watched.upgrade() else { return };
         let changed = w.changed.clone();
         let notified = changed.notified();
-        let stale = !w.client.reachable();
-        let now = w.last_known(stale);
+        let now = w.last_known(w.stale());
         w.snapshots.send_if_modified(|last| {
             let modified = *last != now;
             *last = now;
