@@ -1,6 +1,7 @@
 //! `GET /vote` shows the ballot; `POST /vote` records it.
 
 use axum::extract::State;
+use axum::http::header::SET_COOKIE;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::CookieJar;
@@ -85,15 +86,15 @@ pub async fn cast(
     match state.store.cast_vote(ballot).await {
         Ok(receipt) => {
             state.metrics.vote_recorded();
-            let mut jar = jar
-                .add(long_lived(VOTER_COOKIE, voter.to_string()))
-                .add(long_lived(VOTE_COOKIE, choice.id().to_owned()));
+            let mut response = Redirect::to("/").into_response();
+            let headers = response.headers_mut();
+            headers.append(SET_COOKIE, long_lived(VOTER_COOKIE, voter));
+            headers.append(SET_COOKIE, long_lived(VOTE_COOKIE, choice.id()));
             // A new first vote's place, or the one the voter had, kept.
-            let first_in = receipt.first_in.or(ballot_first_in);
-            if let Some(at) = first_in {
-                jar = jar.add(long_lived(BALLOT_COOKIE, at.to_string()));
+            if let Some(at) = receipt.first_in.or(ballot_first_in) {
+                headers.append(SET_COOKIE, long_lived(BALLOT_COOKIE, at));
             }
-            Ok((jar, Redirect::to("/")).into_response())
+            Ok(response)
         }
         Err(StoreError::Unavailable(reason)) => {
             state.metrics.vote_refused("store");
