@@ -10,22 +10,36 @@ use fantoccini::{Client, ClientBuilder, Locator};
 use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::json;
 
-/// A chromedriver process and one browser session through it. Chromedriver
-/// runs in a process group of its own, killed whole when this is dropped,
-/// so a failing test leaves no browser behind.
+/// How many chromedrivers are started, one after another, before a test
+/// gives up on a browser: a loaded machine has seen one answer nothing.
+const DRIVER_TRIES: u32 = 3;
+/// How long one chromedriver has to give a session.
+const SESSION_WAIT: Duration = Duration::from_secs(20);
+
+/// One browser session through a chromedriver of its own.
 pub struct Browser {
     pub client: Client,
-    driver: tokio::process::Child,
-    profile: PathBuf,
+    _driver: Driver,
 }
 
-impl Drop for Browser {
+/// A chromedriver process, run in a process group of its own and killed
+/// whole when this is dropped, so a failing test leaves no browser behind;
+/// its profile and log go with it.
+struct Driver {
+    child: tokio::process::Child,
+    url: String,
+    profile: PathBuf,
+    log: PathBuf,
+}
+
+impl Drop for Driver {
     fn drop(&mut self) {
-        if let Some(pid) = self.driver.id() {
+        if let Some(pid) = self.child.id() {
             // SAFETY: signalling the process group our own child leads.
             unsafe { libc::kill(-(pid as i32), libc::SIGKILL) };
         }
         let _ = std::fs::remove_dir_all(&self.profile);
+        let _ = std::fs::remove_file(&self.log);
     }
 }
 
@@ -37,19 +51,32 @@ fn free_port() -> u16 {
         .port()
 }
 
-impl Browser {
-    pub async fn start() -> Self {
+impl Driver {
+    fn spawn() -> Self {
         let port = free_port();
-        let driver = tokio::process::Command::new("chromedriver")
+        let name = format!("pets-chrome-{}-{port}", std::process::id());
+        let (profile, log) = (
+            std::env::temp_dir().join(&name),
+            std::env::temp_dir().join(format!("{name}.log")),
+        );
+        let child = tokio::process::Command::new("chromedriver")
             .arg(format!("--port={port}"))
+            .arg(format!("--log-path={}", log.display()))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .process_group(0)
             .kill_on_drop(true)
             .spawn()
             .expect("chromedriver is not installed: run scripts/install-deps.sh");
-        let profile =
-            std::env::temp_dir().join(format!("pets-chrome-{}-{port}", std::process::id()));
+        Self {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+            profile,
+            log,
+        }
+    }
+
+    fn capabilities(&self) -> serde_json::Map<String, serde_json::Value> {
         let mut capabilities = serde_json::Map::new();
         capabilities.insert(
             "goog:chromeOptions".into(),
@@ -59,30 +86,62 @@ impl Browser {
                     "--disable-background-networking", "--disable-component-update",
                     "--disable-sync", "--no-first-run", "--hide-scrollbars",
                     "--window-size=900,1000",
-                    format!("--user-data-dir={}", profile.display()),
+                    format!("--user-data-dir={}", self.profile.display()),
                 ]
             }),
         );
-        let url = format!("http://127.0.0.1:{port}");
+        capabilities
+    }
+
+    /// A session, or why there is none: the driver exited, or gave none
+    /// within [`SESSION_WAIT`] (with the end of its log).
+    async fn session(&mut self) -> Result<Client, String> {
         let started = Instant::now();
-        let client = loop {
+        loop {
             let attempt = ClientBuilder::new(HttpConnector::new())
-                .capabilities(capabilities.clone())
-                .connect(&url)
+                .capabilities(self.capabilities())
+                .connect(&self.url)
                 .await;
-            match attempt {
-                Ok(client) => break client,
-                Err(e) if started.elapsed() > Duration::from_secs(20) => {
-                    panic!("no browser session from chromedriver: {e}")
-                }
-                Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+            let error = match attempt {
+                Ok(client) => return Ok(client),
+                Err(e) => e.to_string(),
+            };
+            let exited = self.child.try_wait().ok().flatten();
+            if exited.is_some() || started.elapsed() > SESSION_WAIT {
+                let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+                let tail: Vec<&str> = log.lines().rev().take(5).collect();
+                let why = match exited {
+                    Some(status) => format!("chromedriver exited ({status})"),
+                    None => format!("no session in {} s", SESSION_WAIT.as_secs()),
+                };
+                return Err(format!("{why}: {error}; its log ends: {tail:?}"));
             }
-        };
-        Self {
-            client,
-            driver,
-            profile,
+            tokio::time::sleep(Duration::from_millis(200)).await;
         }
+    }
+}
+
+impl Browser {
+    /// A session through a new chromedriver; one that exits or answers
+    /// nothing is replaced by another on a new port, [`DRIVER_TRIES`] in all.
+    pub async fn start() -> Self {
+        let mut failures = Vec::new();
+        for _ in 0..DRIVER_TRIES {
+            let mut driver = Driver::spawn();
+            match driver.session().await {
+                Ok(client) => {
+                    return Self {
+                        client,
+                        _driver: driver,
+                    }
+                }
+                Err(why) => {
+                    eprintln!("no browser session from chromedriver, starting another: {why}");
+                    failures.push(why);
+                }
+            }
+        }
+        panic!("no browser session from {DRIVER_TRIES} chromedrivers: {failures:#?}");
     }
 
     /// The rendered text of the element, waiting up to 5 s for it to exist.
