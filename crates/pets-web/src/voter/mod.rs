@@ -11,8 +11,6 @@ use axum::http::HeaderValue;
 use axum::routing::{get, put};
 use axum::{middleware, Router};
 use axum_extra::extract::cookie::CookieJar;
-#[cfg(test)]
-use axum_extra::extract::cookie::{Cookie, SameSite};
 use pets_store::{BallotRef, PetChoice, VoterId};
 
 use crate::assets::{mounted_picture, static_file};
@@ -105,8 +103,9 @@ const YEAR_SECONDS: u32 = 365 * 24 * 60 * 60;
 
 #[cfg(test)]
 mod tests {
+    use axum_extra::extract::cookie::{Cookie, SameSite};
+
     use super::*;
-    use pets_store::VoterId;
 
     #[test]
     fn long_lived_cookies_parse_back_with_their_attributes() {
