@@ -66,10 +66,23 @@ async fn two_replicas_count_every_vote_and_every_move_exactly() {
     for task in tasks {
         expected[task.await.unwrap().expect("every vote accepted").index()] += 1;
     }
+    // A read waits for this replica's own commits; the other's arrive with
+    // its next blocking query (paced to one per 100 ms), so each replica
+    // comes to the exact count within moments, and stays there.
     for store in &stores {
-        let snapshot = store.read().await;
-        assert!(!snapshot.stale);
-        assert_eq!(snapshot.tally.votes, expected);
+        eventually(
+            Duration::from_secs(5),
+            "each replica shows every voter's last vote",
+            || async {
+                holds(store.read().await, |s| {
+                    !s.stale && s.tally.votes == expected
+                })
+            },
+        )
+        .await;
+    }
+    for store in &stores {
+        assert_eq!(store.read().await.tally.votes, expected);
     }
     one.shutdown().await;
     two.shutdown().await;
