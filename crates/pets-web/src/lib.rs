@@ -8,6 +8,7 @@
 //! sessions, pictures) have modules of their own.
 
 mod admin;
+mod around;
 mod assets;
 pub mod auth;
 mod csrf;
@@ -26,6 +27,7 @@ mod templates;
 mod voter;
 
 pub use admin::admin_router;
+pub use around::around;
 pub use auth::AdminAuth;
 pub use settings::{PetOptions, WebSettings};
 pub use state::{AppState, Health};

@@ -168,7 +168,10 @@ async fn bind(addr: SocketAddr, variable: &str) -> anyhow::Result<TcpListener> {
 }
 
 fn logged(router: Router) -> Router {
-    router.layer(axum::middleware::from_fn(crate::telemetry::access_log))
+    pets_web::around(
+        router,
+        axum::middleware::from_fn(crate::telemetry::access_log),
+    )
 }
 
 /// Completes on Ctrl-C or SIGTERM. The handlers are installed when this is

@@ -14,6 +14,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use axum_extra::extract::CookieJar;
+use tower::ServiceBuilder;
 
 use crate::assets::static_file;
 use crate::auth::SESSION_COOKIE;
@@ -31,7 +32,7 @@ pub fn admin_router(state: AppState) -> Router {
         .route("/api/faults", post(crate::faults::api::post_json))
         .route("/faults", post(crate::faults::api::post_form))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_login));
-    Router::new()
+    let routes = Router::new()
         .merge(guarded)
         .route("/login", get(login::form).post(login::submit))
         .route("/logout", post(login::logout))
@@ -42,12 +43,14 @@ pub fn admin_router(state: AppState) -> Router {
             crate::metrics::measure,
         ))
         .fallback(not_found)
-        .layer(middleware::from_fn_with_state(
-            state.clone(),
-            crate::guard::guard,
-        ))
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .with_state(state)
+        .with_state(state.clone());
+    // Around the whole router, once: see `around`.
+    crate::around(
+        routes,
+        ServiceBuilder::new()
+            .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+            .layer(middleware::from_fn_with_state(state, crate::guard::guard)),
+    )
 }
 
 /// Whether this request carries a valid session (always, with no password).

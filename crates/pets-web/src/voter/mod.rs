@@ -12,6 +12,7 @@ use axum::routing::{get, put};
 use axum::{middleware, Router};
 use axum_extra::extract::cookie::CookieJar;
 use pets_store::{BallotRef, PetChoice, VoterId};
+use tower::ServiceBuilder;
 
 use crate::assets::{mounted_picture, static_file};
 use crate::csrf::refuse_drive_by;
@@ -48,7 +49,7 @@ pub fn voter_router(state: AppState) -> Router {
             state.clone(),
             crate::faults::api::inject,
         ));
-    Router::new()
+    let routes = Router::new()
         .merge(switches)
         .merge(faulty)
         .route("/health", get(health::check))
@@ -57,12 +58,14 @@ pub fn voter_router(state: AppState) -> Router {
             crate::metrics::measure,
         ))
         .fallback(not_found)
-        .layer(middleware::from_fn_with_state(
-            state.clone(),
-            crate::guard::guard,
-        ))
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .with_state(state)
+        .with_state(state.clone());
+    // Around the whole router, once: see `around`.
+    crate::around(
+        routes,
+        ServiceBuilder::new()
+            .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+            .layer(middleware::from_fn_with_state(state, crate::guard::guard)),
+    )
 }
 
 /// What the visitor's cookies say about them. Malformed values are ignored.

@@ -27,7 +27,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tower::ServiceExt;
-use tower_http::timeout::RequestBodyTimeoutLayer;
+use tower_http::timeout::RequestBodyTimeout;
 
 use self::slots::{Slots, Ticket};
 
@@ -97,7 +97,8 @@ pub async fn serve(
     let mut one_shot = builder.clone();
     one_shot.keep_alive(false);
     let (builder, one_shot) = (Arc::new(builder), Arc::new(one_shot));
-    let router = router.layer(RequestBodyTimeoutLayer::new(limits.body_timeout));
+    // Around the router as a whole, not each route (see `pets_web::around`).
+    let router = RequestBodyTimeout::new(router, limits.body_timeout);
     let mut connections = JoinSet::new();
     let mut last_logged: Option<Instant> = None;
     loop {
@@ -142,7 +143,7 @@ pub async fn serve(
 
 struct Connection {
     builder: Arc<http1::Builder>,
-    router: Router,
+    router: RequestBodyTimeout<Router>,
     ticket: Arc<Ticket>,
     peer: SocketAddr,
     /// The phase at which this connection is told to close once idle.
