@@ -3,13 +3,13 @@
 //! line with `LOG_FORMAT=json` for log shippers.
 //!
 //! Lines are formatted where they happen and written by a thread of their
-//! own, which writes everything waiting in one go: under load that is one
-//! `write` for many requests' lines instead of one each, and a request never
-//! waits on the terminal or the log file (the profile in
+//! own ([`lines`]), which writes everything waiting in one go: under load
+//! that is one `write` for many requests' lines instead of one each, and a
+//! request never waits on the terminal or the log file (the profile in
 //! `docs/PERFORMANCE.md` found a tenth of the pet page's time there). No line
-//! is dropped: if the writer falls far behind, the request waits for it, as
-//! it did before. Keep the [`LogGuard`] until the process ends; dropping it
-//! writes out what is left.
+//! is dropped: if the writer falls far behind, the request waits for it.
+//! Keep the [`LogGuard`] until the process ends; dropping it writes out what
+//! is left.
 //!
 //! Every request has an id ([`access_log`]): the client's `X-Request-Id`
 //! when it sends a sensible one, made up otherwise. It is returned in the
@@ -24,8 +24,9 @@ use axum::http::HeaderValue;
 use axum::middleware::Next;
 use axum::response::Response;
 use tracing::Instrument;
-use tracing_appender::non_blocking::{NonBlockingBuilder, WorkerGuard};
 use tracing_subscriber::EnvFilter;
+
+mod lines;
 
 /// The request id header, read and returned.
 pub const REQUEST_ID: &str = "x-request-id";
@@ -50,24 +51,15 @@ impl LogFormat {
     }
 }
 
-/// Lines that may wait for the writer thread before a request waits too:
-/// a fifth of a second of lines at the pet page's fastest. The queue is a
-/// ring of this many slots, all of them resident once the ring has gone
-/// round once (32 bytes each), so it is kept no larger than that.
-const LINES_WAITING: usize = 8 * 1024;
-
 /// Keeps the log writer running; dropped, it writes out what is waiting.
 #[must_use = "logs written after the guard is dropped are lost"]
-pub struct LogGuard(#[allow(dead_code)] Option<WorkerGuard>);
+pub struct LogGuard(#[allow(dead_code)] Option<lines::Flusher>);
 
 /// Installs the logger for this process; the first call wins.
 pub fn init(debug: bool, format: LogFormat) -> LogGuard {
     let ansi = std::io::stdout().is_terminal();
-    let (writer, guard) = NonBlockingBuilder::default()
-        .lossy(false)
-        .buffered_lines_limit(LINES_WAITING)
-        .thread_name("pets-log")
-        .finish(std::io::BufWriter::new(std::io::stdout()));
+    let (writer, guard) =
+        lines::start(std::io::stdout()).expect("cannot start the log's writer thread");
     let default = if debug {
         "debug,hyper=info,reqwest=info"
     } else {
