@@ -12,10 +12,14 @@
 
 use std::convert::Infallible;
 
-use axum::extract::Request;
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::middleware;
 use axum::response::IntoResponse;
 use axum::Router;
-use tower::{Layer, Service};
+use tower::{Layer, Service, ServiceBuilder};
+
+use crate::extract::MAX_BODY_BYTES;
+use crate::state::AppState;
 
 /// `router` with `layer` wrapped around all of it, fallback included.
 pub fn around<L>(router: Router, layer: L) -> Router
@@ -26,6 +30,17 @@ where
     <L::Service as Service<Request>>::Future: Send + 'static,
 {
     Router::new().fallback_service(layer.layer(router))
+}
+
+/// A site's finished routes with what every request to either port goes
+/// through: the body's size limit and the [guard](crate::guard).
+pub(crate) fn site(routes: Router, state: AppState) -> Router {
+    around(
+        routes,
+        ServiceBuilder::new()
+            .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+            .layer(middleware::from_fn_with_state(state, crate::guard::guard)),
+    )
 }
 
 #[cfg(test)]

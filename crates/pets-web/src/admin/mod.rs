@@ -8,18 +8,16 @@ mod login;
 mod meter;
 mod results;
 
-use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::extract::{Request, State};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use axum_extra::extract::CookieJar;
-use tower::ServiceBuilder;
 
 use crate::assets::static_file;
 use crate::auth::SESSION_COOKIE;
 use crate::error::{not_found, AppError};
-use crate::extract::MAX_BODY_BYTES;
 use crate::state::AppState;
 
 pub fn admin_router(state: AppState) -> Router {
@@ -44,13 +42,7 @@ pub fn admin_router(state: AppState) -> Router {
         ))
         .fallback(not_found)
         .with_state(state.clone());
-    // Around the whole router, once: see `around`.
-    crate::around(
-        routes,
-        ServiceBuilder::new()
-            .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-            .layer(middleware::from_fn_with_state(state, crate::guard::guard)),
-    )
+    crate::around::site(routes, state)
 }
 
 /// Whether this request carries a valid session (always, with no password).

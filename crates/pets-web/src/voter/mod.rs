@@ -6,18 +6,15 @@ mod pet;
 mod prerendered;
 pub(crate) mod vote;
 
-use axum::extract::DefaultBodyLimit;
 use axum::http::HeaderValue;
 use axum::routing::{get, put};
 use axum::{middleware, Router};
 use axum_extra::extract::cookie::CookieJar;
 use pets_store::{BallotRef, PetChoice, VoterId};
-use tower::ServiceBuilder;
 
 use crate::assets::{mounted_picture, static_file};
 use crate::csrf::refuse_drive_by;
 use crate::error::not_found;
-use crate::extract::MAX_BODY_BYTES;
 use crate::state::AppState;
 
 pub use self::prerendered::PetPages;
@@ -59,13 +56,7 @@ pub fn voter_router(state: AppState) -> Router {
         ))
         .fallback(not_found)
         .with_state(state.clone());
-    // Around the whole router, once: see `around`.
-    crate::around(
-        routes,
-        ServiceBuilder::new()
-            .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-            .layer(middleware::from_fn_with_state(state, crate::guard::guard)),
-    )
+    crate::around::site(routes, state)
 }
 
 /// What the visitor's cookies say about them. Malformed values are ignored.
