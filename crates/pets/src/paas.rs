@@ -10,11 +10,12 @@ use pets_paas::{DockerEngine, Paas, PaasSettings, Registry, Rules};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use crate::serve::{serve, Limits, Phase};
+use crate::serve::{serve, Lanes, Limits, Phase};
 
 /// The service, bound and with its instances adopted, ready to run.
 pub struct PaasApp {
     listener: TcpListener,
+    lanes: Arc<Lanes>,
     registry: Arc<Registry>,
     settings: PaasSettings,
 }
@@ -41,8 +42,10 @@ impl PaasApp {
             adopted,
             "pets paas started"
         );
+        let lanes = Lanes::start().context("cannot start the threads that serve connections")?;
         Ok(Self {
             listener,
+            lanes: Arc::new(lanes),
             registry,
             settings,
         })
@@ -78,6 +81,7 @@ impl PaasApp {
             pets_paas::router(paas),
             Limits::default(),
             phase_rx,
+            self.lanes.clone(),
         );
         tokio::pin!(server);
         tokio::select! {

@@ -24,7 +24,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::configuration::{Settings, StoreSettings};
-use crate::serve::{serve, Limits, Phase};
+use crate::serve::{serve, Lanes, Limits, Phase};
 
 /// How long requests in flight may take to finish at shutdown.
 pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(6);
@@ -33,6 +33,7 @@ pub struct Application {
     web: TcpListener,
     admin: TcpListener,
     limits: Limits,
+    lanes: Arc<Lanes>,
     state: AppState,
     store: Arc<dyn Store>,
     stopping: watch::Sender<bool>,
@@ -101,10 +102,12 @@ impl Application {
             max_connections = limits.max_connections,
             "pets started"
         );
+        let lanes = Lanes::start().context("cannot start the threads that serve connections")?;
         Ok(Self {
             web,
             admin,
             limits,
+            lanes: Arc::new(lanes),
             state,
             store,
             stopping,
@@ -132,12 +135,14 @@ impl Application {
             logged(voter_router(self.state.clone())),
             self.limits.clone(),
             phase_rx.clone(),
+            self.lanes.clone(),
         );
         let admin = serve(
             self.admin,
             logged(admin_router(self.state.clone())),
             self.limits.clone(),
             phase_rx,
+            self.lanes.clone(),
         );
         let servers = tokio::spawn(async move { tokio::join!(web, admin) });
         shutdown.await;
@@ -156,6 +161,9 @@ impl Application {
             tracing::warn!("requests still open after {DRAIN_TIMEOUT:?}; closing them");
         }
         self.store.shutdown().await;
+        // Only now: a connection to Consul opened by a request lives on the
+        // lane that opened it, and the store may have used it to write out.
+        drop(self.lanes);
         tracing::info!("pets stopped");
         Ok(())
     }

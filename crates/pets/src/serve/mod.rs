@@ -11,7 +11,12 @@
 //! answers, but every connection closes after its next answer, so clients
 //! that keep connections alive come back through name resolution, and find
 //! the replicas that are not stopping.
+//!
+//! The accept loop runs on the main runtime; each connection it admits is
+//! served, its whole life, on one of the [`lanes`]: threads with an event
+//! loop each, like nginx's workers.
 
+mod lanes;
 mod slots;
 
 use std::net::SocketAddr;
@@ -31,6 +36,7 @@ use tower_http::timeout::RequestBodyTimeout;
 
 use self::slots::{Slots, Ticket};
 
+pub use self::lanes::Lanes;
 pub use self::slots::RESERVE;
 
 /// The pause after a failed accept (say, no file descriptor left) before
@@ -79,12 +85,14 @@ pub enum Phase {
 }
 
 /// Serves `router` on `listener` until `phase` reaches
-/// [`Phase::Stopped`], then waits for the connections to finish.
+/// [`Phase::Stopped`], then waits for the connections to finish. Each
+/// connection is served on one of `lanes`.
 pub async fn serve(
     listener: TcpListener,
     router: Router,
     limits: Limits,
     mut phase: watch::Receiver<Phase>,
+    lanes: Arc<Lanes>,
 ) {
     let slots = Slots::new(limits.max_connections);
     let mut builder = http1::Builder::new();
@@ -123,6 +131,14 @@ pub async fn serve(
             continue;
         };
         let _ = stream.set_nodelay(true);
+        // Taken off this runtime's poller, to be registered with the lane's.
+        let stream = match stream.into_std() {
+            Ok(stream) => stream,
+            Err(e) => {
+                tracing::debug!(%peer, error = %e, "connection lost before it was served");
+                continue;
+            }
+        };
         let closing = *phase.borrow() >= Phase::Closing;
         let connection = Connection {
             builder: if closing { &one_shot } else { &builder }.clone(),
@@ -136,7 +152,13 @@ pub async fn serve(
                 Phase::Closing
             },
         };
-        connections.spawn(connection.run(stream, phase.clone()));
+        let phase = phase.clone();
+        lanes.spawn(&mut connections, async move {
+            match TcpStream::from_std(stream) {
+                Ok(stream) => connection.run(stream, phase).await,
+                Err(e) => tracing::warn!(%peer, error = %e, "cannot serve a connection"),
+            }
+        });
     }
     while connections.join_next().await.is_some() {}
 }
