@@ -10,12 +10,12 @@ use pets_paas::{DockerEngine, Paas, PaasSettings, Registry, Rules};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use crate::serve::{serve, Lanes, Limits, Phase};
+use crate::serve::{serve, EventLoops, Limits, Phase};
 
 /// The service, bound and with its instances adopted, ready to run.
 pub struct PaasApp {
     listener: TcpListener,
-    lanes: Arc<Lanes>,
+    loops: Arc<EventLoops>,
     registry: Arc<Registry>,
     settings: PaasSettings,
 }
@@ -42,10 +42,11 @@ impl PaasApp {
             adopted,
             "pets paas started"
         );
-        let lanes = Lanes::start().context("cannot start the threads that serve connections")?;
+        let loops =
+            EventLoops::start().context("cannot start the threads that serve connections")?;
         Ok(Self {
             listener,
-            lanes: Arc::new(lanes),
+            loops: Arc::new(loops),
             registry,
             settings,
         })
@@ -81,7 +82,7 @@ impl PaasApp {
             pets_paas::router(paas),
             Limits::default(),
             phase_rx,
-            self.lanes.clone(),
+            self.loops.clone(),
         );
         tokio::pin!(server);
         tokio::select! {

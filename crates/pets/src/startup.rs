@@ -24,7 +24,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::configuration::{Settings, StoreSettings};
-use crate::serve::{serve, Lanes, Limits, Phase};
+use crate::serve::{serve, EventLoops, Limits, Phase};
 
 /// How long requests in flight may take to finish at shutdown.
 pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(6);
@@ -33,7 +33,7 @@ pub struct Application {
     web: TcpListener,
     admin: TcpListener,
     limits: Limits,
-    lanes: Arc<Lanes>,
+    loops: Arc<EventLoops>,
     state: AppState,
     store: Arc<dyn Store>,
     stopping: watch::Sender<bool>,
@@ -102,12 +102,13 @@ impl Application {
             max_connections = limits.max_connections,
             "pets started"
         );
-        let lanes = Lanes::start().context("cannot start the threads that serve connections")?;
+        let loops =
+            EventLoops::start().context("cannot start the threads that serve connections")?;
         Ok(Self {
             web,
             admin,
             limits,
-            lanes: Arc::new(lanes),
+            loops: Arc::new(loops),
             state,
             store,
             stopping,
@@ -135,14 +136,14 @@ impl Application {
             logged(voter_router(self.state.clone())),
             self.limits.clone(),
             phase_rx.clone(),
-            self.lanes.clone(),
+            self.loops.clone(),
         );
         let admin = serve(
             self.admin,
             logged(admin_router(self.state.clone())),
             self.limits.clone(),
             phase_rx,
-            self.lanes.clone(),
+            self.loops.clone(),
         );
         let servers = tokio::spawn(async move { tokio::join!(web, admin) });
         shutdown.await;
@@ -162,8 +163,8 @@ impl Application {
         }
         self.store.shutdown().await;
         // Only now: a connection to Consul opened by a request lives on the
-        // lane that opened it, and the store may have used it to write out.
-        drop(self.lanes);
+        // loop that opened it, and the store may have used it to write out.
+        drop(self.loops);
         tracing::info!("pets stopped");
         Ok(())
     }

@@ -13,10 +13,10 @@
 //! the replicas that are not stopping.
 //!
 //! The accept loop runs on the main runtime; each connection it admits is
-//! served, its whole life, on one of the [`lanes`]: threads with an event
+//! served, its whole life, on one of the [`event_loops`]: threads with an event
 //! loop each, like nginx's workers.
 
-mod lanes;
+mod event_loops;
 mod slots;
 
 use std::net::SocketAddr;
@@ -36,7 +36,7 @@ use tower_http::timeout::RequestBodyTimeout;
 
 use self::slots::{Slots, Ticket};
 
-pub use self::lanes::Lanes;
+pub use self::event_loops::EventLoops;
 pub use self::slots::RESERVE;
 
 /// The pause after a failed accept (say, no file descriptor left) before
@@ -86,13 +86,13 @@ pub enum Phase {
 
 /// Serves `router` on `listener` until `phase` reaches
 /// [`Phase::Stopped`], then waits for the connections to finish. Each
-/// connection is served on one of `lanes`.
+/// connection is served on one of `loops`.
 pub async fn serve(
     listener: TcpListener,
     router: Router,
     limits: Limits,
     mut phase: watch::Receiver<Phase>,
-    lanes: Arc<Lanes>,
+    loops: Arc<EventLoops>,
 ) {
     let slots = Slots::new(limits.max_connections);
     let mut builder = http1::Builder::new();
@@ -131,7 +131,7 @@ pub async fn serve(
             continue;
         };
         let _ = stream.set_nodelay(true);
-        // Taken off this runtime's poller, to be registered with the lane's.
+        // Taken off this runtime's poller, to be registered with the loop's.
         let stream = match stream.into_std() {
             Ok(stream) => stream,
             Err(e) => {
@@ -153,7 +153,7 @@ pub async fn serve(
             },
         };
         let phase = phase.clone();
-        lanes.spawn(&mut connections, async move {
+        loops.spawn(&mut connections, async move {
             match TcpStream::from_std(stream) {
                 Ok(stream) => connection.run(stream, phase).await,
                 Err(e) => tracing::warn!(%peer, error = %e, "cannot serve a connection"),
