@@ -26,6 +26,8 @@ use tokio::runtime::{Builder, Handle};
 use tokio::sync::oneshot;
 use tokio::task::JoinSet;
 
+use super::Counted;
+
 /// The loops of one process; see the module's documentation.
 pub struct EventLoops {
     loops: Vec<EventLoop>,
@@ -68,8 +70,7 @@ impl EventLoops {
             .iter()
             .min_by_key(|each| each.held.load(Ordering::Relaxed))
             .expect("there is at least one loop");
-        chosen.held.fetch_add(1, Ordering::Relaxed);
-        let held = Held(chosen.held.clone());
+        let held = Counted::new(&chosen.held);
         set.spawn_on(
             async move {
                 let _held = held;
@@ -97,15 +98,6 @@ impl EventLoop {
             held: Arc::new(AtomicUsize::new(0)),
             _stop: stop,
         })
-    }
-}
-
-/// One connection counted against its loop while it lives.
-struct Held(Arc<AtomicUsize>);
-
-impl Drop for Held {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::Relaxed);
     }
 }
 

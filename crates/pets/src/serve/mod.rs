@@ -20,6 +20,7 @@ mod event_loops;
 mod slots;
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -208,6 +209,23 @@ impl Connection {
                 let _ = connection.await;
             }
         }
+    }
+}
+
+/// One of something (a request in flight, a connection on a loop) counted
+/// in a shared figure while it lives.
+pub struct Counted(Arc<AtomicUsize>);
+
+impl Counted {
+    fn new(count: &Arc<AtomicUsize>) -> Self {
+        count.fetch_add(1, Ordering::Relaxed);
+        Self(count.clone())
+    }
+}
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
     }
 }
 

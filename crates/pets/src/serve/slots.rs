@@ -16,6 +16,8 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::Notify;
 
+use super::Counted;
+
 /// Connections admitted past the cap while every other one is busy.
 pub const RESERVE: usize = 16;
 
@@ -96,9 +98,8 @@ impl Slots {
 
 impl Ticket {
     /// Marks a request in flight until the guard is dropped.
-    pub fn request(&self) -> RequestGuard {
-        self.shared.busy.fetch_add(1, Ordering::Relaxed);
-        RequestGuard(self.shared.busy.clone())
+    pub fn request(&self) -> Counted {
+        Counted::new(&self.shared.busy)
     }
 
     /// Completes when this connection must close to make room.
@@ -110,14 +111,6 @@ impl Ticket {
 impl Drop for Ticket {
     fn drop(&mut self) {
         self.slots.table().open.remove(&self.id);
-    }
-}
-
-pub struct RequestGuard(Arc<AtomicUsize>);
-
-impl Drop for RequestGuard {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -153,7 +146,7 @@ mod tests {
         let slots = Slots::new(1);
         let first = slots.admit().unwrap();
         let _busy = first.request();
-        let _reserve: Vec<(Ticket, RequestGuard)> = (0..RESERVE)
+        let _reserve: Vec<(Ticket, Counted)> = (0..RESERVE)
             .map(|_| {
                 let ticket = slots.admit().unwrap();
                 let guard = ticket.request();
