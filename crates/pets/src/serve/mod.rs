@@ -13,8 +13,8 @@
 //! the replicas that are not stopping.
 //!
 //! The accept loop runs on the main runtime; each connection it admits is
-//! served, its whole life, on one of the [`event_loops`]: threads with an event
-//! loop each, like nginx's workers.
+//! served, its whole life, on one of the [`event_loops`]: threads with an
+//! event loop each, like nginx's workers.
 
 mod event_loops;
 mod slots;
