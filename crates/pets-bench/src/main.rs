@@ -96,9 +96,10 @@ async fn main() -> anyhow::Result<()> {
         starts.push(took);
     }
     let exec_to_healthy = median(starts);
-    let (pets, _) = Pets::start(&binary, &cluster.db(), &prefix, &out.join("pets.log"))?;
+    let logs = Logs::new(&out)?;
+    let (pets, _) = Pets::start(&binary, &cluster.db(), &prefix, &logs.dir.join("pets.log"))?;
     let (_, page) = get(pets.web, "/", "pets_vote=a")?;
-    let (_nginx, nginx) = start_nginx(&out.join("nginx"), &page)?;
+    let (nginx_running, nginx) = start_nginx(&logs.dir.join("nginx"), &page)?;
     let consul_pids = cluster.pids();
     let targets = Targets {
         pets: &pets,
@@ -111,14 +112,61 @@ async fn main() -> anyhow::Result<()> {
         rounds.push(round::run(&wrk, connections, &targets)?);
     }
     drop(pets);
+    drop(nginx_running);
     let fleet = fleet::run(&binary, &cluster.db(), &out, &consul_pids, options.seconds).await?;
     report(&options, &rounds, txn, exec_to_healthy);
     report_fleet(&fleet);
     drop(cluster);
     if !rounds.iter().all(|r| r.pages_exact() && r.votes_exact()) || !fleet.exact() {
+        logs.keep(&out);
         bail!("counts were lost: see above");
     }
     Ok(())
+}
+
+/// Where pets and nginx write their logs during the rows: in memory
+/// (`/dev/shm`) where there is one, so that writing back a run's hundreds
+/// of MB of log lines does not queue in front of Consul's `fdatasync` on
+/// the same disk. With the logs on disk, a 10 s votes row after a page row
+/// often met one vote transaction stalled for 90 to 260 ms, and wrk, which
+/// counts the requests a stalled connection did not send, made that the
+/// whole p99 at 64 connections (see `docs/PERFORMANCE.md`).
+/// Both servers still format and write every line. Removed after the run,
+/// unless counts were lost.
+struct Logs {
+    dir: PathBuf,
+    in_memory: bool,
+}
+
+impl Logs {
+    fn new(out: &std::path::Path) -> anyhow::Result<Self> {
+        let shm = std::path::Path::new("/dev/shm");
+        let in_memory = shm.is_dir();
+        let dir = if in_memory {
+            shm.join(format!("pets-bench-{}", std::process::id()))
+        } else {
+            out.to_path_buf()
+        };
+        std::fs::create_dir_all(&dir)
+            .with_context(|| format!("cannot create {}", dir.display()))?;
+        Ok(Self { dir, in_memory })
+    }
+
+    /// Copies pets' log to `out` to be read after the run.
+    fn keep(&self, out: &std::path::Path) {
+        if self.in_memory {
+            let _ = std::fs::copy(self.dir.join("pets.log"), out.join("pets.log"));
+            eprintln!("pets' log: {}", out.join("pets.log").display());
+        }
+    }
+}
+
+impl Drop for Logs {
+    fn drop(&mut self) {
+        if self.in_memory {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
 }
 
 /// The vote targets: the ratio to a raw PUT and the p99, by concurrency.
