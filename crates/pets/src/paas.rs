@@ -10,7 +10,7 @@ use pets_paas::{DockerEngine, Paas, PaasSettings, Registry, Rules};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use crate::serve::{serve, EventLoops, Limits, Phase};
+use crate::serve::{drain, serve, EventLoops, Limits, Phase};
 
 /// The service, bound and with its instances adopted, ready to run.
 pub struct PaasApp {
@@ -34,6 +34,8 @@ impl PaasApp {
         let listener = TcpListener::bind(addr)
             .await
             .with_context(|| format!("cannot listen on {addr} (PAAS_PORT)"))?;
+        let loops =
+            EventLoops::start().context("cannot start the threads that serve connections")?;
         tracing::info!(
             addr = %listener.local_addr()?,
             domain = %settings.domain,
@@ -42,8 +44,6 @@ impl PaasApp {
             adopted,
             "pets paas started"
         );
-        let loops =
-            EventLoops::start().context("cannot start the threads that serve connections")?;
         Ok(Self {
             listener,
             loops: Arc::new(loops),
@@ -62,8 +62,9 @@ impl PaasApp {
         self.registry.clone()
     }
 
-    /// Serves until `shutdown` completes. Instances keep running: a
-    /// restarted service adopts them.
+    /// Serves until `shutdown` completes, then lets requests in flight
+    /// finish (for at most [`crate::serve::DRAIN_TIMEOUT`]). Instances keep
+    /// running: a restarted service adopts them.
     pub async fn run_until_stopped(self, shutdown: impl std::future::Future<Output = ()>) {
         let public_port = self
             .settings
@@ -77,21 +78,16 @@ impl PaasApp {
             public_port,
             self.settings.admin_password.as_ref(),
         );
-        let server = serve(
+        let server = tokio::spawn(serve(
             self.listener,
             pets_paas::router(paas),
             Limits::default(),
             phase_rx,
             self.loops.clone(),
-        );
-        tokio::pin!(server);
-        tokio::select! {
-            _ = &mut server => {}
-            _ = shutdown => {
-                let _ = phase.send(Phase::Stopped);
-                server.await;
-            }
-        }
+        ));
+        shutdown.await;
+        let _ = phase.send(Phase::Stopped);
+        drain(server).await;
         let _ = stop.send(true);
         let _ = expiry.await;
         tracing::info!("pets paas stopped; its instances keep running until their time is up");

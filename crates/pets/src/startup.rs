@@ -24,10 +24,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::configuration::{Settings, StoreSettings};
-use crate::serve::{serve, EventLoops, Limits, Phase};
-
-/// How long requests in flight may take to finish at shutdown.
-pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(6);
+use crate::serve::{drain, serve, EventLoops, Limits, Phase};
 
 pub struct Application {
     web: TcpListener,
@@ -93,6 +90,8 @@ impl Application {
             );
             limits.max_connections = fit;
         }
+        let loops =
+            EventLoops::start().context("cannot start the threads that serve connections")?;
         tracing::info!(
             web = %web.local_addr()?,
             admin = %admin.local_addr()?,
@@ -102,8 +101,6 @@ impl Application {
             max_connections = limits.max_connections,
             "pets started"
         );
-        let loops =
-            EventLoops::start().context("cannot start the threads that serve connections")?;
         Ok(Self {
             web,
             admin,
@@ -145,7 +142,9 @@ impl Application {
             phase_rx,
             self.loops.clone(),
         );
-        let servers = tokio::spawn(async move { tokio::join!(web, admin) });
+        let servers = tokio::spawn(async move {
+            tokio::join!(web, admin);
+        });
         shutdown.await;
         let _ = self.stopping.send(true);
         if !self.shutdown_delay.is_zero() {
@@ -158,9 +157,7 @@ impl Application {
         }
         tracing::info!("shutting down: finishing requests in flight");
         let _ = phase.send(Phase::Stopped);
-        if tokio::time::timeout(DRAIN_TIMEOUT, servers).await.is_err() {
-            tracing::warn!("requests still open after {DRAIN_TIMEOUT:?}; closing them");
-        }
+        drain(servers).await;
         self.store.shutdown().await;
         // Only now: a connection to Consul opened by a request lives on the
         // loop that opened it, and the store may have used it to write out.

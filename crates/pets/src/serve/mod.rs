@@ -31,7 +31,7 @@ use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
-use tokio::task::JoinSet;
+use tokio::task::{JoinHandle, JoinSet};
 use tower::ServiceExt;
 use tower_http::timeout::RequestBodyTimeout;
 
@@ -46,6 +46,8 @@ pub use self::slots::RESERVE;
 const ACCEPT_RETRY: Duration = Duration::from_millis(20);
 /// A failed accept is logged at most this often.
 const ACCEPT_LOG_EVERY: Duration = Duration::from_secs(5);
+/// How long requests in flight may take to finish at shutdown.
+pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(6);
 
 /// What each port allows; see the README's configuration table.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -227,6 +229,22 @@ impl Drop for Counted {
     fn drop(&mut self) {
         self.0.fetch_sub(1, Ordering::Relaxed);
     }
+}
+
+/// Waits for `servers` (told [`Phase::Stopped`]) to finish their requests
+/// in flight, for at most [`DRAIN_TIMEOUT`]; past it, cancels them, which
+/// drops their connections and so closes every one still open, with a
+/// warning saying so.
+pub async fn drain(mut servers: JoinHandle<()>) {
+    if tokio::time::timeout(DRAIN_TIMEOUT, &mut servers)
+        .await
+        .is_ok()
+    {
+        return;
+    }
+    tracing::warn!("requests still open after {DRAIN_TIMEOUT:?}; closing them");
+    servers.abort();
+    let _ = servers.await;
 }
 
 /// Completes once `phase` reaches `at` (or its sender is gone).

@@ -1,8 +1,11 @@
 //! Shutdown: event streams end, the ports close, `PETS_SHUTDOWN_DELAY`
-//! keeps answering one request per connection for a while first, and
-//! SIGTERM stops the real binary cleanly.
+//! keeps answering one request per connection for a while first, a request
+//! still open after the drain timeout is closed, and SIGTERM stops the real
+//! binary cleanly.
 
 use std::time::{Duration, Instant};
+
+use pets::serve::DRAIN_TIMEOUT;
 
 use crate::helpers::{spawn_app, spawn_app_with, Env, Visitor};
 
@@ -62,6 +65,26 @@ async fn the_shutdown_delay_keeps_answering_but_not_keeping_connections() {
         took >= Duration::from_millis(1_500) && started.elapsed() < Duration::from_secs(10),
         "stopped after the delay: {took:?}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_still_open_after_the_drain_timeout_is_closed() {
+    let mut app = spawn_app_with(Env::default().with("PETS_FAULT_LATENCY_MS", "30000")).await;
+    let page = app.vote_url();
+    let slow = tokio::spawn(async move { Visitor::new().http.get(page).send().await });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(!slow.is_finished(), "the page is held by the latency fault");
+
+    let took = app.stop().await;
+    assert!(
+        took >= DRAIN_TIMEOUT && took < DRAIN_TIMEOUT + Duration::from_secs(3),
+        "stopped once the drain timeout was over: {took:?}"
+    );
+    let answer = tokio::time::timeout(Duration::from_secs(2), slow)
+        .await
+        .expect("the connection was closed by the time the app stopped")
+        .unwrap();
+    assert!(answer.is_err(), "closed, not answered: {answer:?}");
 }
 
 #[tokio::test]
