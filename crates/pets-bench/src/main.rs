@@ -96,7 +96,7 @@ async fn main() -> anyhow::Result<()> {
         starts.push(took);
     }
     let exec_to_healthy = median(starts);
-    let logs = Logs::new(&out)?;
+    let logs = Logs::new(&out, options.seconds)?;
     let (pets, _) = Pets::start(&binary, &cluster.db(), &prefix, &logs.dir.join("pets.log"))?;
     let (_, page) = get(pets.web, "/", "pets_vote=a")?;
     let (nginx_running, nginx) = start_nginx(&logs.dir.join("nginx"), &page)?;
@@ -132,16 +132,30 @@ async fn main() -> anyhow::Result<()> {
 /// counts the requests a stalled connection did not send, made that the
 /// whole p99 at 64 connections (see `docs/PERFORMANCE.md`).
 /// Both servers still format and write every line. Removed after the run,
-/// unless counts were lost.
+/// unless counts were lost. Where `/dev/shm` has too little room for a
+/// run's lines, they go to disk, and the run says so.
 struct Logs {
     dir: PathBuf,
     in_memory: bool,
 }
 
 impl Logs {
-    fn new(out: &std::path::Path) -> anyhow::Result<Self> {
+    fn new(out: &std::path::Path, seconds: u64) -> anyhow::Result<Self> {
         let shm = std::path::Path::new("/dev/shm");
-        let in_memory = shm.is_dir();
+        // A run of 10 s rows wrote 366 MiB of lines, both servers
+        // together, on a machine serving 65,000 pages/s: ask for about
+        // twice that.
+        let wanted = (seconds.saturating_mul(64) << 20).max(512 << 20);
+        let free = free_bytes(shm);
+        let in_memory = free.is_some_and(|free| free >= wanted);
+        if !in_memory {
+            eprintln!(
+                "logs on disk in {}: /dev/shm has {} MiB free, a run wants {} MiB",
+                out.display(),
+                free.unwrap_or(0) >> 20,
+                wanted >> 20
+            );
+        }
         let dir = if in_memory {
             shm.join(format!("pets-bench-{}", std::process::id()))
         } else {
@@ -167,6 +181,19 @@ impl Drop for Logs {
             let _ = std::fs::remove_dir_all(&self.dir);
         }
     }
+}
+
+/// The bytes free to an unprivileged writer on the file system at `path`.
+fn free_bytes(path: &std::path::Path) -> Option<u64> {
+    use std::os::unix::ffi::OsStrExt;
+    let path = std::ffi::CString::new(path.as_os_str().as_bytes()).ok()?;
+    // SAFETY: statvfs only writes the struct given; all-zero is a valid one.
+    let mut stat: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: `path` is a valid C string and `stat` is writable.
+    if unsafe { libc::statvfs(path.as_ptr(), &mut stat) } != 0 {
+        return None;
+    }
+    Some((stat.f_bavail as u64).saturating_mul(stat.f_frsize as u64))
 }
 
 /// The vote targets: the ratio to a raw PUT and the p99, by concurrency.
