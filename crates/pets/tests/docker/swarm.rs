@@ -415,7 +415,19 @@ async fn running_web_tasks(count: usize) -> Vec<Task> {
     eventually(Duration::from_secs(120), "web tasks answering", || async {
         let tasks = tasks("web")?;
         if tasks.len() != count {
-            return Err(format!("{} web tasks with an address", tasks.len()));
+            // Said on a timeout: which tasks Swarm holds, and in what state.
+            let listed = try_docker(&[
+                "service",
+                "ps",
+                "--format",
+                "{{.Name}} {{.Image}} desired {{.DesiredState}}, {{.CurrentState}}",
+                &Stack::service("web"),
+            ])
+            .unwrap_or_else(|e| e);
+            return Err(format!(
+                "{} web tasks with an address; Swarm's tasks:\n{listed}",
+                tasks.len()
+            ));
         }
         for task in &tasks {
             let url = format!("http://{}:5000/health", task.ip);
