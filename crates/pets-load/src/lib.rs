@@ -3,7 +3,7 @@
 //! requests go out on schedule whether or not earlier ones answered, so an
 //! outage shows as errors and latency, never as silently fewer requests.
 //!
-//! [`options`] parses the command line; [`targets`] resolves each target to
+//! [`options`] is what it runs with; [`targets`] resolves each target to
 //! every address behind it, again every few seconds, so `tasks.web` spreads
 //! the load over Swarm's tasks; [`drive`] sends the requests; [`tally`]
 //! counts every outcome and keeps the latencies; [`report`] prints the live
@@ -18,4 +18,4 @@ pub mod tally;
 pub mod targets;
 
 pub use drive::run;
-pub use options::{LoadOptions, OptionsError};
+pub use options::LoadOptions;

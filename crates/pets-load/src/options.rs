@@ -1,9 +1,10 @@
-//! The command line of `pets load`, parsed once into [`LoadOptions`].
+//! What `pets load` runs with, as [`LoadOptions`]; the `pets` binary reads
+//! them from its command line (`pets load --help`), through the parsers
+//! here for the values only the driver knows: a target and a duration.
 
 use std::time::Duration;
 
-/// `pets load --target URL[,URL…] [--rate N] [--voters N] [--duration D]
-/// [--vote-share P] [--json]`.
+/// What to drive, how hard and for how long.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LoadOptions {
     /// Base URLs (`http://host:port`); a host may be a name for many addresses.
@@ -27,10 +28,6 @@ pub struct Target {
     pub port: u16,
 }
 
-#[derive(Debug, thiserror::Error, PartialEq)]
-#[error("pets load: {0}\nusage: pets load --target URL[,URL...] [--rate N] [--voters N] [--duration 30s|5m] [--vote-share 0.1] [--json]")]
-pub struct OptionsError(String);
-
 /// The most requests a second one driver sends.
 pub const MAX_RATE: u32 = 20_000;
 
@@ -44,79 +41,36 @@ impl LoadOptions {
             .collect();
         list.join(",")
     }
+}
 
-    pub fn parse(args: &[String]) -> Result<Self, OptionsError> {
-        let mut options = LoadOptions {
-            targets: Vec::new(),
-            rate: 50,
-            voters: 100,
-            duration: None,
-            vote_share: 0.1,
-            json: false,
+impl Target {
+    /// `http://host:port`, `host:port` or `host` (port 80); IPv6 in brackets.
+    pub fn parse(url: &str) -> Result<Target, String> {
+        let url = url.trim();
+        let bad = || format!("--target takes http://host:port URLs, not {url:?}");
+        let rest = url.strip_prefix("http://").unwrap_or(url);
+        let hostport = rest.split('/').next().unwrap_or_default();
+        let (host, port) = match hostport.rsplit_once(':') {
+            Some((host, port)) if !host.ends_with(']') || host.starts_with('[') => {
+                (host, port.parse::<u16>().map_err(|_| bad())?)
+            }
+            _ => (hostport, 80),
         };
-        let mut args = args.iter();
-        while let Some(arg) = args.next() {
-            let (name, inline) = match arg.split_once('=') {
-                Some((name, value)) => (name, Some(value.to_owned())),
-                None => (arg.as_str(), None),
-            };
-            if name == "--json" {
-                options.json = true;
-                continue;
-            }
-            let value = match inline.or_else(|| args.next().cloned()) {
-                Some(value) => value,
-                None => return Err(OptionsError(format!("{name} needs a value"))),
-            };
-            match name {
-                "--target" => {
-                    for url in value.split(',').filter(|u| !u.trim().is_empty()) {
-                        options.targets.push(parse_target(url.trim())?);
-                    }
-                }
-                "--rate" => options.rate = number(name, &value, 1, MAX_RATE.into())? as u32,
-                "--voters" => options.voters = number(name, &value, 1, 1_000_000)? as usize,
-                "--duration" => options.duration = Some(duration(&value)?),
-                "--vote-share" => {
-                    options.vote_share = value
-                        .parse::<f64>()
-                        .ok()
-                        .filter(|p| (0.0..=1.0).contains(p))
-                        .ok_or_else(|| {
-                            OptionsError(format!(
-                                "--vote-share must be between 0 and 1, not {value:?}"
-                            ))
-                        })?
-                }
-                other => return Err(OptionsError(format!("unknown option {other:?}"))),
-            }
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        if host.is_empty() || url.starts_with("https://") {
+            return Err(bad());
         }
-        if options.targets.is_empty() {
-            return Err(OptionsError("name at least one --target".into()));
-        }
-        Ok(options)
+        Ok(Target {
+            host: host.to_owned(),
+            port,
+        })
     }
 }
 
-fn number(name: &str, value: &str, min: u64, max: u64) -> Result<u64, OptionsError> {
-    value
-        .trim_end_matches("/s")
-        .parse::<u64>()
-        .ok()
-        .filter(|n| (min..=max).contains(n))
-        .ok_or_else(|| {
-            OptionsError(format!(
-                "{name} must be a whole number from {min} to {max}, not {value:?}"
-            ))
-        })
-}
-
-fn duration(value: &str) -> Result<Duration, OptionsError> {
-    let bad = || {
-        OptionsError(format!(
-            "--duration takes seconds or minutes, like 30s or 5m, not {value:?}"
-        ))
-    };
+/// `30s`, `5m`, `1h`, or plain seconds; more than zero.
+pub fn duration(value: &str) -> Result<Duration, String> {
+    let value = value.trim();
+    let bad = || format!("--duration takes seconds or minutes, like 30s or 5m, not {value:?}");
     let (digits, unit) = value.split_at(
         value
             .find(|c: char| !c.is_ascii_digit())
@@ -135,80 +89,24 @@ fn duration(value: &str) -> Result<Duration, OptionsError> {
     Ok(Duration::from_secs(seconds))
 }
 
-fn parse_target(url: &str) -> Result<Target, OptionsError> {
-    let bad = || OptionsError(format!("--target takes http://host:port URLs, not {url:?}"));
-    let rest = url.strip_prefix("http://").unwrap_or(url);
-    let hostport = rest.split('/').next().unwrap_or_default();
-    let (host, port) = match hostport.rsplit_once(':') {
-        Some((host, port)) if !host.ends_with(']') || host.starts_with('[') => {
-            (host, port.parse::<u16>().map_err(|_| bad())?)
-        }
-        _ => (hostport, 80),
-    };
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    if host.is_empty() || url.starts_with("https://") {
-        return Err(bad());
-    }
-    Ok(Target {
-        host: host.to_owned(),
-        port,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn parse(args: &[&str]) -> Result<LoadOptions, OptionsError> {
-        LoadOptions::parse(&args.iter().map(|a| a.to_string()).collect::<Vec<_>>())
-    }
-
     #[test]
-    fn options_parse_with_defaults() {
-        let options = parse(&[
-            "--target",
-            "http://tasks.web:5000,127.0.0.1:5001",
-            "--rate=200/s",
-            "--duration",
-            "2m",
-            "--json",
-        ])
-        .unwrap();
+    fn targets_and_durations_parse() {
         assert_eq!(
-            options.targets,
-            [
-                Target {
-                    host: "tasks.web".into(),
-                    port: 5000
-                },
-                Target {
-                    host: "127.0.0.1".into(),
-                    port: 5001
-                }
-            ]
+            Target::parse("http://[::1]:5000/"),
+            Ok(Target {
+                host: "::1".into(),
+                port: 5000
+            })
         );
-        assert_eq!(options.rate, 200);
-        assert_eq!(options.duration, Some(Duration::from_secs(120)));
-        assert!(options.json);
-        assert_eq!(options.voters, 100);
-    }
-
-    #[test]
-    fn bad_options_say_what_is_wrong() {
-        for (args, expected) in [
-            (vec![], "at least one --target"),
-            (vec!["--target"], "needs a value"),
-            (vec!["--target", "https://x:1"], "http://host:port"),
-            (vec!["--target", "x:1", "--rate", "0"], "from 1 to"),
-            (vec!["--target", "x:1", "--duration", "soon"], "30s or 5m"),
-            (
-                vec!["--target", "x:1", "--vote-share", "2"],
-                "between 0 and 1",
-            ),
-            (vec!["--target", "x:1", "--speed", "9"], "unknown option"),
-        ] {
-            let error = parse(&args).unwrap_err().to_string();
-            assert!(error.contains(expected), "{args:?}: {error}");
-        }
+        assert_eq!(Target::parse("web").unwrap().port, 80);
+        assert!(Target::parse("https://x:1").is_err());
+        assert!(Target::parse("x:99999").is_err());
+        assert_eq!(duration("2m"), Ok(Duration::from_secs(120)));
+        assert!(duration("0s").is_err());
+        assert!(duration("soon").is_err());
     }
 }

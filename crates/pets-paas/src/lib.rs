@@ -1,7 +1,7 @@
 //! Pets as a Service: every visitor gets a throwaway pets of their own, on
 //! its own subdomain, for a limited time.
 //!
-//! [`settings`] reads the environment; [`engine`] is the seam to the Docker
+//! [`settings`] is what it runs with; [`engine`] is the seam to the Docker
 //! engine (containers, their networks and volumes, labelled so the engine
 //! holds all the state); [`registry`] applies the service's rules over it
 //! (the cap, one instance per client, rate limits, expiry); [`app`] serves

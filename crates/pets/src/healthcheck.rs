@@ -6,11 +6,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::process::ExitCode;
 use std::time::Duration;
 
-pub fn run() -> ExitCode {
-    let port = std::env::var("WEB_PORT")
-        .ok()
-        .and_then(|p| p.trim().parse().ok())
-        .unwrap_or(5000u16);
+pub fn run(port: u16) -> ExitCode {
     match probe(SocketAddr::from(([127, 0, 0, 1], port))) {
         Ok(()) => ExitCode::SUCCESS,
         Err(problem) => {

@@ -1,13 +1,13 @@
-//! `pets`: serve the voter site and the admin console; `pets healthcheck`:
-//! ask the running one whether it is healthy; `pets load`: drive synthetic
-//! visitors at it (see `pets-load`), publishing what it measures through
-//! the store named by `DB`, if any, for the console's availability meter;
-//! `pets paas`: Pets as a Service, a throwaway pets per visitor (see
-//! `pets-paas`).
+//! `pets`: the command line ([`pets::configuration::cli`]) dispatched to
+//! what each command runs: `pets serve` (the default) the two sites,
+//! `pets healthcheck` the container's health check, `pets load` the traffic
+//! driver (`pets-load`), `pets paas` Pets as a Service (`pets-paas`).
 
 use std::process::ExitCode;
 
-use pets::configuration::{driver_store_from_env, StoreSettings};
+use pets::configuration::load::LoadArgs;
+use pets::configuration::paas::PaasArgs;
+use pets::configuration::{parse_or_exit, Command, ServeArgs, StoreSettings};
 use pets::startup::shutdown_signal;
 use pets::{telemetry, Application, Settings};
 
@@ -23,35 +23,44 @@ static CONFIGURE_ALLOCATOR: extern "C" fn() = {
     configure
 };
 
-#[tokio::main]
-async fn main() -> ExitCode {
-    match std::env::args().nth(1).as_deref() {
-        Some("healthcheck") => return pets::healthcheck::run(),
-        Some("load") => {
-            let args: Vec<String> = std::env::args().skip(2).collect();
-            return load(&args).await;
-        }
-        Some("paas") => return paas().await,
-        Some("--version") => {
-            println!("pets {}", env!("CARGO_PKG_VERSION"));
-            return ExitCode::SUCCESS;
-        }
-        Some(other) => {
-            eprintln!(
-                "pets: unknown argument `{other}`; usage: pets [healthcheck | load ... | paas | --version]"
-            );
-            return ExitCode::from(2);
-        }
-        None => {}
+fn main() -> ExitCode {
+    // Parsed before the runtime starts: `--help` and a bad setting exit
+    // without a thread started or a port bound.
+    let command = parse_or_exit();
+    if let Command::Healthcheck(args) = &command {
+        return pets::healthcheck::run(args.web_port);
     }
-    let settings = match Settings::from_env() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("pets: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async move {
+        match command {
+            Command::Serve(args) => serve(args).await,
+            Command::Load(args) => load(args).await,
+            Command::Paas(args) => paas(args).await,
+            Command::Healthcheck(_) => unreachable!("answered above"),
+        }
+    })
+}
+
+/// `pets serve`: exit status 2 for a setting that cannot work, 1 if it
+/// cannot start or fails.
+async fn serve(args: ServeArgs) -> ExitCode {
+    let settings = match Settings::from_args(args) {
         Ok(settings) => settings,
         Err(e) => {
             eprintln!("pets: cannot start: {e}");
             return ExitCode::from(2);
         }
     };
-    let _logs = telemetry::init(settings.web.debug, settings.log_format);
+    let _logs = telemetry::init(&settings.logs);
     tokio::spawn(pets::memory::return_freed_memory());
     let stop = shutdown_signal();
     let app = match Application::build(settings).await {
@@ -70,16 +79,9 @@ async fn main() -> ExitCode {
     }
 }
 
-/// `pets load ...`: exit status 2 for a bad command line or environment.
-async fn load(args: &[String]) -> ExitCode {
-    let options = match pets_load::LoadOptions::parse(args) {
-        Ok(options) => options,
-        Err(e) => {
-            eprintln!("{e}");
-            return ExitCode::from(2);
-        }
-    };
-    let publisher = match driver_store_from_env() {
+/// `pets load`: exit status 2 for a setting that cannot work.
+async fn load(args: LoadArgs) -> ExitCode {
+    let publisher = match args.store() {
         Ok(StoreSettings::Memory) => None,
         Ok(StoreSettings::Consul(settings)) => match pets_store::MeterPublisher::new(&settings) {
             Ok(publisher) => Some(publisher),
@@ -99,31 +101,17 @@ async fn load(args: &[String]) -> ExitCode {
             publisher.driver()
         );
     }
+    let options = args.options();
     let json = options.json;
     let report = pets_load::run(options, publisher).await;
     pets_load::report::finish(json, &report);
     ExitCode::SUCCESS
 }
 
-/// `pets paas`: exit status 2 for a bad environment, 1 if it cannot start.
-async fn paas() -> ExitCode {
-    let settings = match pets_paas::PaasSettings::from_env() {
-        Ok(settings) => settings,
-        Err(e) => {
-            eprintln!("pets paas: cannot start: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    let format = std::env::var("LOG_FORMAT").ok();
-    let Some(format) = format.as_deref().map_or(
-        Some(telemetry::LogFormat::Text),
-        telemetry::LogFormat::parse,
-    ) else {
-        eprintln!("pets paas: cannot start: LOG_FORMAT is text or json");
-        return ExitCode::from(2);
-    };
-    let _logs = telemetry::init(false, format);
-    let app = match pets::paas::PaasApp::build(settings).await {
+/// `pets paas`: exit status 1 if it cannot start.
+async fn paas(args: PaasArgs) -> ExitCode {
+    let _logs = telemetry::init(&args.telemetry.settings(false));
+    let app = match pets::paas::PaasApp::build(args.service.settings()).await {
         Ok(app) => app,
         Err(e) => {
             tracing::error!("pets paas cannot start: {e:#}");

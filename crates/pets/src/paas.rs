@@ -25,6 +25,22 @@ impl PaasApp {
     /// runs (removing overdue ones), and binds the port.
     pub async fn build(settings: PaasSettings) -> anyhow::Result<Self> {
         let engine = DockerEngine::connect(&settings.image, &settings.name, settings.subnets)?;
+        let missing = engine
+            .missing_images()
+            .await
+            .context("cannot reach the Docker engine (DOCKER_HOST, or /var/run/docker.sock)")?;
+        if !missing.is_empty() {
+            tracing::warn!(
+                "PAAS_IMAGE: this engine has no {}; visitors asking for {} will wait for a pull, \
+                 or be refused where the engine cannot pull (scripts/local-images.sh builds them)",
+                missing.join(" or "),
+                if missing.len() == 2 {
+                    "either version"
+                } else {
+                    "that version"
+                },
+            );
+        }
         let registry = Arc::new(Registry::new(Arc::new(engine), Rules::from(&settings)));
         let adopted = registry
             .adopt()

@@ -30,7 +30,7 @@ use secrecy::ExposeSecret;
 
 use super::labels::{Labels, INSTANCE, SERVICE};
 use super::subnets;
-use super::{Engine, EngineError, Instance, Spec, Usage};
+use super::{Engine, EngineError, Instance, Spec, Usage, Version};
 use crate::id::InstanceId;
 
 /// Where the password file is, inside the instance, and the file an
@@ -64,6 +64,24 @@ impl DockerEngine {
             service: service.to_owned(),
             pool,
         })
+    }
+
+    /// The images a visitor may ask for (`<image>:1.0`, `<image>:2.0`) that
+    /// this engine does not hold: making one of those waits for a pull, or
+    /// fails where the engine cannot pull.
+    pub async fn missing_images(&self) -> Result<Vec<String>, EngineError> {
+        let mut missing = Vec::new();
+        for version in [Version::V1, Version::V2] {
+            let image = format!("{}:{}", self.image, version.tag());
+            match self.docker.inspect_image(&image).await {
+                Ok(_) => {}
+                Err(bollard::errors::Error::DockerResponseServerError {
+                    status_code: 404, ..
+                }) => missing.push(image),
+                Err(e) => return Err(EngineError::Unreachable(e.to_string())),
+            }
+        }
+        Ok(missing)
     }
 
     async fn make(&self, spec: &Spec) -> Result<Instance, EngineError> {

@@ -6,77 +6,68 @@
 //! `PETS_FAULT_UNHEALTHY_AFTER_S` says otherwise: the update monitor, not the
 //! first health check, is what catches it.
 
+use clap::Args;
+use pets_store::faults::{MAX_LATENCY_MS, MAX_MEMORY_MIB, MAX_UNHEALTHY_AFTER_S};
 use pets_store::FaultSpec;
-use pets_web::faults::FaultRequest;
 
-use super::{error, ConfigError};
+use super::parse;
 
 /// How long the `broken` version stays healthy.
 pub const BROKEN_AFTER_S: u64 = 20;
 
-const VARIABLES: [&str; 4] = [
-    "PETS_FAULT_LATENCY_MS",
-    "PETS_FAULT_ERROR_PERCENT",
-    "PETS_FAULT_UNHEALTHY_AFTER_S",
-    "PETS_FAULT_MEMORY_MIB",
-];
+/// The faults section of `pets serve`.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Faults at start (the console sets the same)")]
+pub struct FaultArgs {
+    /// Milliseconds added to every voter-site response but /health.
+    #[arg(long, env = "PETS_FAULT_LATENCY_MS", value_name = "PETS_FAULT_LATENCY_MS",
+          value_parser = parse::bounded(0, MAX_LATENCY_MS))]
+    pub fault_latency_ms: Option<u64>,
+    /// The share of voter-site requests answered with a 500 page.
+    #[arg(long, env = "PETS_FAULT_ERROR_PERCENT", value_name = "PETS_FAULT_ERROR_PERCENT",
+          value_parser = parse::bounded(0, 100))]
+    pub fault_error_percent: Option<u64>,
+    /// /health fails this many seconds after start (PETS_VERSION=broken: 20).
+    #[arg(long, env = "PETS_FAULT_UNHEALTHY_AFTER_S",
+          value_name = "PETS_FAULT_UNHEALTHY_AFTER_S",
+          value_parser = parse::bounded(0, MAX_UNHEALTHY_AFTER_S))]
+    pub fault_unhealthy_after_s: Option<u64>,
+    /// MiB of memory held, every page written.
+    #[arg(long, env = "PETS_FAULT_MEMORY_MIB", value_name = "PETS_FAULT_MEMORY_MIB",
+          value_parser = parse::bounded(0, MAX_MEMORY_MIB))]
+    pub fault_memory_mib: Option<u64>,
+}
 
-/// The faults set at start, checked.
-pub fn at_start(
-    get: impl Fn(&str) -> Option<String>,
-    version: &str,
-) -> Result<FaultSpec, ConfigError> {
-    let mut values = [None; 4];
-    for (value, variable) in values.iter_mut().zip(VARIABLES) {
-        if let Some(text) = get(variable) {
-            *value = Some(
-                text.parse::<u64>()
-                    .map_err(|_| error(variable, format!("`{text}` is not a whole number")))?,
-            );
+impl FaultArgs {
+    /// The faults in force at start for this version.
+    pub fn spec(&self, version: &str) -> FaultSpec {
+        let unhealthy_after_s = self
+            .fault_unhealthy_after_s
+            .or((version == "broken").then_some(BROKEN_AFTER_S));
+        FaultSpec {
+            latency_ms: self.fault_latency_ms,
+            error_percent: self.fault_error_percent.map(|p| p as u8),
+            unhealthy_after_s,
+            memory_mib: self.fault_memory_mib,
         }
+        .active()
     }
-    let [latency_ms, error_percent, unhealthy_after_s, memory_mib] = values;
-    let unhealthy_after_s = unhealthy_after_s.or((version == "broken").then_some(BROKEN_AFTER_S));
-    if latency_ms
-        .or(error_percent)
-        .or(unhealthy_after_s)
-        .or(memory_mib)
-        .is_none()
-    {
-        return Ok(FaultSpec::default());
-    }
-    let request = FaultRequest {
-        target: "fleet".into(),
-        latency_ms,
-        error_percent,
-        unhealthy_after_s,
-        memory_mib,
-        ..FaultRequest::default()
-    };
-    let (_, command) = request
-        .parse()
-        .map_err(|problem| error("PETS_FAULT_*", problem))?;
-    Ok(command.spec.active())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::configuration::cli::from_vars;
+    use crate::configuration::ConfigError;
 
     fn from(pairs: &[(&str, &str)], version: &str) -> Result<FaultSpec, ConfigError> {
-        let pairs: Vec<(String, String)> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        at_start(
-            |name| {
-                pairs
-                    .iter()
-                    .find(|(k, _)| k == name)
-                    .map(|(_, v)| v.clone())
-            },
-            version,
-        )
+        let args: FaultArgs = from_vars(|name| {
+            pairs
+                .iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v.to_string())
+        })?;
+        Ok(args.spec(version))
     }
 
     #[test]
@@ -92,7 +83,8 @@ mod tests {
         .unwrap();
         assert_eq!((spec.latency_ms, spec.error_percent), (Some(250), Some(10)));
         let wrong = from(&[("PETS_FAULT_ERROR_PERCENT", "150")], "1.0").unwrap_err();
-        assert!(wrong.problem.contains("at most 100"), "{wrong}");
+        assert_eq!(wrong.variable, "PETS_FAULT_ERROR_PERCENT");
+        assert!(wrong.problem.contains("0 to 100"), "{wrong}");
         let wrong = from(&[("PETS_FAULT_MEMORY_MIB", "lots")], "1.0").unwrap_err();
         assert_eq!(wrong.variable, "PETS_FAULT_MEMORY_MIB");
     }

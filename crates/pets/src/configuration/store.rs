@@ -1,92 +1,114 @@
 //! Where the store is (`DB`, `CONSUL_HTTP_TOKEN[_FILE]`, `CONSUL_CACERT`,
 //! `PETS_KV_PREFIX`), and the name this process writes its keys under. Read
-//! by the server's settings and, alone, by `pets load`, which publishes its
-//! figures through the same store.
+//! by `pets serve` and by `pets load`, which publishes its figures through
+//! the same store.
 
+use std::path::PathBuf;
+
+use clap::Args;
 use pets_store::{ConsulSettings, Targets};
 use secrecy::SecretString;
 
-use super::{error, system_hostname, ConfigError};
+use super::parse::{self, SecretFile};
+use super::ConfigError;
 
+/// The store's section of the command line.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "The store")]
+pub struct StoreArgs {
+    /// Consul: a name (`db`, `tasks.db`), `host:port`, several
+    /// comma-separated, or http(s):// URLs; port 8500 when omitted. Unset:
+    /// votes live in this process.
+    #[arg(long, env = "DB", value_name = "DB", value_parser = targets)]
+    pub db: Option<Targets>,
+    /// Where in Consul's KV store pets keeps its keys.
+    #[arg(long, env = "PETS_KV_PREFIX", value_name = "PETS_KV_PREFIX",
+          default_value = "pets/", value_parser = kv_prefix)]
+    pub kv_prefix: String,
+    /// Consul's ACL token.
+    #[arg(long, env = "CONSUL_HTTP_TOKEN", value_name = "CONSUL_HTTP_TOKEN",
+          hide_env_values = true, value_parser = token)]
+    pub consul_token: Option<Token>,
+    /// A file whose first line is Consul's ACL token (a Swarm secret).
+    #[arg(long, env = "CONSUL_HTTP_TOKEN_FILE", value_name = "CONSUL_HTTP_TOKEN_FILE",
+          value_parser = parse::secret_file)]
+    pub consul_token_file: Option<SecretFile>,
+    /// A PEM CA certificate for Consul over https.
+    #[arg(long, env = "CONSUL_CACERT", value_name = "CONSUL_CACERT",
+          value_parser = parse::path)]
+    pub consul_cacert: Option<PathBuf>,
+}
+
+/// Which store to use.
 #[derive(Debug, Clone)]
 pub enum StoreSettings {
     Memory,
     Consul(ConsulSettings),
 }
 
-/// The store settings through `get`, with `replica` as this process's name.
-pub fn from_lookup(
-    get: &impl Fn(&str) -> Option<String>,
-    replica: &str,
-) -> Result<StoreSettings, ConfigError> {
-    Ok(match get("DB") {
-        None => StoreSettings::Memory,
-        Some(db) => {
-            StoreSettings::Consul(ConsulSettings {
-                targets: Targets::parse(&db).map_err(|e| error("DB", e.to_string()))?,
-                token: consul_token(get)?,
-                ca_cert_pem: match get("CONSUL_CACERT") {
-                    None => None,
-                    Some(path) => Some(std::fs::read(&path).map_err(|e| {
-                        error("CONSUL_CACERT", format!("cannot read `{path}`: {e}"))
-                    })?),
-                },
-                prefix: kv_prefix(get("PETS_KV_PREFIX"))?,
-                replica: replica.to_owned(),
-            })
-        }
-    })
-}
+/// A token given on the command line or in the environment.
+#[derive(Clone)]
+pub struct Token(SecretString);
 
-/// The store a traffic driver publishes to, from the environment; its name
-/// is `load-` and the host's.
-pub fn driver_store_from_env() -> Result<StoreSettings, ConfigError> {
-    let get = |name: &str| {
-        std::env::var(name)
-            .ok()
-            .map(|v| v.trim().to_owned())
-            .filter(|v| !v.is_empty())
-    };
-    let host = get("HOSTNAME").unwrap_or_else(system_hostname);
-    from_lookup(&get, &replica_name(&format!("load-{host}")))
-}
-
-fn consul_token(
-    get: &impl Fn(&str) -> Option<String>,
-) -> Result<Option<SecretString>, ConfigError> {
-    if let Some(token) = get("CONSUL_HTTP_TOKEN") {
-        return Ok(Some(SecretString::from(token)));
+impl std::fmt::Debug for Token {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Token(..)")
     }
-    match get("CONSUL_HTTP_TOKEN_FILE") {
-        None => Ok(None),
-        Some(path) => {
-            let text = std::fs::read_to_string(&path).map_err(|e| {
-                error(
-                    "CONSUL_HTTP_TOKEN_FILE",
-                    format!("cannot read `{path}`: {e}"),
+}
+
+fn token(raw: &str) -> Result<Token, String> {
+    parse::text(raw).map(|t| Token(SecretString::from(t)))
+}
+
+fn targets(raw: &str) -> Result<Targets, String> {
+    Targets::parse(raw).map_err(|e| e.to_string())
+}
+
+impl StoreArgs {
+    /// The store, with `replica` as this process's name in its keys.
+    pub fn settings(&self, replica: &str) -> Result<StoreSettings, ConfigError> {
+        let Some(targets) = self.db.clone() else {
+            return Ok(StoreSettings::Memory);
+        };
+        let token = match (&self.consul_token, &self.consul_token_file) {
+            (Some(Token(token)), _) => Some(token.clone()),
+            (None, Some(file)) => Some(file.secret.clone()),
+            (None, None) => None,
+        };
+        let ca_cert_pem = match &self.consul_cacert {
+            None => None,
+            Some(path) => Some(std::fs::read(path).map_err(|e| {
+                ConfigError::new(
+                    "CONSUL_CACERT",
+                    format!("cannot read `{}`: {e}", path.display()),
                 )
-            })?;
-            let token = text.trim();
-            Ok((!token.is_empty()).then(|| SecretString::from(token)))
-        }
+            })?),
+        };
+        Ok(StoreSettings::Consul(ConsulSettings {
+            targets,
+            token,
+            ca_cert_pem,
+            prefix: self.kv_prefix.clone(),
+            replica: replica.to_owned(),
+        }))
     }
 }
 
-fn kv_prefix(raw: Option<String>) -> Result<String, ConfigError> {
-    let prefix = raw.unwrap_or_else(|| "pets/".into());
+/// Letters, digits, `-_./`, not absolute, no `..`; ends in `/`.
+fn kv_prefix(raw: &str) -> Result<String, String> {
+    let prefix = raw.trim();
     let valid = prefix
         .bytes()
         .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'/'))
         && !prefix.starts_with('/')
         && !prefix.split('/').any(|p| p == "..");
     if !valid {
-        return Err(error(
-            "PETS_KV_PREFIX",
-            format!("`{prefix}` may hold only letters, digits, '-', '_', '.' and '/'"),
+        return Err(format!(
+            "`{prefix}` may hold only letters, digits, '-', '_', '.' and '/'"
         ));
     }
     Ok(if prefix.ends_with('/') {
-        prefix
+        prefix.to_owned()
     } else {
         format!("{prefix}/")
     })
@@ -94,7 +116,7 @@ fn kv_prefix(raw: Option<String>) -> Result<String, ConfigError> {
 
 /// This process's name in Consul keys: the host name, for people reading the
 /// keys, and a random suffix, so that no two processes ever share a counter.
-pub(super) fn replica_name(hostname: &str) -> String {
+pub fn replica_name(hostname: &str) -> String {
     let host: String = hostname
         .chars()
         .map(|c| {
@@ -106,12 +128,5 @@ pub(super) fn replica_name(hostname: &str) -> String {
         })
         .take(48)
         .collect();
-    format!("{host}-{:06x}", rand_suffix())
-}
-
-fn rand_suffix() -> u32 {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos());
-    (nanos ^ std::process::id().rotate_left(16)) & 0xff_ffff
+    format!("{host}-{:06x}", rand::random::<u32>() & 0xff_ffff)
 }

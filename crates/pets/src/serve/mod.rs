@@ -49,7 +49,7 @@ const ACCEPT_LOG_EVERY: Duration = Duration::from_secs(5);
 /// How long requests in flight may take to finish at shutdown.
 pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(6);
 
-/// What each port allows; see the README's configuration table.
+/// What each port allows; see docs/SECURITY.md's settings table.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Limits {
     /// `PETS_HEADER_TIMEOUT`: to receive a request's headers, from when the

@@ -51,26 +51,38 @@ impl LogFormat {
     }
 }
 
+/// What the logger is set up with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogSettings {
+    pub format: LogFormat,
+    /// A tracing filter, such as `info` or `warn,pets=debug`.
+    pub filter: String,
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        Self {
+            format: LogFormat::Text,
+            filter: "info".into(),
+        }
+    }
+}
+
 /// Keeps the log writer running; dropped, it writes out what is waiting.
 #[must_use = "logs written after the guard is dropped are lost"]
 pub struct LogGuard(#[allow(dead_code)] Option<lines::Flusher>);
 
 /// Installs the logger for this process; the first call wins.
-pub fn init(debug: bool, format: LogFormat) -> LogGuard {
+pub fn init(settings: &LogSettings) -> LogGuard {
     let ansi = std::io::stdout().is_terminal();
     let (writer, guard) =
         lines::start(std::io::stdout()).expect("cannot start the log's writer thread");
-    let default = if debug {
-        "debug,hyper=info,reqwest=info"
-    } else {
-        "info"
-    };
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    let filter = EnvFilter::new(&settings.filter);
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(false)
         .with_writer(writer);
-    let installed = match format {
+    let installed = match settings.format {
         LogFormat::Text => builder.with_ansi(ansi).try_init(),
         LogFormat::Json => builder
             .json()

@@ -68,10 +68,7 @@ pub async fn spawn_app_with(env: Env) -> TestApp {
     // `TEST_LOG=1 cargo test ...` shows the apps' logs.
     if std::env::var_os("TEST_LOG").is_some() {
         // Kept for the whole test process: its lines are written as they come.
-        std::mem::forget(pets::telemetry::init(
-            false,
-            pets::telemetry::LogFormat::Text,
-        ));
+        std::mem::forget(pets::telemetry::init(&Default::default()));
     }
     let mut vars: HashMap<String, String> = [
         ("WEB_PORT", "0"),

@@ -4,7 +4,9 @@
 mod admin;
 mod binary;
 mod browser;
+mod command_line;
 mod consul;
+mod docs;
 mod faults;
 mod fleet;
 mod fold;

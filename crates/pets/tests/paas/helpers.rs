@@ -23,7 +23,10 @@ pub struct TestPaas {
 
 /// Settings for a test: loopback, any port, `*.localhost`.
 pub fn settings(ttl: Duration, max_instances: usize) -> PaasSettings {
-    let mut settings = PaasSettings::from_lookup(|_| None).unwrap();
+    let mut settings =
+        pets::configuration::cli::from_vars::<pets::configuration::paas::PaasServiceArgs>(|_| None)
+            .expect("the defaults are valid")
+            .settings();
     settings.bind = [127, 0, 0, 1].into();
     settings.port = 0;
     settings.ttl = ttl;
