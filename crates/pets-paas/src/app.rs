@@ -173,13 +173,51 @@ async fn not_found(State(paas): State<Paas>) -> Response {
     .into_response()
 }
 
-async fn landing(State(paas): State<Paas>) -> Response {
-    landing_with(&paas, None, StatusCode::OK)
+async fn landing(State(paas): State<Paas>, headers: http::HeaderMap) -> Response {
+    let notice = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .and_then(|opened_at| bare_address_notice(&paas, opened_at));
+    landing_page(&paas, None, notice, StatusCode::OK)
+}
+
+/// Opened at a bare address rather than the service's domain: where the
+/// instances will be all the same, and, with a `localhost` domain, that
+/// only this machine's browsers find them.
+fn bare_address_notice(paas: &Paas, opened_at: &str) -> Option<String> {
+    let name = opened_at
+        .rsplit_once(':')
+        .filter(|(_, port)| port.bytes().all(|b| b.is_ascii_digit()) && !port.is_empty())
+        .map_or(opened_at, |(name, _)| name);
+    if !crate::host::is_address(name) {
+        return None;
+    }
+    let domain = paas.domain();
+    let example = paas.url(Some("<id>".into()));
+    let mut notice = format!(
+        "You opened this page at {name}. Each pets made here lives at its own name, such as {example}, not at this address."
+    );
+    if domain == "localhost" || domain.ends_with(".localhost") {
+        notice.push_str(
+            " Only a browser on the machine running pets paas finds *.localhost names:              to reach pets from other machines, set PAAS_DOMAIN to a name whose              subdomains all lead to this machine.",
+        );
+    }
+    Some(notice)
 }
 
 fn landing_with(paas: &Paas, error: Option<String>, status: StatusCode) -> Response {
+    landing_page(paas, error, None, status)
+}
+
+fn landing_page(
+    paas: &Paas,
+    error: Option<String>,
+    notice: Option<String>,
+    status: StatusCode,
+) -> Response {
     let (running, free) = paas.registry.capacity();
     let mut context = Context::new();
+    context.insert("notice", &notice);
     context.insert(
         "ttl_minutes",
         &paas.registry.rules().ttl.as_secs().div_ceil(60),

@@ -1,9 +1,11 @@
 //! Which part of the service a request's `Host` header asks for.
 //!
-//! `<domain>` (with any port) is the service itself; `<id>.<domain>` is an
-//! instance's pet site and `<id>-admin.<domain>` its console. Anything else,
-//! including a malformed id, is [`Route::Unknown`]: the proxy answers it with
-//! a 404 page and connects to nothing.
+//! `<domain>` (with any port) is the service itself, and so is a bare IP
+//! address (`http://127.0.0.1:8000/`, or the machine's LAN address, as a new
+//! user types it); `<id>.<domain>` is an instance's pet site and
+//! `<id>-admin.<domain>` its console, reachable only by those names. Anything
+//! else, including a malformed id, is [`Route::Unknown`]: the proxy answers
+//! it with a 404 page and connects to nothing.
 
 use crate::id::InstanceId;
 
@@ -24,7 +26,7 @@ pub fn route(host: Option<&str>, domain: &str) -> Route {
         return Route::Unknown;
     };
     let name = strip_port(host).to_ascii_lowercase();
-    if name == domain {
+    if name == domain || is_address(&name) {
         return Route::Service;
     }
     let Some(label) = name
@@ -37,6 +39,16 @@ pub fn route(host: Option<&str>, domain: &str) -> Route {
         Some(id) => InstanceId::parse(id).map_or(Route::Unknown, Route::Console),
         None => InstanceId::parse(label).map_or(Route::Unknown, Route::Site),
     }
+}
+
+/// Whether a `Host` (its port taken off) is an IP address rather than a
+/// name: `127.0.0.1`, `[::1]`.
+pub fn is_address(name: &str) -> bool {
+    name.parse::<std::net::Ipv4Addr>().is_ok()
+        || name
+            .strip_prefix('[')
+            .and_then(|n| n.strip_suffix(']'))
+            .is_some_and(|n| n.parse::<std::net::Ipv6Addr>().is_ok())
 }
 
 /// `name:port` to `name`; a name without a port, or a bad port, is left
@@ -76,6 +88,16 @@ mod tests {
     }
 
     #[test]
+    fn a_bare_address_is_the_service() {
+        for host in ["127.0.0.1", "192.168.1.20:8000", "[::1]:8000", "[::1]"] {
+            assert_eq!(route(Some(host), "localhost"), Route::Service, "{host}");
+        }
+        for host in ["::1", "127.0.0.1.localhost", "127.0.0.1:80x", "[::1"] {
+            assert_ne!(route(Some(host), "localhost"), Route::Service, "{host}");
+        }
+    }
+
+    #[test]
     fn hostile_hosts_reach_nothing() {
         for host in [
             "",
@@ -88,7 +110,6 @@ mod tests {
             "abcdefghij012345-admin-admin.localhost",
             "ABCDEFGHIJ012345.localhost:8000:1",
             "abcdefghij012345.localhost:80x",
-            "10.0.0.1:5000",
             "abcdefghij012345.localhost/../x",
         ] {
             assert_eq!(route(Some(host), "localhost"), Route::Unknown, "{host}");
