@@ -1,6 +1,6 @@
 //! A real browser for the tests: headless Chromium driven through
 //! chromedriver, one session per [`Browser`], with the few actions the
-//! tests take and screenshots for the README (`images/`).
+//! tests take and screenshots for the README and docs/ (`images/`).
 
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -202,7 +202,7 @@ impl Browser {
         }
     }
 
-    /// Saves a screenshot to `images/<name>` for the README.
+    /// Saves a screenshot to `images/<name>` for the README and docs/.
     pub async fn screenshot(&self, name: &str) {
         let png = self.client.screenshot().await.unwrap();
         assert!(png.starts_with(b"\x89PNG"), "a PNG");

@@ -10,7 +10,7 @@
 //!
 //! A lockout lasts at most [`MAX_LOCKOUT`], after which the client gets one
 //! more try, so the right password is never refused for longer than that
-//! unless someone sharing its address keeps failing (see the README).
+//! unless someone sharing its address keeps failing (see docs/SECURITY.md).
 
 use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;

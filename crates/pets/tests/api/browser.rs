@@ -1,5 +1,5 @@
 //! The app in a real browser: headless Chromium driven through chromedriver.
-//! These tests also take the screenshots the README shows (`images/`).
+//! These tests also take the screenshots the README and docs/ show (`images/`).
 
 use std::process::Stdio;
 use std::time::{Duration, Instant};

@@ -201,8 +201,8 @@ async fn a_real_prometheus_sums_the_replicas_votes_to_the_tally() {
     );
     let up = query("up").await.unwrap();
     assert_eq!(up.len(), 2, "both replicas scraped");
-    // The README's query: votes per second per replica, by node.
-    let per_node = eventually(Duration::from_secs(15), "the README's query", || async {
+    // The query in docs/OPERATING.md: votes per second per replica, by node.
+    let per_node = eventually(Duration::from_secs(15), "the documented query", || async {
         let result = query(
             "sum by (node) (rate(pets_votes_total[1m]) * on (instance) group_left(node) pets_info)",
         )

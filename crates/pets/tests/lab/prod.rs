@@ -30,7 +30,7 @@ impl Prod {
         let env = [
             ("PETS_IMAGE", "pets:1.0"),
             ("CONSUL_IMAGE", "consul-local:1.8.7"),
-            // Its image cannot be had here; see the README.
+            // Its image cannot be had here; see docs/LAB.md.
             ("PETS_VISUALIZER_REPLICAS", "0"),
         ];
         manager

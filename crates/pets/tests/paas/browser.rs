@@ -1,6 +1,6 @@
 //! Pets as a Service in a real browser: from the landing page through the
 //! waiting page to the visitor's own pets at `http://<id>.localhost:<port>/`,
-//! and the operator console. Saves the README's screenshots.
+//! and the operator console. Saves the screenshots in docs/PAAS.md.
 
 use std::time::{Duration, Instant};
 
