@@ -12,10 +12,13 @@ echo "== cargo fmt --check"
 cargo fmt --all -- --check
 
 echo "== cargo clippy"
-cargo clippy --all-targets --locked -- -D warnings
+cargo clippy --workspace --all-targets --locked -- -D warnings
 
 echo "== cargo test"
 cargo test --workspace --locked -- --test-threads=4
+
+echo "== the README's first command, as a new user types it, until /health answers"
+scripts/readme-first-command.sh
 
 echo "== fuzzing the parsers of client input, 20 s per target"
 scripts/fuzz.sh --seconds 20

@@ -211,3 +211,67 @@ async fn one_container_serves_and_turns_unhealthy_after_kill() {
     )
     .await;
 }
+
+/// The README's one-container line, exactly as a new user types it (the
+/// line beginning `docker run` in its first block that has one), in the
+/// foreground as a terminal would run it: it serves on :5000 and :7000.
+#[tokio::test]
+async fn the_readmes_docker_run_line_serves() {
+    local_images();
+    let readme = std::fs::read_to_string(crate::support::workspace().join("README.md")).unwrap();
+    let line = readme
+        .lines()
+        .map(str::trim)
+        .find(|l| l.starts_with("docker run "))
+        .expect("README.md shows how to run one container");
+    let line = line.split(" #").next().unwrap().trim().to_owned();
+    assert!(line.contains("5000:5000"), "{line}");
+    /// Whatever container of pets:1.0 publishes :5000, removed when
+    /// dropped (before the test and after it, pass or fail).
+    struct Published;
+    impl Published {
+        fn remove() {
+            let ids = try_docker(&[
+                "ps",
+                "-aq",
+                "--filter",
+                "ancestor=pets:1.0",
+                "--filter",
+                "publish=5000",
+            ])
+            .unwrap_or_default();
+            for id in ids.split_whitespace() {
+                let _ = try_docker(&["rm", "-f", id]);
+            }
+        }
+    }
+    impl Drop for Published {
+        fn drop(&mut self) {
+            Self::remove();
+        }
+    }
+    Published::remove();
+    eprintln!("running, as README.md says: {line}");
+    let run = tokio::process::Command::new("sh")
+        .args(["-c", &line])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let _cleanup = (Published, run);
+    let client = http();
+    let answered = eventually(
+        Duration::from_secs(30),
+        "the README's container answers",
+        || async {
+            let health = client.get("http://127.0.0.1:5000/health").send().await;
+            let health = health.map_err(|e| e.to_string())?;
+            holds(health.status().as_u16(), |s| *s == 200)
+        },
+    )
+    .await;
+    assert_eq!(answered, 200);
+    let console = client.get("http://127.0.0.1:7000/api/results").send().await;
+    assert_eq!(console.unwrap().status(), 200, "the console on :7000");
+}
