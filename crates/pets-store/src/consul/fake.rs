@@ -2,7 +2,9 @@
 //!
 //! It is a real in-memory KV store with Consul's transaction semantics
 //! (check-and-set, delete-cas, get-tree, all-or-nothing, one index per
-//! commit), plus faults on cue: the next write reaches no server, is applied
+//! commit) and its limits (a transaction of more than 64 operations, a body
+//! over 512 KiB or a value over 512 KiB is refused, as Consul answers 413),
+//! plus faults on cue: the next write reaches no server, is applied
 //! but its answer lost, is lost unapplied, rolls back, or is held in the log
 //! of a cluster that lost its quorum and applied when the quorum returns.
 //! Every call takes [`LATENCY`], so deadlines mean something under
@@ -14,7 +16,14 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use crate::consul::kv::{CallError, Kv, KvEntry, TxnError, TxnOp, TxnOutcome, TxnResult};
+use crate::consul::kv::{
+    CallError, Kv, KvEntry, TxnError, TxnOp, TxnOutcome, TxnResult, MAX_OPS_PER_TXN,
+};
+
+/// Consul's limit on a transaction's body (the agent's `txn_max_req_len`).
+pub const MAX_TXN_BYTES: usize = 512 * 1024;
+/// Consul's limit on one value (`kv_max_value_size`).
+pub const MAX_VALUE_BYTES: usize = 512 * 1024;
 
 /// What every call costs.
 pub const LATENCY: Duration = Duration::from_millis(3);
@@ -187,10 +196,43 @@ impl State {
     }
 }
 
+/// What Consul refuses with 413 before looking at any key, in its words.
+fn within_limits(ops: &[TxnOp]) -> Result<(), CallError> {
+    let refused = |why: String| {
+        Err(CallError::Refused(format!(
+            "fake consul refused PUT /v1/txn: 413 Request Entity Too Large: {why}"
+        )))
+    };
+    if ops.len() > MAX_OPS_PER_TXN {
+        return refused(format!(
+            "Transaction contains too many operations ({} > {MAX_OPS_PER_TXN})",
+            ops.len()
+        ));
+    }
+    let body = serde_json::to_vec(ops).expect("operations serialize").len();
+    if body > MAX_TXN_BYTES {
+        return refused(format!(
+            "Request body({body} bytes) too large, max size: {MAX_TXN_BYTES} bytes"
+        ));
+    }
+    for op in ops {
+        let value = op.kv.value.as_deref().unwrap_or_default();
+        let bytes = value.len() / 4 * 3;
+        if bytes > MAX_VALUE_BYTES {
+            return refused(format!(
+                "Value for key {:?} is too large ({bytes} > {MAX_VALUE_BYTES} bytes)",
+                op.kv.key
+            ));
+        }
+    }
+    Ok(())
+}
+
 #[async_trait]
 impl Kv for FakeKv {
     async fn write(&self, ops: &[TxnOp]) -> Result<TxnOutcome, CallError> {
         tokio::time::sleep(LATENCY).await;
+        within_limits(ops)?;
         // A slow write takes its fault now, so writes sent meanwhile meet the next.
         let slow = {
             let mut state = self.lock();
@@ -235,6 +277,7 @@ impl Kv for FakeKv {
 
     async fn read(&self, ops: &[TxnOp]) -> Result<TxnOutcome, CallError> {
         tokio::time::sleep(LATENCY).await;
+        within_limits(ops)?;
         self.no_leader()?;
         Ok(self.lock().apply(ops))
     }
@@ -254,5 +297,46 @@ impl Kv for FakeKv {
         self.no_leader()?;
         let state = self.lock();
         Ok((state.index, state.tree(prefix)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn the_fake_refuses_what_consul_refuses() {
+        let kv = FakeKv::default();
+        let ops = |n: usize| -> Vec<TxnOp> {
+            (0..n)
+                .map(|i| TxnOp::cas(format!("k/{i}"), b"v", 0))
+                .collect()
+        };
+        assert!(matches!(
+            kv.write(&ops(64)).await,
+            Ok(TxnOutcome::Committed(_))
+        ));
+        let refused = kv.write(&ops(65)).await.unwrap_err();
+        assert!(
+            matches!(&refused, CallError::Refused(m) if m.contains("65 > 64")),
+            "{refused:?}"
+        );
+        let reads: Vec<TxnOp> = (0..65).map(|i| TxnOp::get_tree(format!("k/{i}"))).collect();
+        assert!(matches!(kv.read(&reads).await, Err(CallError::Refused(_))));
+        let big = vec![b'x'; MAX_VALUE_BYTES + 1];
+        let refused = kv.write(&[TxnOp::cas("big".into(), &big, 0)]).await;
+        assert!(matches!(refused, Err(CallError::Refused(_))), "{refused:?}");
+        let many: Vec<TxnOp> = (0..8)
+            .map(|i| TxnOp::cas(format!("b/{i}"), &vec![b'x'; 60_000], 0))
+            .collect();
+        let refused = kv.write(&many).await;
+        assert!(
+            matches!(&refused, Err(CallError::Refused(m)) if m.contains("too large")),
+            "a body over 512 KiB: {refused:?}"
+        );
+        assert!(
+            kv.get("big").is_none() && kv.get("b/0").is_none(),
+            "nothing applied"
+        );
     }
 }

@@ -36,7 +36,9 @@ pub async fn order(kv: &dyn Kv, key: String, command: &FaultCommand) -> Result<(
         {
             Ok(TxnOutcome::Committed(_)) => return Ok(()),
             Ok(TxnOutcome::RolledBack(_)) => continue,
-            Err(CallError::NotSent(reason)) => return Err(StoreError::Unavailable(reason)),
+            Err(CallError::NotSent(reason) | CallError::Refused(reason)) => {
+                return Err(StoreError::Unavailable(reason))
+            }
             Err(CallError::Unknown(reason)) => {
                 // The stamp is new, so finding this very order means it landed.
                 let landed = kv.read_consistent(&key).await.map_err(unavailable)?;

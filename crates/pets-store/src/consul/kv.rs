@@ -13,6 +13,11 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
 use serde::{Deserialize, Serialize};
 
+/// The most operations Consul takes in one transaction (`/v1/txn`); it
+/// refuses more with 413. (Its limits on bytes, which the protocols stay far
+/// below, are held to by the test fake.)
+pub const MAX_OPS_PER_TXN: usize = 64;
+
 #[async_trait]
 pub trait Kv: Send + Sync + 'static {
     /// Runs a transaction that writes. It is sent once: after an
@@ -43,12 +48,17 @@ pub enum CallError {
     /// The request may or may not have been applied.
     #[error("{0}")]
     Unknown(String),
+    /// Consul refused the request outright (a 4xx: too large, forbidden to
+    /// this token): nothing was applied, and sending the same again, to any
+    /// server, meets the same answer.
+    #[error("{0}")]
+    Refused(String),
 }
 
 impl CallError {
     pub fn message(&self) -> &str {
         match self {
-            CallError::NotSent(m) | CallError::Unknown(m) => m,
+            CallError::NotSent(m) | CallError::Unknown(m) | CallError::Refused(m) => m,
         }
     }
 }

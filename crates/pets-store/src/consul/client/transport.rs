@@ -52,6 +52,8 @@ pub struct Transport {
 struct Health {
     reachable: bool,
     last_error: Option<(Instant, String)>,
+    /// The last refusal logged, so each is logged once, not per call.
+    last_refusal: Option<String>,
 }
 
 impl Transport {
@@ -157,6 +159,22 @@ impl Transport {
         self.failed.notify_waiters();
     }
 
+    /// Consul answered, and refused: it is reachable, and the refusal is the
+    /// last error the console shows; a refusal is logged when it differs
+    /// from the last one.
+    fn record_refused(&self, message: &str) {
+        let mut health = self.health.lock().unwrap_or_else(|e| e.into_inner());
+        health.reachable = true;
+        health.last_error = Some((Instant::now(), message.to_owned()));
+        if health.last_refusal.as_deref() != Some(message) {
+            tracing::error!(
+                error = message,
+                "consul refused a request; nothing was applied"
+            );
+            health.last_refusal = Some(message.to_owned());
+        }
+    }
+
     /// Sends one request, failing over to the next endpoint while nothing was
     /// sent, and (for reads only) after any failure; measured for `/metrics`.
     pub async fn call(
@@ -175,6 +193,7 @@ impl Transport {
             Ok(_) => None,
             Err(CallError::NotSent(_)) => Some("not_sent"),
             Err(CallError::Unknown(_)) => Some("unknown"),
+            Err(CallError::Refused(_)) => Some("refused"),
         };
         self.metrics
             .observe(path_and_query, started.elapsed(), failure);
@@ -214,6 +233,18 @@ impl Transport {
                 Ok((status, _, bytes)) if status.is_server_error() => {
                     Err(classify_server_error(&endpoints[slot], status, &bytes))
                 }
+                Ok((status, _, bytes)) if refused(status) => {
+                    // The same request meets the same answer anywhere.
+                    let text = String::from_utf8_lossy(&bytes);
+                    let message = format!(
+                        "{} refused {method} {}: {status}: {}",
+                        endpoints[slot],
+                        path_and_query.split('?').next().unwrap_or_default(),
+                        text.trim()
+                    );
+                    self.record_refused(&message);
+                    return Err(CallError::Refused(message));
+                }
                 Ok(answer) => Ok(answer),
                 Err(e) if e.is_connect() => Err(CallError::NotSent(format!(
                     "cannot connect to {}: {}",
@@ -249,6 +280,12 @@ impl Transport {
     }
 }
 
+/// A 4xx that means "no": not 404 (nothing there, an answer of its own) or
+/// 409 (a transaction rolled back, likewise).
+fn refused(status: StatusCode) -> bool {
+    status.is_client_error() && status != StatusCode::NOT_FOUND && status != StatusCode::CONFLICT
+}
+
 /// A 5xx from Consul. Some say outright that nothing was applied (no leader
 /// to apply it); any other may hide a write that commits later.
 fn classify_server_error(endpoint: &str, status: StatusCode, body: &[u8]) -> CallError {
@@ -268,13 +305,12 @@ fn classify_server_error(endpoint: &str, status: StatusCode, body: &[u8]) -> Cal
     }
 }
 
-/// A status the caller did not expect.
+/// A status the caller did not expect (refusals never get here).
 pub fn unexpected(status: StatusCode, body: &[u8]) -> CallError {
     let text = String::from_utf8_lossy(body);
-    // 4xx other than 404/409 means Consul refused the request outright.
     let message = format!("consul answered {status}: {}", text.trim());
     if status.is_client_error() {
-        CallError::NotSent(message)
+        CallError::Refused(message)
     } else {
         CallError::Unknown(message)
     }

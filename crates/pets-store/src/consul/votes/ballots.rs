@@ -6,14 +6,15 @@ use std::time::Duration;
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 
+use crate::consul::kv::MAX_OPS_PER_TXN;
 use crate::consul::records::Previous;
 use crate::domain::{Ballot, BallotRef, Receipt, VoterId};
 use crate::store::StoreError;
 
-/// Consul 1.8 takes at most 64 operations in one transaction; one is the
+/// Consul takes at most 64 operations in one transaction; one is the
 /// lane's counter and one the group's first votes, and each voter who
 /// moves a vote takes one.
-pub const MAX_MOVES_PER_TXN: usize = 62;
+pub const MAX_MOVES_PER_TXN: usize = MAX_OPS_PER_TXN - 2;
 /// First votes share one record, so they are bounded by its size, not by
 /// operations: a voter takes at most about 300 bytes of it (a 64-character
 /// name), so 512 stay far below Consul's 512 KiB limit on a value.

@@ -14,12 +14,23 @@ use tokio::sync::Notify;
 use tokio::time::{sleep, Instant};
 
 use crate::consul::keys::Keys;
-use crate::consul::kv::{CallError, Kv, TxnError, TxnOp, TxnOutcome};
+use crate::consul::kv::{CallError, Kv, TxnError, TxnOp, TxnOutcome, MAX_OPS_PER_TXN};
 use crate::consul::records::{Counter, FirstVotes, Previous, Stored, VoterRecord};
 use crate::consul::votes::ballots::Group;
 use crate::consul::votes::outage::{Failing, Outage, FAIL_FAST_AFTER};
 use crate::consul::votes::recovery::{Settled, Undo};
 use crate::domain::BallotRef;
+
+/// Consul refused the group's transaction outright: no retry can pass, so
+/// its voters are told at once.
+fn refused(group: &mut Group, error: &str) {
+    tracing::error!(
+        voters = group.entries.len(),
+        error,
+        "votes not recorded: Consul refused the transaction"
+    );
+    group.answer(Err("the vote store refused the vote; it was not counted"));
+}
 
 /// Check-and-set conflicts tolerated for one group before giving up: each
 /// one means another replica changed one of its voters in between, so more
@@ -94,6 +105,10 @@ impl Lane {
             }
             if let Err(e) = self.read_previous(&mut group).await {
                 last_error = e.message().to_owned();
+                if matches!(e, CallError::Refused(_)) {
+                    refused(&mut group, &last_error);
+                    return;
+                }
                 if self.give_up(&mut group, &last_error) {
                     return;
                 }
@@ -117,6 +132,10 @@ impl Lane {
                     last_error = errors.first().map(|e| e.what.clone()).unwrap_or_default();
                     self.conflicted(&mut group, &errors, &layout, ops.len() - 1)
                         .await;
+                }
+                Err(CallError::Refused(message)) => {
+                    refused(&mut group, &message);
+                    return;
                 }
                 Err(CallError::NotSent(message)) => {
                     last_error = message;
@@ -259,22 +278,29 @@ impl Lane {
         Ok(())
     }
 
-    /// Reads voters' records in one read-only transaction: those that exist,
-    /// by key.
+    /// Reads voters' records in read-only transactions of at most
+    /// [`MAX_OPS_PER_TXN`] operations each: those that exist, by key.
     pub(crate) async fn read_voters(
         &self,
         keys: &[String],
     ) -> Result<HashMap<String, Stored>, CallError> {
-        let ops: Vec<TxnOp> = keys.iter().map(|k| TxnOp::get_tree(k.clone())).collect();
-        match self.kv.read(&ops).await? {
-            TxnOutcome::Committed(results) => Ok(results
-                .iter()
-                .map(|r| (r.kv.key.clone(), Stored::from_entry(&r.kv)))
-                .collect()),
-            TxnOutcome::RolledBack(errors) => Err(CallError::NotSent(format!(
-                "reading voters failed: {errors:?}"
-            ))),
+        let mut found = HashMap::with_capacity(keys.len());
+        for chunk in keys.chunks(MAX_OPS_PER_TXN) {
+            let ops: Vec<TxnOp> = chunk.iter().map(|k| TxnOp::get_tree(k.clone())).collect();
+            match self.kv.read(&ops).await? {
+                TxnOutcome::Committed(results) => found.extend(
+                    results
+                        .iter()
+                        .map(|r| (r.kv.key.clone(), Stored::from_entry(&r.kv))),
+                ),
+                TxnOutcome::RolledBack(errors) => {
+                    return Err(CallError::NotSent(format!(
+                        "reading voters failed: {errors:?}"
+                    )))
+                }
+            }
         }
+        Ok(found)
     }
 
     /// After a rollback: voters whose check failed are read again; a failed

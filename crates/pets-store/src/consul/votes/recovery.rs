@@ -254,7 +254,7 @@ impl Lane {
                 }
                 UndoTry::Conflict
             }
-            Err(CallError::NotSent(_)) => UndoTry::Later,
+            Err(CallError::NotSent(_) | CallError::Refused(_)) => UndoTry::Later,
             Err(CallError::Unknown(_)) => match self.settle(&before, &undo_token, None).await {
                 Settled::Committed => {
                     self.committed(next, None);

@@ -101,3 +101,27 @@ async fn a_record_written_elsewhere_outranks_the_first_vote_and_is_read_again() 
     h.vote(ann, PetChoice::C, false).await.unwrap();
     assert_eq!(h.tally(), [0, 0, 1], "moved from b, not from a");
 }
+
+/// 120 voters whose first votes went out in 120 different groups move their
+/// votes at once: a group of 62 movers reads 124 keys, which Consul takes
+/// only in transactions of 64 operations, so the reads are split, and every
+/// move commits and counts once.
+#[tokio::test(start_paused = true)]
+async fn movers_from_many_first_vote_records_read_in_transactions_consul_takes() {
+    let h = Arc::new(Harness::new(2));
+    let voters: Vec<VoterId> = (0..120).map(|_| VoterId::random()).collect();
+    for voter in &voters {
+        h.vote(*voter, PetChoice::A, true).await.unwrap();
+    }
+    let refs: std::collections::HashSet<BallotRef> =
+        h.cookies.lock().unwrap().values().copied().collect();
+    assert_eq!(refs.len(), 120, "each first vote in a record of its own");
+    let moves: Vec<_> = voters
+        .iter()
+        .map(|&v| spawn_vote(&h, v, PetChoice::B, false))
+        .collect();
+    for moved in moves {
+        moved.await.unwrap().expect("every move commits");
+    }
+    assert_eq!(h.tally(), [0, 120, 0]);
+}
