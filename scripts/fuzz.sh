@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Fuzzes the parsers that read what a client sends (the ballot form, the
-# cookies, the forwarding headers), each for a bounded time, with libFuzzer
+# cookies, the forwarding headers, a whole vote), each for a bounded time, with libFuzzer
 # through cargo fuzz. Fails if any input panics, hangs or exhausts memory.
 #   scripts/fuzz.sh                 60 s per target
 #   scripts/fuzz.sh --seconds 20    what CI runs
@@ -19,7 +19,7 @@ if ! cargo fuzz --version >/dev/null 2>&1; then
 fi
 
 cd fuzz
-for target in vote_form cookies forwarded; do
+for target in vote_form cookies forwarded vote; do
   say "$target for ${seconds}s"
   mkdir -p "corpus/$target"
   # No sanitizer: this toolchain is stable, and the code is safe Rust; a

@@ -104,6 +104,25 @@ impl fmt::Display for VoterId {
     }
 }
 
+/// The secret every replica signs voter ids with, so a cookie naming an id
+/// pets never issued is told apart from a real voter's before it reaches
+/// the store. Kept by the store (shared through Consul, or this process's
+/// own with the embedded store); `Debug` does not show it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct VoterKey(pub [u8; 32]);
+
+impl VoterKey {
+    pub fn random() -> Self {
+        Self(rand::random())
+    }
+}
+
+impl fmt::Debug for VoterKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("VoterKey(..)")
+    }
+}
+
 /// Where a voter's first vote was recorded together with others' first
 /// votes: 64 random bits, kept in the voter's cookie, so a later vote knows
 /// where to find the vote it moves.

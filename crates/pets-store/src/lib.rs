@@ -13,12 +13,14 @@ pub mod faults;
 pub mod fleet;
 mod memory;
 pub mod meter;
+mod revoked;
 mod store;
 
 pub use consul::{ConsulSettings, ConsulStore, MeterPublisher, TargetError, Targets};
-pub use domain::{Ballot, BallotRef, PetChoice, Receipt, VoterId, VoterName};
+pub use domain::{Ballot, BallotRef, PetChoice, Receipt, VoterId, VoterKey, VoterName};
 pub use faults::{ActiveFaults, FaultCommand, FaultOrder, FaultOrders, FaultSpec, FaultTarget};
 pub use fleet::{Fleet, Registration, ReplicaIdentity, ReplicaRecord, ServerInfo};
 pub use memory::MemoryStore;
 pub use meter::{DriverSeries, Meter, MeterSecond};
+pub use revoked::RevokedSessions;
 pub use store::{minute_now, unix_now, Snapshot, Store, StoreError, StoreKind, StoreStatus, Tally};

@@ -10,19 +10,18 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 use tokio::sync::watch;
 
-use crate::domain::{Ballot, PetChoice, Receipt, VoterId};
+use crate::domain::{Ballot, PetChoice, Receipt, VoterId, VoterKey};
 use crate::faults::{FaultCommand, FaultOrder, FaultOrders, FaultTarget};
 use crate::fleet::{Fleet, FleetStore, Registration};
-use crate::store::{
-    minute_now, unix_now, Snapshot, Store, StoreError, StoreKind, StoreStatus, Tally,
-};
+use crate::revoked::RevokedSessions;
+use crate::store::{minute_now, Snapshot, Store, StoreError, StoreKind, StoreStatus, Tally};
 
 pub struct MemoryStore {
     ballots: Mutex<Ballots>,
     served: AtomicU64,
     changes: watch::Sender<Snapshot>,
     /// Ended sessions and when they would have expired.
-    revoked: Mutex<HashMap<String, u64>>,
+    revoked: RevokedSessions,
     /// Failed logins: the minute and how many in it.
     failures: Mutex<(u64, u64)>,
     /// This replica, once registered, and the votes it recorded.
@@ -30,7 +29,15 @@ pub struct MemoryStore {
     recorded: AtomicU64,
     /// The fleet is this replica, so both orders apply to it.
     faults: watch::Sender<FaultOrders>,
+    /// This process's own: nobody else signs voters for this store.
+    voter_key: VoterKey,
 }
+
+/// The most voters the embedded store keeps (about 40 MB of memory): past
+/// it, new voters are refused with a message saying to use Consul. With the
+/// per-address limit on new voters (`PETS_NEW_VOTERS_PER_MINUTE`), this is
+/// what bounds its memory.
+pub const MAX_VOTERS: usize = 1_000_000;
 
 #[derive(Default)]
 struct Ballots {
@@ -44,11 +51,12 @@ impl MemoryStore {
             ballots: Mutex::default(),
             served: AtomicU64::new(0),
             changes: watch::Sender::new(Self::snapshot_of(Tally::default())),
-            revoked: Mutex::default(),
+            revoked: RevokedSessions::default(),
             failures: Mutex::default(),
             me: Mutex::default(),
             recorded: AtomicU64::new(0),
             faults: watch::Sender::new(FaultOrders::default()),
+            voter_key: VoterKey::random(),
         }
     }
 
@@ -84,6 +92,13 @@ impl Store for MemoryStore {
     async fn cast_vote(&self, ballot: Ballot) -> Result<Receipt, StoreError> {
         {
             let mut ballots = self.ballots.lock().unwrap_or_else(|e| e.into_inner());
+            if ballots.by_voter.len() >= MAX_VOTERS && !ballots.by_voter.contains_key(&ballot.voter)
+            {
+                return Err(StoreError::Unavailable(format!(
+                    "the embedded store holds {MAX_VOTERS} voters, its most; \
+                     a store for more is Consul (set DB)"
+                )));
+            }
             if let Some(previous) = ballots.by_voter.insert(ballot.voter, ballot.choice) {
                 ballots.votes[previous.index()] -= 1;
             }
@@ -92,6 +107,10 @@ impl Store for MemoryStore {
         self.recorded.fetch_add(1, Ordering::Relaxed);
         self.changes.send_replace(self.snapshot());
         Ok(Receipt::default())
+    }
+
+    async fn voter_key(&self) -> Result<VoterKey, StoreError> {
+        Ok(self.voter_key.clone())
     }
 
     fn count_pet_served(&self) {
@@ -123,16 +142,12 @@ impl Store for MemoryStore {
     }
 
     async fn revoke_session(&self, id: &str, until: u64) -> Result<(), StoreError> {
-        let mut revoked = self.revoked.lock().unwrap_or_else(|e| e.into_inner());
-        let now = unix_now();
-        revoked.retain(|_, &mut until| until > now);
-        revoked.insert(id.to_owned(), until);
+        self.revoked.revoke(id, until);
         Ok(())
     }
 
     fn session_revoked(&self, id: &str) -> bool {
-        let revoked = self.revoked.lock().unwrap_or_else(|e| e.into_inner());
-        revoked.get(id).is_some_and(|&until| until > unix_now())
+        self.revoked.is_revoked(id)
     }
 
     async fn login_failed(&self) {
@@ -217,6 +232,7 @@ impl Store for MemoryStore {
 mod tests {
     use super::*;
     use crate::domain::VoterName;
+    use crate::store::unix_now;
 
     fn ballot(voter: VoterId, choice: PetChoice) -> Ballot {
         Ballot {

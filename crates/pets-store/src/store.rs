@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use serde::Serialize;
 use tokio::sync::watch;
 
-use crate::domain::{Ballot, PetChoice, Receipt};
+use crate::domain::{Ballot, PetChoice, Receipt, VoterKey};
 use crate::faults::{FaultCommand, FaultOrders, FaultTarget};
 use crate::fleet::{Fleet, Registration};
 use crate::meter::Meter;
@@ -92,6 +92,11 @@ pub trait Store: Send + Sync + 'static {
     /// for later votes; an error means it was not recorded and will not
     /// appear later.
     async fn cast_vote(&self, ballot: Ballot) -> Result<Receipt, StoreError>;
+
+    /// The key voter ids are signed with, the same on every replica: made
+    /// once, by whichever replica asks first, and kept. An error while the
+    /// store cannot be reached yet.
+    async fn voter_key(&self) -> Result<VoterKey, StoreError>;
 
     /// Counts one pet page. Never waits on I/O.
     fn count_pet_served(&self);

@@ -1,7 +1,9 @@
 //! What the tests and the benchmark share: a real three-server Consul
-//! cluster on loopback ([`Cluster`]), and one way to wait for something to
-//! become true ([`eventually`]), and a real browser ([`browser`]).
+//! cluster on loopback ([`Cluster`]), one way to wait for something to
+//! become true ([`eventually`]), a real browser ([`browser`]), and what the
+//! hardening tests attack servers with ([`attack`]).
 
+pub mod attack;
 pub mod browser;
 mod cluster;
 mod wait;

@@ -43,6 +43,13 @@ pub(crate) fn site(routes: Router, state: AppState) -> Router {
     )
 }
 
+/// A site that is not pets' own (`pets paas`' pages) with what pets' sites
+/// have: cross-site posts refused and the security headers, from the same
+/// code. (Its host check is the service's own routing.)
+pub fn hardened(routes: Router) -> Router {
+    around(routes, middleware::from_fn(crate::guard::hardened))
+}
+
 #[cfg(test)]
 mod tests {
     use axum::body::Body;

@@ -29,6 +29,10 @@ pub enum AppError {
     LoginsPaused(u64),
     #[error("{0}")]
     Unavailable(String),
+    #[error("{0} Send it again, all at once.")]
+    BodyTooSlow(String),
+    #[error("Too many new voters from your address in the last minute. Try again in {0} seconds.")]
+    TooManyNewVoters(u64),
     #[error("Something went wrong on our side: {0}")]
     Internal(String),
 }
@@ -54,8 +58,11 @@ impl AppError {
             Self::LoginRequired => StatusCode::UNAUTHORIZED,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::Misdirected(_) => StatusCode::MISDIRECTED_REQUEST,
-            Self::TooManyAttempts(_) | Self::LoginsPaused(_) => StatusCode::TOO_MANY_REQUESTS,
+            Self::TooManyAttempts(_) | Self::LoginsPaused(_) | Self::TooManyNewVoters(_) => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::BodyTooSlow(_) => StatusCode::REQUEST_TIMEOUT,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -68,8 +75,11 @@ impl AppError {
             Self::LoginRequired => "Login required",
             Self::NotFound => "Not found",
             Self::Misdirected(_) => "Wrong address",
-            Self::TooManyAttempts(_) | Self::LoginsPaused(_) => "Slow down",
+            Self::TooManyAttempts(_) | Self::LoginsPaused(_) | Self::TooManyNewVoters(_) => {
+                "Slow down"
+            }
             Self::Unavailable(_) => "Not recorded",
+            Self::BodyTooSlow(_) => "Too slow",
             Self::Internal(_) => "Server error",
         }
     }
@@ -87,7 +97,10 @@ impl IntoResponse for AppError {
         }
         let status = self.status();
         let mut response = (status, axum::response::Html(error_page(&self))).into_response();
-        if let Self::TooManyAttempts(seconds) | Self::LoginsPaused(seconds) = self {
+        if let Self::TooManyAttempts(seconds)
+        | Self::LoginsPaused(seconds)
+        | Self::TooManyNewVoters(seconds) = self
+        {
             if let Ok(v) = seconds.to_string().parse() {
                 response.headers_mut().insert(header::RETRY_AFTER, v);
             }

@@ -52,6 +52,68 @@ pub fn cookies(data: &[u8]) {
     }
 }
 
+/// A whole `POST /vote` as the voter site takes it, on the embedded store:
+/// the first line of `data` is the `Cookie` header (the voter's signed id,
+/// the place of their first vote, their vote), the rest the form's body.
+/// Any cookie and body may be refused; none may panic, and a cookie pets did
+/// not sign must never stand for a voter.
+pub fn vote(data: &[u8]) {
+    use tower::ServiceExt;
+    static SITE: OnceLock<(tokio::runtime::Runtime, axum::Router)> = OnceLock::new();
+    let (runtime, router) = SITE.get_or_init(|| {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let router = runtime.block_on(async {
+            let (_, stopping) = tokio::sync::watch::channel(false);
+            let store = std::sync::Arc::new(pets_store::MemoryStore::new());
+            let state = crate::AppState::new(store, fuzz_settings(), None, stopping)
+                .expect("the built-in templates load");
+            crate::voter_router(state)
+        });
+        (runtime, router)
+    });
+    let (cookies, body) = split_first_line(data);
+    let mut request = Request::post("/vote")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(Body::from(body.to_vec()))
+        .unwrap();
+    if let Ok(value) = HeaderValue::from_bytes(cookies) {
+        request.headers_mut().insert(header::COOKIE, value);
+    }
+    let peer: std::net::SocketAddr = ([127, 0, 0, 1], 40000).into();
+    request
+        .extensions_mut()
+        .insert(axum::extract::ConnectInfo(peer));
+    let response = runtime.block_on(router.clone().oneshot(request)).unwrap();
+    assert!(
+        response.status().is_redirection() || response.status().is_client_error(),
+        "a vote is counted or refused as the client's fault: {}",
+        response.status()
+    );
+}
+
+fn fuzz_settings() -> crate::WebSettings {
+    crate::WebSettings {
+        options: crate::PetOptions::default(),
+        version: "1.0".into(),
+        debug: false,
+        web_root: "web".into(),
+        pictures_dir: "/nonexistent".into(),
+        hostname: "fuzz".into(),
+        metrics_token: None,
+        faults: Default::default(),
+        chaos: false,
+        trusted_proxies: Vec::new(),
+        allowed_hosts: Vec::new(),
+        login_failures_per_minute: 10,
+        new_voters_per_minute: 0,
+        expires_at: None,
+        expires_at_file: None,
+    }
+}
+
 /// Forwarding headers from a trusted proxy, as the login reads them.
 pub fn forwarded(data: &[u8]) {
     let (forwarded_for, forwarded) = split_first_line(data);
@@ -84,12 +146,14 @@ mod tests {
             &b"application/x-www-form-urlencoded\nname=%FF%FE&vote=a&vote=b"[..],
             b"\n\n\n",
             b"pets_admin=a.b.c; pets_voter=zz; pets_vote=d",
+            b"pets_voter=00000000000000000000000000000000.00; pets_ballot=0000000000000000\nname=Ann&vote=a",
             b"1.2.3.4, [::1\nfor=\"[\";proto=https",
             &[0xff, 0x00, b'\n', 0x80],
         ] {
             vote_form(data);
             cookies(data);
             forwarded(data);
+            vote(data);
         }
     }
 }

@@ -51,6 +51,12 @@ pub async fn guard(State(state): State<AppState>, request: Request, next: Next) 
             );
         }
     }
+    hardened(request, next).await
+}
+
+/// Middleware for any site of ours, pets' or `pets paas`' own pages: refuses
+/// cross-site posts ([`csrf`](crate::csrf)), then adds the security headers.
+pub async fn hardened(request: Request, next: Next) -> Response {
     let picture = is_picture(request.uri().path());
     if let Some(refusal) = crate::csrf::cross_site_refusal(&request) {
         return with_headers(refusal, picture);

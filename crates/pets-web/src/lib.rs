@@ -21,14 +21,16 @@ pub mod fuzz;
 mod guard;
 pub mod metrics;
 mod pictures;
+pub mod rate;
 mod settings;
 mod state;
 mod templates;
 mod voter;
 
 pub use admin::admin_router;
-pub use around::around;
+pub use around::{around, hardened};
 pub use auth::AdminAuth;
+pub use error::{ApiError, AppError};
 pub use settings::{PetOptions, WebSettings};
 pub use state::{AppState, Health};
 pub use templates::TemplateError;

@@ -56,6 +56,9 @@ pub struct WebSettings {
     /// `PETS_LOGIN_FAILURES_PER_MINUTE`: failed admin logins the whole
     /// service takes in a minute before it refuses logins until the next.
     pub login_failures_per_minute: u64,
+    /// `PETS_NEW_VOTERS_PER_MINUTE`: new voters one client address may
+    /// bring per minute (a minute's worth at once); 0 for no limit.
+    pub new_voters_per_minute: u64,
     /// `PETS_EXPIRES_AT` (Unix seconds): when this pets will be removed, for
     /// a throwaway instance of Pets as a Service; every page counts down.
     pub expires_at: Option<u64>,

@@ -13,6 +13,7 @@ use crate::faults::engine::{Crash, Engine};
 use crate::faults::Faults;
 use crate::metrics::Metrics;
 use crate::pictures::Pictures;
+use crate::rate::PerClientRate;
 use crate::settings::WebSettings;
 use crate::templates::{TemplateError, Templates};
 use crate::voter::PetPages;
@@ -34,6 +35,8 @@ pub struct Inner {
     pub metrics: Arc<Metrics>,
     pub auth: Option<AdminAuth>,
     pub throttle: LoginThrottle,
+    /// New voters per client address (`PETS_NEW_VOTERS_PER_MINUTE`).
+    pub new_voters: PerClientRate,
     /// True when replicas share votes through the store; fixed at start.
     pub shared_votes: bool,
     /// Flips to true when the process starts shutting down, so long-lived
@@ -64,7 +67,6 @@ impl AppState {
         Ok(Self(Arc::new(Inner {
             shared_votes,
             store,
-            settings,
             templates,
             pictures,
             pet_pages,
@@ -73,6 +75,8 @@ impl AppState {
             metrics,
             auth,
             throttle: LoginThrottle::default(),
+            new_voters: PerClientRate::per_minute(settings.new_voters_per_minute),
+            settings,
             stopping,
         })))
     }

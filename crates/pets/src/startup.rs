@@ -79,17 +79,7 @@ impl Application {
             "ADMIN_PORT",
         )
         .await?;
-        let open_files = crate::serve::raise_open_files_limit();
-        let mut limits = settings.limits.clone();
-        let fit = crate::serve::connections_that_fit(open_files);
-        if limits.max_connections > fit {
-            tracing::warn!(
-                asked = limits.max_connections,
-                open_files,
-                "PETS_MAX_CONNECTIONS lowered to {fit} per port to fit the open-files limit"
-            );
-            limits.max_connections = fit;
-        }
+        let limits = crate::serve::fit_to_open_files(settings.limits.clone());
         let loops =
             EventLoops::start().context("cannot start the threads that serve connections")?;
         tracing::info!(

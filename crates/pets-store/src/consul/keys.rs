@@ -45,6 +45,11 @@ impl Keys {
         format!("{}served/{ARCHIVE}", self.prefix)
     }
 
+    /// What voter ids are signed with.
+    pub fn voter_key(&self) -> String {
+        format!("{}voter-key", self.prefix)
+    }
+
     /// Held by the one replica that folds dead replicas' keys away.
     pub fn fold_lock(&self) -> String {
         format!("{}fold-lock", self.prefix)

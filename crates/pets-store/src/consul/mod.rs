@@ -16,6 +16,7 @@
 //! | `fold-lock` | `{"holder"}`, held by that replica's fleet session | see [`fold`] |
 //! | `faults/fleet`, `faults/replicas/<replica>` | a fault order: `{"latency_ms",…,"issued_at_ms"}` | any replica an operator asks, check-and-set |
 //! | `load/<driver>` | a traffic driver's last 5 minutes, second by second (see [`meter`]) | that `pets load` only |
+//! | `voter-key` | `{"key"}`: what voter ids are signed with (see [`voter_key`]) | the first replica that needs it, once |
 //!
 //! Totals are sums over `votes/` and `served/`. Counters have one writer each,
 //! so replicas never contend; a voter's record and its lane's counter change
@@ -38,6 +39,7 @@ mod records;
 mod registry;
 mod served;
 mod settings;
+mod voter_key;
 mod votes;
 mod watch;
 
@@ -53,9 +55,10 @@ use self::kv::{Kv, TxnOp, TxnOutcome};
 use self::records::{sum_counters, Revoked};
 use self::registry::Registry;
 use self::served::{Flusher, ServedCounter};
+use self::voter_key::SharedVoterKey;
 use self::votes::VoteLanes;
 use self::watch::Watched;
-use crate::domain::{Ballot, Receipt};
+use crate::domain::{Ballot, Receipt, VoterKey};
 use crate::faults::{FaultCommand, FaultOrders, FaultTarget};
 use crate::fleet::{Fleet, FleetStore, Registration, ReplicaRecord};
 use crate::store::{Snapshot, Store, StoreError, StoreKind};
@@ -79,6 +82,8 @@ const READ_CATCH_UP: std::time::Duration = std::time::Duration::from_secs(1);
 
 pub struct ConsulStore {
     watched: Arc<Watched>,
+    kv: Arc<dyn Kv>,
+    voter_key: SharedVoterKey,
     /// One failed-login write at a time, so they land in order.
     login_writes: tokio::sync::Mutex<()>,
     lanes: VoteLanes,
@@ -121,6 +126,8 @@ impl ConsulStore {
         let written = Arc::new(AtomicU64::new(0));
         let outage = votes::Outage::default();
         Ok(Arc::new(Self {
+            voter_key: SharedVoterKey::new(keys.voter_key()),
+            kv: kv.clone(),
             lanes: VoteLanes::start(
                 kv,
                 keys.clone(),
@@ -170,6 +177,10 @@ impl ConsulStore {
 impl Store for ConsulStore {
     async fn cast_vote(&self, ballot: Ballot) -> Result<Receipt, StoreError> {
         self.lanes.cast(ballot).await
+    }
+
+    async fn voter_key(&self) -> Result<VoterKey, StoreError> {
+        self.voter_key.get(self.kv.as_ref()).await
     }
 
     fn count_pet_served(&self) {

@@ -17,6 +17,13 @@ use self::session::{Session, SessionKey};
 
 pub const SESSION_COOKIE: &str = "pets_admin";
 
+/// The value of the cookie `name` in a request's headers, if it has one.
+pub fn cookie(headers: &axum::http::HeaderMap, name: &str) -> Option<String> {
+    axum_extra::extract::CookieJar::from_headers(headers)
+        .get(name)
+        .map(|c| c.value().to_owned())
+}
+
 pub struct AdminAuth {
     password_digest: [u8; 32],
     key: SessionKey,

@@ -4,13 +4,14 @@
 mod health;
 mod pet;
 mod prerendered;
+pub mod signed;
 pub(crate) mod vote;
 
 use axum::http::HeaderValue;
 use axum::routing::{get, put};
 use axum::{middleware, Router};
 use axum_extra::extract::cookie::CookieJar;
-use pets_store::{BallotRef, PetChoice, VoterId};
+use pets_store::{BallotRef, PetChoice, VoterId, VoterKey};
 
 use crate::assets::{mounted_picture, static_file};
 use crate::csrf::refuse_drive_by;
@@ -59,19 +60,24 @@ pub fn voter_router(state: AppState) -> Router {
     crate::around::site(routes, state)
 }
 
-/// What the visitor's cookies say about them. Malformed values are ignored.
+/// What the visitor's cookies say about them. Malformed values are ignored;
+/// the voter's cookie is checked against its signature where it matters,
+/// when voting ([`Visitor::voter`]).
 pub(crate) struct Visitor {
-    pub voter: Option<VoterId>,
+    voter: Option<String>,
     pub vote: Option<PetChoice>,
     pub first_in: Option<BallotRef>,
 }
 
 impl Visitor {
+    /// The voter pets issued this visitor's cookie to, if it did.
+    pub(crate) fn voter(&self, key: &VoterKey) -> Option<VoterId> {
+        signed::verify(key, self.voter.as_deref()?)
+    }
+
     pub(crate) fn from_cookies(jar: &CookieJar) -> Self {
         Self {
-            voter: jar
-                .get(VOTER_COOKIE)
-                .and_then(|c| VoterId::parse(c.value()).ok()),
+            voter: jar.get(VOTER_COOKIE).map(|c| c.value().to_owned()),
             vote: jar
                 .get(VOTE_COOKIE)
                 .and_then(|c| PetChoice::parse(c.value()).ok()),
@@ -103,11 +109,11 @@ mod tests {
 
     #[test]
     fn long_lived_cookies_parse_back_with_their_attributes() {
-        let voter = VoterId::random();
-        let header = long_lived(VOTER_COOKIE, voter);
+        let (voter, key) = (VoterId::random(), VoterKey::random());
+        let header = long_lived(VOTER_COOKIE, signed::sign(&key, &voter));
         let cookie = Cookie::parse(header.to_str().unwrap()).unwrap();
         assert_eq!(cookie.name(), VOTER_COOKIE);
-        assert_eq!(VoterId::parse(cookie.value()), Ok(voter));
+        assert_eq!(signed::verify(&key, cookie.value()), Some(voter));
         assert_eq!(cookie.http_only(), Some(true));
         assert_eq!(cookie.same_site(), Some(SameSite::Lax));
         assert_eq!(cookie.path(), Some("/"));

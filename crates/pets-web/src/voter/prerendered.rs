@@ -122,6 +122,7 @@ mod tests {
             trusted_proxies: Vec::new(),
             allowed_hosts: Vec::new(),
             login_failures_per_minute: 10,
+            new_voters_per_minute: 0,
             expires_at: None,
             expires_at_file: None,
         }

@@ -1,7 +1,10 @@
 //! `GET /vote` shows the ballot; `POST /vote` records it.
 
-use axum::extract::State;
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, State};
 use axum::http::header::SET_COOKIE;
+use axum::http::HeaderMap;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::CookieJar;
@@ -9,7 +12,9 @@ use pets_store::{Ballot, PetChoice, StoreError, VoterId, VoterName};
 use serde::{Deserialize, Serialize};
 use tera::Context;
 
-use super::{long_lived, Visitor, BALLOT_COOKIE, VOTER_COOKIE, VOTE_COOKIE};
+use super::{long_lived, signed, Visitor, BALLOT_COOKIE, VOTER_COOKIE, VOTE_COOKIE};
+use crate::auth::client::client_address;
+use crate::auth::throttle::ClientKey;
 use crate::error::AppError;
 use crate::extract::FormInput;
 use crate::state::AppState;
@@ -57,6 +62,8 @@ pub async fn form(State(state): State<AppState>, jar: CookieJar) -> Result<Respo
 
 pub async fn cast(
     State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     jar: CookieJar,
     FormInput(form): FormInput<VoteForm>,
 ) -> Result<Response, AppError> {
@@ -71,9 +78,21 @@ pub async fn cast(
             return Ok((StatusCode::BAD_REQUEST, page).into_response());
         }
     };
-    let (voter, first_vote) = match visitor.voter {
+    let key = match state.store.voter_key().await {
+        Ok(key) => key,
+        Err(e) => return Err(refused_by_store(&state, e)),
+    };
+    let (voter, first_vote) = match visitor.voter(&key) {
         Some(voter) => (voter, false),
-        None => (VoterId::random(), true),
+        None => {
+            let client = client_address(peer.ip(), &headers, &state.settings.trusted_proxies);
+            if let Err(wait) = state.new_voters.admit(ClientKey::of(client)) {
+                state.metrics.vote_refused("too_many_new_voters");
+                tracing::warn!(%client, "new voter refused: too many from this address this minute");
+                return Err(AppError::TooManyNewVoters(wait.as_secs().max(1)));
+            }
+            (VoterId::random(), true)
+        }
     };
     let ballot = Ballot {
         voter,
@@ -88,7 +107,10 @@ pub async fn cast(
             state.metrics.vote_recorded();
             let mut response = Redirect::to("/").into_response();
             let headers = response.headers_mut();
-            headers.append(SET_COOKIE, long_lived(VOTER_COOKIE, voter));
+            headers.append(
+                SET_COOKIE,
+                long_lived(VOTER_COOKIE, signed::sign(&key, &voter)),
+            );
             headers.append(SET_COOKIE, long_lived(VOTE_COOKIE, choice.id()));
             // A new first vote's place, or the one the voter had, kept.
             if let Some(at) = receipt.first_in.or(ballot_first_in) {
@@ -96,12 +118,19 @@ pub async fn cast(
             }
             Ok(response)
         }
-        Err(StoreError::Unavailable(reason)) => {
+        Err(e) => Err(refused_by_store(&state, e)),
+    }
+}
+
+/// The store could not take the vote: counted, and said.
+fn refused_by_store(state: &AppState, error: StoreError) -> AppError {
+    match error {
+        StoreError::Unavailable(reason) => {
             state.metrics.vote_refused("store");
-            Err(AppError::Unavailable(format!(
+            AppError::Unavailable(format!(
                 "Your vote was not recorded: {reason}. Please try again in a few seconds."
-            )))
+            ))
         }
-        Err(e @ StoreError::NoSuchReplica) => Err(AppError::Internal(e.to_string())),
+        e @ StoreError::NoSuchReplica => AppError::Internal(e.to_string()),
     }
 }

@@ -109,6 +109,7 @@ impl Settings {
                 .map(|h| h.0)
                 .unwrap_or_default(),
             login_failures_per_minute: security.login_failures_per_minute,
+            new_voters_per_minute: security.new_voters_per_minute,
             expires_at: site.expires_at,
             expires_at_file: site.expires_at_file.clone(),
             chaos: security.chaos,

@@ -45,4 +45,11 @@ pub struct SecurityArgs {
           value_name = "PETS_LOGIN_FAILURES_PER_MINUTE", default_value = "100",
           value_parser = parse::bounded(1, 1_000_000))]
     pub login_failures_per_minute: u64,
+    /// New voters one client address may bring per minute (a minute's
+    /// worth at once, then evenly); more get 429. Bounds how fast one
+    /// address can grow the store. 0: no limit (benchmarks).
+    #[arg(long, env = "PETS_NEW_VOTERS_PER_MINUTE",
+          value_name = "PETS_NEW_VOTERS_PER_MINUTE", default_value = "600",
+          value_parser = parse::bounded(0, 1_000_000))]
+    pub new_voters_per_minute: u64,
 }

@@ -62,10 +62,15 @@ pub struct LimitArgs {
     #[arg(long, env = "PETS_HEADER_TIMEOUT", value_name = "PETS_HEADER_TIMEOUT",
           default_value = "10", value_parser = parse::seconds(3600.0))]
     pub header_timeout: Duration,
-    /// Seconds to receive a request's whole body.
+    /// Seconds to receive a request's whole body, from its headers.
     #[arg(long, env = "PETS_BODY_TIMEOUT", value_name = "PETS_BODY_TIMEOUT",
           default_value = "10", value_parser = parse::seconds(3600.0))]
     pub body_timeout: Duration,
+    /// Bytes a second a request's body must keep up, from 2 s after its
+    /// headers (0: no minimum); a body that trickles is cut with 408.
+    #[arg(long, env = "PETS_BODY_MIN_RATE", value_name = "PETS_BODY_MIN_RATE",
+          default_value = "256", value_parser = parse::bounded(0, 1 << 30))]
+    pub body_min_rate: u64,
     /// Connections held open per port (lowered to fit the open-files limit).
     #[arg(long, env = "PETS_MAX_CONNECTIONS", value_name = "PETS_MAX_CONNECTIONS",
           default_value = "1024", value_parser = parse::bounded(1, 1_000_000))]
@@ -90,6 +95,7 @@ impl LimitArgs {
         Limits {
             header_timeout: self.header_timeout,
             body_timeout: self.body_timeout,
+            body_min_rate: self.body_min_rate,
             max_connections: self.max_connections as usize,
             max_header_bytes: self.max_header_bytes as usize,
             max_headers: self.max_headers as usize,

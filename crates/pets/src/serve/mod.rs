@@ -1,8 +1,9 @@
 //! Serving one port with hyper directly, hardened for the open internet.
 //!
 //! Every connection gets a deadline for its request headers (counted from
-//! when it opens or goes idle, so it is also the keep-alive idle timeout), a
-//! deadline for its body, and limits on the size and number of its headers.
+//! when it opens or goes idle, so it is also the keep-alive idle timeout),
+//! limits on the size and number of its headers, and each request's body a
+//! deadline, a minimum rate and bounded memory ([`body`]).
 //! The port holds a bounded number of connections ([`slots`]), the oldest
 //! idle one making room for a new one. The accept loop never stops: a failed
 //! accept, even for want of file descriptors, waits a moment and goes on.
@@ -16,6 +17,7 @@
 //! served, its whole life, on one of the [`event_loops`]: threads with an
 //! event loop each, like nginx's workers.
 
+pub mod body;
 mod event_loops;
 mod slots;
 
@@ -24,6 +26,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use self::body::{BodyRules, GuardedBody, Outcome};
+use self::slots::{Slots, Ticket};
 use axum::extract::ConnectInfo;
 use axum::Router;
 use hyper::body::Incoming;
@@ -33,9 +37,6 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::{JoinHandle, JoinSet};
 use tower::ServiceExt;
-use tower_http::timeout::RequestBodyTimeout;
-
-use self::slots::{Slots, Ticket};
 
 pub use self::event_loops::EventLoops;
 pub use self::slots::RESERVE;
@@ -55,8 +56,11 @@ pub struct Limits {
     /// `PETS_HEADER_TIMEOUT`: to receive a request's headers, from when the
     /// connection opens or goes idle.
     pub header_timeout: Duration,
-    /// `PETS_BODY_TIMEOUT`: to receive a request's body.
+    /// `PETS_BODY_TIMEOUT`: to receive a request's whole body.
     pub body_timeout: Duration,
+    /// `PETS_BODY_MIN_RATE`: bytes a second a body must keep up, from
+    /// [`body::GRACE`] after its headers; 0 for no minimum.
+    pub body_min_rate: u64,
     /// `PETS_MAX_CONNECTIONS`: connections held open per port.
     pub max_connections: usize,
     /// `PETS_MAX_HEADER_BYTES`: the request line and headers together.
@@ -70,6 +74,7 @@ impl Default for Limits {
         Self {
             header_timeout: Duration::from_secs(10),
             body_timeout: Duration::from_secs(10),
+            body_min_rate: 256,
             max_connections: 1024,
             max_header_bytes: 16 * 1024,
             max_headers: 64,
@@ -108,8 +113,10 @@ pub async fn serve(
     let mut one_shot = builder.clone();
     one_shot.keep_alive(false);
     let (builder, one_shot) = (Arc::new(builder), Arc::new(one_shot));
-    // Around the router as a whole, not each route (see `pets_web::around`).
-    let router = RequestBodyTimeout::new(router, limits.body_timeout);
+    let rules = BodyRules {
+        timeout: limits.body_timeout,
+        min_rate: limits.body_min_rate,
+    };
     let mut connections = JoinSet::new();
     let mut last_logged: Option<Instant> = None;
     loop {
@@ -146,6 +153,7 @@ pub async fn serve(
         let connection = Connection {
             builder: if closing { &one_shot } else { &builder }.clone(),
             router: router.clone(),
+            rules,
             ticket: Arc::new(ticket),
             peer,
             // One opened while closing closes after its answer by itself.
@@ -168,7 +176,8 @@ pub async fn serve(
 
 struct Connection {
     builder: Arc<http1::Builder>,
-    router: RequestBodyTimeout<Router>,
+    router: Router,
+    rules: BodyRules,
     ticket: Arc<Ticket>,
     peer: SocketAddr,
     /// The phase at which this connection is told to close once idle.
@@ -180,18 +189,28 @@ impl Connection {
         let Self {
             builder,
             router,
+            rules,
             ticket,
             peer,
             close_at,
         } = self;
-        let in_flight = ticket.clone();
-        let service = hyper::service::service_fn(move |mut request: http::Request<Incoming>| {
-            let guard = in_flight.request();
-            request.extensions_mut().insert(ConnectInfo(peer));
+        let requests = ticket.clone();
+        let service = hyper::service::service_fn(move |request: http::Request<Incoming>| {
+            let in_flight = Arc::new(requests.request());
+            let outcome = Arc::new(Outcome::default());
+            let (mut parts, body) = request.into_parts();
+            parts.extensions.insert(ConnectInfo(peer));
+            let body = GuardedBody::new(body, rules, in_flight.clone(), outcome.clone());
+            let api = parts.uri.path().starts_with("/api/");
+            let request = http::Request::from_parts(parts, axum::body::Body::new(body));
             let router = router.clone();
             async move {
                 let response = router.oneshot(request).await;
-                drop(guard);
+                drop(in_flight);
+                if outcome.timed_out() {
+                    tracing::info!(%peer, "request refused: its body arrived too slowly");
+                    return Ok(too_slow(api));
+                }
                 response
             }
         });
@@ -212,6 +231,23 @@ impl Connection {
             }
         }
     }
+}
+
+/// The answer to a request whose body was cut for arriving too slowly: a
+/// page, or JSON under `/api/`, and the connection closed after it.
+fn too_slow(api: bool) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let error = pets_web::AppError::BodyTooSlow("The request's body arrived too slowly.".into());
+    let mut response = if api {
+        error.json().into_response()
+    } else {
+        error.into_response()
+    };
+    response.headers_mut().insert(
+        http::header::CONNECTION,
+        http::HeaderValue::from_static("close"),
+    );
+    response
 }
 
 /// One of something (a request in flight, a connection on a loop) counted
@@ -250,6 +286,24 @@ pub async fn drain(mut servers: JoinHandle<()>) {
 /// Completes once `phase` reaches `at` (or its sender is gone).
 async fn reached(phase: &mut watch::Receiver<Phase>, at: Phase) {
     let _ = phase.wait_for(|&p| p >= at).await.is_ok();
+}
+
+/// `limits` for a process about to serve two ports: its open-files limit
+/// raised as far as it goes, and the connection cap lowered, with a warning,
+/// if the ports could not hold that many within it. Both servers of `pets`
+/// and the one of `pets paas` start this way.
+pub fn fit_to_open_files(mut limits: Limits) -> Limits {
+    let open_files = raise_open_files_limit();
+    let fit = connections_that_fit(open_files);
+    if limits.max_connections > fit {
+        tracing::warn!(
+            asked = limits.max_connections,
+            open_files,
+            "PETS_MAX_CONNECTIONS lowered to {fit} per port to fit the open-files limit"
+        );
+        limits.max_connections = fit;
+    }
+    limits
 }
 
 /// Raises this process's soft limit on open files to its hard limit, and

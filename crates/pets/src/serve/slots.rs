@@ -3,16 +3,18 @@
 //! A port holds at most `cap` connections. When a new one arrives at the
 //! cap, the oldest connection with no request in flight is told to close and
 //! the new one takes its place: a connection that only holds a socket open
-//! (idle keep-alive, a slowloris sending headers byte by byte, an event
-//! stream a browser will reopen by itself) never keeps a new visitor, or the
-//! orchestrator's health check, out. Only when every connection is busy with
+//! (idle keep-alive, a slowloris sending headers byte by byte, a request
+//! whose body is still trickling in, an event stream a browser will reopen
+//! by itself) never keeps a new visitor, or the orchestrator's health check,
+//! out. A request is in flight ([`InFlight::mark`]) once its body has
+//! arrived: from then on it waits on pets, not on its client. Only when every connection is busy with
 //! a request does a new one go into a small reserve, and past that it is
 //! refused. So the port never holds more than `cap + RESERVE` sockets, and
 //! the process never runs out of file descriptors on its own account.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use tokio::sync::Notify;
 
@@ -96,10 +98,40 @@ impl Slots {
     }
 }
 
+/// One request on a connection: counted in flight, so its connection is
+/// kept, from [`InFlight::mark`] until it is dropped.
+#[derive(Default)]
+pub struct InFlight {
+    busy: Arc<AtomicUsize>,
+    counted: OnceLock<Counted>,
+}
+
+impl InFlight {
+    /// Counts the request in flight (once, however often called).
+    pub fn mark(&self) {
+        self.counted.get_or_init(|| Counted::new(&self.busy));
+    }
+
+    pub fn is_marked(&self) -> bool {
+        self.counted.get().is_some()
+    }
+}
+
 impl Ticket {
-    /// Marks a request in flight until the guard is dropped.
-    pub fn request(&self) -> Counted {
-        Counted::new(&self.shared.busy)
+    /// A request arriving on this connection, not yet in flight.
+    pub fn request(&self) -> InFlight {
+        InFlight {
+            busy: self.shared.busy.clone(),
+            counted: OnceLock::new(),
+        }
+    }
+
+    /// A request arriving and in flight at once.
+    #[cfg(test)]
+    fn busy(&self) -> InFlight {
+        let request = self.request();
+        request.mark();
+        request
     }
 
     /// Completes when this connection must close to make room.
@@ -124,7 +156,7 @@ mod tests {
         let slots = Slots::new(2);
         let first = slots.admit().unwrap();
         let second = slots.admit().unwrap();
-        let _busy = first.request();
+        let _busy = first.busy();
         let third = slots.admit().expect("room made");
         assert_eq!(slots.open(), 2);
         // The second (idle) was told to close, not the first (busy).
@@ -141,15 +173,28 @@ mod tests {
         assert_eq!(slots.open(), 1);
     }
 
+    #[tokio::test]
+    async fn a_request_still_receiving_its_body_makes_room_too() {
+        let slots = Slots::new(1);
+        let first = slots.admit().unwrap();
+        let receiving = first.request();
+        let _second = slots.admit().expect("room made");
+        tokio::time::timeout(Duration::from_millis(100), first.evicted())
+            .await
+            .expect("the one waiting on its client is evicted");
+        receiving.mark();
+        drop(receiving);
+    }
+
     #[test]
     fn when_all_are_busy_a_reserve_then_a_refusal() {
         let slots = Slots::new(1);
         let first = slots.admit().unwrap();
-        let _busy = first.request();
-        let _reserve: Vec<(Ticket, Counted)> = (0..RESERVE)
+        let _busy = first.busy();
+        let _reserve: Vec<(Ticket, InFlight)> = (0..RESERVE)
             .map(|_| {
                 let ticket = slots.admit().unwrap();
-                let guard = ticket.request();
+                let guard = ticket.busy();
                 (ticket, guard)
             })
             .collect();

@@ -161,6 +161,15 @@ impl TestApp {
         let results = self.results().await;
         votes_of(&results)
     }
+
+    /// Waits up to 5 s for this replica's tally to be `expected` (another
+    /// replica's commits arrive with its next blocking query).
+    pub async fn wait_for_votes(&self, expected: [u64; 3]) {
+        pets_testkit::eventually(Duration::from_secs(5), "the tally", || async {
+            pets_testkit::holds(self.votes().await, |v| *v == expected)
+        })
+        .await;
+    }
 }
 
 pub fn votes_of(results: &Value) -> [u64; 3] {

@@ -1,0 +1,132 @@
+//! The key voter ids are signed with, shared by every replica through one
+//! Consul key, `voter-key`: the first replica that needs it writes a random
+//! one (check-and-set against "must not exist"), every other reads it, and
+//! each keeps it once known. Its value never leaves the store and the web
+//! layer; a damaged value is reported, never replaced (that would turn every
+//! voter into a new one).
+
+use serde::{Deserialize, Serialize};
+use tokio::sync::OnceCell;
+
+use crate::consul::kv::{CallError, Kv, TxnOp, TxnOutcome};
+use crate::domain::VoterKey;
+use crate::store::StoreError;
+
+/// Tries at making or reading the key before giving up for now.
+const ATTEMPTS: usize = 4;
+
+#[derive(Serialize, Deserialize)]
+struct Record {
+    /// 64 lowercase hex digits.
+    key: String,
+}
+
+pub struct SharedVoterKey {
+    key: String,
+    known: OnceCell<VoterKey>,
+}
+
+impl SharedVoterKey {
+    pub fn new(key: String) -> Self {
+        Self {
+            key,
+            known: OnceCell::new(),
+        }
+    }
+
+    /// The key, from memory once known; an error while Consul cannot give it.
+    pub async fn get(&self, kv: &dyn Kv) -> Result<VoterKey, StoreError> {
+        self.known.get_or_try_init(|| self.fetch(kv)).await.cloned()
+    }
+
+    async fn fetch(&self, kv: &dyn Kv) -> Result<VoterKey, StoreError> {
+        let unavailable = |e: CallError| StoreError::Unavailable(e.to_string());
+        for _ in 0..ATTEMPTS {
+            if let Some(entry) = kv.read_consistent(&self.key).await.map_err(unavailable)? {
+                return parse(&entry.bytes()).ok_or_else(|| {
+                    StoreError::Unavailable(format!(
+                        "{} in Consul does not hold a voter key; remove it and every voter starts anew",
+                        self.key
+                    ))
+                });
+            }
+            let made = VoterKey::random();
+            let record = Record {
+                key: hex::encode(made.0),
+            };
+            match kv
+                .write(&[TxnOp::cas_json(self.key.clone(), &record, 0)])
+                .await
+            {
+                Ok(TxnOutcome::Committed(_)) => {
+                    tracing::info!(key = %self.key, "made the key voter ids are signed with");
+                    return Ok(made);
+                }
+                // Another replica made it first, or ours may have landed:
+                // either way, read what is there.
+                Ok(TxnOutcome::RolledBack(_)) | Err(CallError::Unknown(_)) => continue,
+                Err(e @ (CallError::NotSent(_) | CallError::Refused(_))) => {
+                    return Err(unavailable(e))
+                }
+            }
+        }
+        Err(StoreError::Unavailable(format!(
+            "cannot read or make {} in Consul",
+            self.key
+        )))
+    }
+}
+
+fn parse(bytes: &[u8]) -> Option<VoterKey> {
+    let record: Record = serde_json::from_slice(bytes).ok()?;
+    let raw = hex::decode(record.key).ok()?;
+    Some(VoterKey(raw.try_into().ok()?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::consul::fake::{FakeKv, Fault};
+
+    #[tokio::test(start_paused = true)]
+    async fn replicas_share_one_key_made_by_the_first() {
+        let kv = FakeKv::default();
+        let (one, two) = (
+            SharedVoterKey::new("p/voter-key".into()),
+            SharedVoterKey::new("p/voter-key".into()),
+        );
+        let (a, b) = tokio::join!(one.get(&kv), two.get(&kv));
+        assert_eq!(a.unwrap(), b.unwrap());
+        assert_eq!(kv.writes(), 2, "both tried, one made it");
+        let again = one.get(&kv).await.unwrap();
+        assert_eq!(kv.writes(), 2, "kept once known");
+        assert_eq!(again, two.get(&kv).await.unwrap());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_unknown_outcome_reads_what_landed_and_a_damaged_key_is_not_replaced() {
+        let kv = FakeKv::default();
+        kv.script(&[Fault::AppliedThenLost]);
+        let shared = SharedVoterKey::new("p/voter-key".into());
+        let key = shared.get(&kv).await.unwrap();
+        assert_eq!(parse(&kv.get("p/voter-key").unwrap().bytes()), Some(key));
+
+        let kv = FakeKv::default();
+        kv.put("p/voter-key", br#"{"key":"nope"}"#);
+        let error = SharedVoterKey::new("p/voter-key".into()).get(&kv).await;
+        assert!(matches!(error, Err(StoreError::Unavailable(m)) if m.contains("remove it")));
+        assert_eq!(kv.writes(), 0);
+
+        let kv = FakeKv::default();
+        kv.lose_quorum();
+        assert!(SharedVoterKey::new("p/voter-key".into())
+            .get(&kv)
+            .await
+            .is_err());
+        kv.restore_quorum();
+        assert!(SharedVoterKey::new("p/voter-key".into())
+            .get(&kv)
+            .await
+            .is_ok());
+    }
+}

@@ -1,0 +1,85 @@
+//! What the hardening tests throw at a server, shared by pets' tests and
+//! `pets paas`' alike: bodies sent a byte at a time, idle connections, and a
+//! probe that says whether the server still answers.
+
+use std::time::{Duration, Instant};
+
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
+use tokio::task::JoinSet;
+
+/// Opens `n` connections to `addr`, each starting a form POST to `path` on
+/// `host` that declares 16,000 bytes of body and then sends one byte every
+/// `every`, until `until`; a connection the server closes is opened again.
+/// Each task returns how many connections it opened.
+pub fn slow_bodies(
+    addr: &str,
+    host: &str,
+    path: &str,
+    n: usize,
+    every: Duration,
+    until: Instant,
+) -> JoinSet<usize> {
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 16000\r\n\r\n"
+    );
+    let mut attackers = JoinSet::new();
+    for _ in 0..n {
+        let (addr, head) = (addr.to_owned(), head.clone());
+        attackers.spawn(async move {
+            let mut opened = 0;
+            while Instant::now() < until {
+                let Ok(mut stream) = TcpStream::connect(&addr).await else {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                };
+                opened += 1;
+                if stream.write_all(head.as_bytes()).await.is_err() {
+                    continue;
+                }
+                while Instant::now() < until {
+                    if stream.write_all(b"a").await.is_err() {
+                        break;
+                    }
+                    tokio::time::sleep(every).await;
+                }
+            }
+            opened
+        });
+    }
+    attackers
+}
+
+/// Opens `n` connections to `addr` that send nothing, and holds them.
+pub async fn idle_connections(addr: &str, n: usize) -> Vec<TcpStream> {
+    let mut held = Vec::with_capacity(n);
+    for _ in 0..n {
+        if let Ok(stream) = TcpStream::connect(addr).await {
+            held.push(stream);
+        }
+    }
+    held
+}
+
+/// A GET of `url` on a fresh connection, answered within `limit`: its
+/// status, or 0.
+pub async fn probe(url: &str, limit: Duration) -> u16 {
+    reqwest::Client::builder()
+        .timeout(limit)
+        .build()
+        .expect("a plain client builds")
+        .get(url)
+        .send()
+        .await
+        .map(|r| r.status().as_u16())
+        .unwrap_or(0)
+}
+
+/// Waits for every task of `attackers`, and the connections they opened.
+pub async fn opened(mut attackers: JoinSet<usize>) -> usize {
+    let mut opened = 0;
+    while let Some(n) = attackers.join_next().await {
+        opened += n.unwrap_or(0);
+    }
+    opened
+}
