@@ -4,9 +4,11 @@
 //!
 //! It is closed unless `ADMIN_PASSWORD_FILE` is set. The login is pets' own
 //! (`pets_web::auth`): the password kept as a digest and compared in
-//! constant time, failed attempts slowed then refused per client, and a
-//! signed session cookie (`SameSite=Strict`, `HttpOnly`). A form that
-//! changes something must come from the service's own pages (`Origin`).
+//! constant time, failed attempts slowed then refused per client (read
+//! through `PAAS_TRUSTED_PROXIES`), a signed session cookie
+//! (`SameSite=Strict`, `HttpOnly`) that logging out ends on the server, not
+//! only in the browser. Forms from other sites are refused by the same
+//! guard as pets' ([`pets_web::hardened`]).
 
 use std::net::SocketAddr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -17,6 +19,8 @@ use axum::routing::{get, post};
 use axum::{Form, Json, Router};
 use futures::future::join_all;
 use http::{header, HeaderMap, HeaderValue, StatusCode};
+use pets_store::RevokedSessions;
+use pets_web::auth::session::Session;
 use pets_web::auth::throttle::{ClientKey, LoginThrottle, FAILURE_DELAY};
 use pets_web::auth::AdminAuth;
 use secrecy::{ExposeSecret, SecretString};
@@ -34,6 +38,8 @@ const COOKIE: &str = "paas_admin";
 pub struct Operator {
     auth: AdminAuth,
     throttle: LoginThrottle,
+    /// Sessions ended by logging out.
+    revoked: RevokedSessions,
 }
 
 impl Operator {
@@ -41,7 +47,16 @@ impl Operator {
         Self {
             auth: AdminAuth::new(password.expose_secret(), None),
             throttle: LoginThrottle::default(),
+            revoked: RevokedSessions::default(),
         }
+    }
+
+    /// The live session a request's cookie carries, if any.
+    fn session(&self, headers: &HeaderMap) -> Option<Session> {
+        let value = pets_web::auth::cookie(headers, COOKIE)?;
+        self.auth
+            .session(&value)
+            .filter(|s| !self.revoked.is_revoked(&s.id))
     }
 }
 
@@ -79,14 +94,7 @@ fn access(paas: &Paas, headers: &HeaderMap) -> Access {
     let Some(operator) = &paas.operator else {
         return Access::Closed;
     };
-    let session = headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().strip_prefix(COOKIE)?.strip_prefix('='))
-        .any(|value| operator.auth.session(value).is_some());
-    if session {
+    if operator.session(headers).is_some() {
         Access::LoggedIn
     } else {
         Access::LoggedOut
@@ -102,15 +110,6 @@ fn closed(paas: &Paas) -> Response {
         home: &paas.url(None),
     }
     .into_response()
-}
-
-/// Whether a form came from the service's own pages: an `Origin`, when the
-/// browser sends one, must be the service's.
-fn same_origin(paas: &Paas, headers: &HeaderMap) -> bool {
-    match headers.get(header::ORIGIN).and_then(|o| o.to_str().ok()) {
-        None => true,
-        Some(origin) => paas.url(None).trim_end_matches('/') == origin,
-    }
 }
 
 async fn console(State(paas): State<Paas>, headers: HeaderMap) -> Response {
@@ -161,6 +160,7 @@ struct LoginForm {
 async fn login(
     State(paas): State<Paas>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     form: Result<Form<LoginForm>, axum::extract::rejection::FormRejection>,
 ) -> Response {
     let Some(operator) = &paas.operator else {
@@ -169,7 +169,8 @@ async fn login(
     let Ok(Form(form)) = form else {
         return login_page(Some("Please enter the password."), StatusCode::BAD_REQUEST);
     };
-    let client = ClientKey::of(peer.ip());
+    let address = paas.client(peer, &headers);
+    let client = ClientKey::of(address);
     if let Err(wait) = operator.throttle.check(client) {
         let mut page = login_page(
             Some(&format!("Too many failed attempts: try again in {wait} s.")),
@@ -180,7 +181,7 @@ async fn login(
     }
     if !operator.auth.password_matches(&form.password) {
         operator.throttle.failed(client);
-        tracing::warn!(address = %peer.ip(), "failed operator login");
+        tracing::warn!(%address, "failed operator login");
         tokio::time::sleep(FAILURE_DELAY).await;
         return login_page(
             Some("That password is not right."),
@@ -188,7 +189,7 @@ async fn login(
         );
     }
     operator.throttle.succeeded(client);
-    tracing::info!(address = %peer.ip(), "operator logged in");
+    tracing::info!(%address, "operator logged in");
     let (session, value) = operator.auth.new_session();
     let max_age = session.expires().saturating_sub(
         SystemTime::now()
@@ -204,7 +205,15 @@ async fn login(
     answer
 }
 
-async fn logout() -> Response {
+/// Ends the session here, not only in the browser: a copy of the cookie
+/// is worth nothing after it.
+async fn logout(State(paas): State<Paas>, headers: HeaderMap) -> Response {
+    if let Some(operator) = &paas.operator {
+        if let Some(session) = operator.session(&headers) {
+            operator.revoked.revoke(&session.id, session.expires());
+            tracing::info!("operator logged out");
+        }
+    }
     let mut answer = Redirect::to("/admin").into_response();
     answer.headers_mut().insert(
         header::SET_COOKIE,
@@ -263,13 +272,6 @@ fn refuse_change(paas: &Paas, headers: &HeaderMap) -> Option<Response> {
     match access(paas, headers) {
         Access::Closed => Some(closed(paas)),
         Access::LoggedOut => Some(login_page(None, StatusCode::UNAUTHORIZED)),
-        Access::LoggedIn if !same_origin(paas, headers) => Some(
-            (
-                StatusCode::FORBIDDEN,
-                "this form must come from the console's own page",
-            )
-                .into_response(),
-        ),
         Access::LoggedIn => None,
     }
 }

@@ -35,6 +35,8 @@ pub struct Paas {
     pub public_port: u16,
     /// The operator console's login, when it has a password.
     pub operator: Option<Arc<crate::admin::Operator>>,
+    /// `PAAS_TRUSTED_PROXIES`: whose forwarding headers name the visitor.
+    pub trusted_proxies: Arc<[ipnet::IpNet]>,
     probe: reqwest::Client,
 }
 
@@ -43,12 +45,14 @@ impl Paas {
         registry: Arc<Registry>,
         public_port: u16,
         admin_password: Option<&secrecy::SecretString>,
+        trusted_proxies: &[ipnet::IpNet],
     ) -> Self {
         Self {
             registry,
             proxy: Proxy::default(),
             public_port,
             operator: admin_password.map(|p| Arc::new(crate::admin::Operator::new(p))),
+            trusted_proxies: trusted_proxies.into(),
             probe: reqwest::Client::builder()
                 .timeout(Duration::from_secs(1))
                 .build()
@@ -67,6 +71,13 @@ impl Paas {
                 .is_ok_and(|r| r.status().is_success()),
             None => false,
         }
+    }
+
+    /// The visitor behind `peer`, read through the trusted proxies as pets
+    /// reads it: one instance per visitor, and the login throttle, count
+    /// this address.
+    pub fn client(&self, peer: SocketAddr, headers: &http::HeaderMap) -> std::net::IpAddr {
+        pets_web::auth::client::client_address(peer.ip(), headers, &self.trusted_proxies)
     }
 
     fn domain(&self) -> &str {
@@ -94,6 +105,9 @@ impl Paas {
     }
 }
 
+const STYLE: &str = include_str!("../templates/paas.css");
+const SCRIPT: &str = include_str!("../templates/paas.js");
+
 /// The whole service: dispatch by `Host`, then the service's routes.
 pub fn router(paas: Paas) -> Router {
     let service = Router::new()
@@ -102,10 +116,20 @@ pub fn router(paas: Paas) -> Router {
         .route("/instances", post(create))
         .route("/instances/{id}", get(waiting))
         .route("/instances/{id}/status", get(status))
+        .route(
+            "/static/paas.css",
+            get(|| crate::pages::asset("text/css", STYLE)),
+        )
+        .route(
+            "/static/paas.js",
+            get(|| crate::pages::asset("text/javascript", SCRIPT)),
+        )
         .merge(crate::admin::routes())
         .layer(axum::extract::DefaultBodyLimit::max(16 * 1024))
         .fallback(not_found)
         .with_state(paas.clone());
+    // The service's own pages get what pets' have, from the same code.
+    let service = pets_web::hardened(service);
     Router::new().fallback(
         move |ConnectInfo(peer): ConnectInfo<SocketAddr>, request: Request<Body>| {
             let paas = paas.clone();
@@ -137,7 +161,17 @@ async fn proxied(
     let Some(address) = paas.registry.get(&id).and_then(|i| i.address) else {
         return no_such_pets(paas);
     };
-    match paas.proxy.forward(request, address, port, peer.ip()).await {
+    let client = paas.client(peer, request.headers());
+    let https = pets_web::auth::client::came_over_https(
+        peer.ip(),
+        request.headers(),
+        &paas.trusted_proxies,
+    );
+    match paas
+        .proxy
+        .forward(request, address, port, client, https)
+        .await
+    {
         Ok(answer) => answer,
         Err(NotAnswering) => Message {
             status: StatusCode::SERVICE_UNAVAILABLE,
@@ -258,6 +292,7 @@ impl CreateForm {
 async fn create(
     State(paas): State<Paas>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: http::HeaderMap,
     form: Result<Form<CreateForm>, axum::extract::rejection::FormRejection>,
 ) -> Response {
     let wanted = match form
@@ -268,8 +303,12 @@ async fn create(
         Err(problem) => return landing_with(&paas, Some(problem), StatusCode::BAD_REQUEST),
     };
     let home = paas.url(None);
-    match paas.registry.create(peer.ip(), wanted).await {
-        Ok(instance) => Redirect::to(&format!("/instances/{}", instance.id)).into_response(),
+    match paas
+        .registry
+        .create(paas.client(peer, &headers), wanted)
+        .await
+    {
+        Ok(instance) => claimed(&paas, &instance.id),
         Err(Refusal::AlreadyHasOne(id)) => Message {
             status: StatusCode::CONFLICT,
             title: "You already have a pets",
@@ -323,11 +362,35 @@ async fn create(
     }
 }
 
-async fn waiting(State(paas): State<Paas>, Path(id): Path<String>) -> Response {
+/// The cookie that ties a new instance's password to the browser that
+/// asked for it: only that browser is shown it, whoever else gets the link.
+const CLAIM_COOKIE: &str = "paas_claim";
+
+/// The answer to a creation: its waiting page, with the claim on its
+/// password in a cookie only that page's path is sent.
+fn claimed(paas: &Paas, id: &InstanceId) -> Response {
+    let mut answer = Redirect::to(&format!("/instances/{id}")).into_response();
+    if let Some(claim) = paas.registry.take_claim(id) {
+        let cookie = format!(
+            "{CLAIM_COOKIE}={claim}; Path=/instances/{id}; HttpOnly; SameSite=Lax; Max-Age=3600"
+        );
+        if let Ok(cookie) = http::HeaderValue::from_str(&cookie) {
+            answer.headers_mut().insert(header::SET_COOKIE, cookie);
+        }
+    }
+    answer
+}
+
+async fn waiting(
+    State(paas): State<Paas>,
+    Path(id): Path<String>,
+    headers: http::HeaderMap,
+) -> Response {
     let Some(instance) = InstanceId::parse(&id).and_then(|id| paas.registry.get(&id)) else {
         return no_such_pets(&paas);
     };
-    let password = paas.registry.take_password(&instance.id);
+    let claim = pets_web::auth::cookie(&headers, CLAIM_COOKIE);
+    let password = paas.registry.take_password(&instance.id, claim.as_deref());
     let left = instance.time_left(SystemTime::now());
     let mut context = Context::new();
     context.insert("id", instance.id.as_str());

@@ -55,13 +55,15 @@ impl Default for Proxy {
 pub struct NotAnswering;
 
 impl Proxy {
-    /// Forwards `request` to `address:port`, from `client`.
+    /// Forwards `request` to `address:port`, from `client` (as the service
+    /// reads it, through its trusted proxies), which came over https or not.
     pub async fn forward(
         &self,
         mut request: Request<Body>,
         address: IpAddr,
         port: u16,
         client: IpAddr,
+        https: bool,
     ) -> Result<Response, NotAnswering> {
         let path = request
             .uri()
@@ -78,10 +80,17 @@ impl Proxy {
         let headers = request.headers_mut();
         strip_hop_by_hop(headers);
         // The Host header stays the visitor's (`<id>.<domain>`), which the
-        // instance checks against its allowed names.
+        // instance checks against its allowed names. The instance believes
+        // this proxy's forwarding headers (its only trusted proxy), so they
+        // are this proxy's own: whatever the visitor sent is replaced.
+        headers.remove(http::header::FORWARDED);
         headers.insert(
             HeaderName::from_static("x-forwarded-for"),
             HeaderValue::from_str(&client.to_string()).map_err(|_| NotAnswering)?,
+        );
+        headers.insert(
+            HeaderName::from_static("x-forwarded-proto"),
+            HeaderValue::from_static(if https { "https" } else { "http" }),
         );
         let answer = tokio::time::timeout(ANSWER_TIMEOUT, self.client.request(request))
             .await

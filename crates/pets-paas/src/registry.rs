@@ -55,8 +55,18 @@ struct State {
     instances: HashMap<InstanceId, Instance>,
     /// Clients whose creation is under way; they count towards the cap.
     creating: HashSet<IpAddr>,
-    /// Passwords not yet shown to their visitor; taken on first view.
-    passwords: HashMap<InstanceId, SecretString>,
+    /// Passwords not yet shown to their visitor, each with the claim the
+    /// visitor's browser holds; taken on first view by that browser.
+    passwords: HashMap<InstanceId, Pending>,
+}
+
+/// A password waiting for the browser that asked for its instance.
+struct Pending {
+    password: SecretString,
+    /// Random, 128 bits in hex: set as a cookie with the answer to the
+    /// creation, and handed out once for that.
+    claim: String,
+    claim_given: bool,
 }
 
 pub struct Registry {
@@ -158,7 +168,14 @@ impl Registry {
         state.creating.remove(&client);
         let instance = made?;
         tracing::info!(instance = %instance.id, version = instance.version.tag(), "instance created");
-        state.passwords.insert(instance.id.clone(), password);
+        state.passwords.insert(
+            instance.id.clone(),
+            Pending {
+                password,
+                claim: hex::encode(rand::random::<[u8; 16]>()),
+                claim_given: false,
+            },
+        );
         state
             .instances
             .insert(instance.id.clone(), instance.clone());
@@ -184,9 +201,27 @@ impl Registry {
         all
     }
 
-    /// The instance's console password, the first time it is asked for.
-    pub fn take_password(&self, id: &InstanceId) -> Option<SecretString> {
-        self.state.lock().unwrap().passwords.remove(id)
+    /// The claim on a new instance's password, once: for the browser that
+    /// asked for the instance, in a cookie.
+    pub fn take_claim(&self, id: &InstanceId) -> Option<String> {
+        let mut state = self.state.lock().unwrap();
+        let pending = state.passwords.get_mut(id)?;
+        (!std::mem::replace(&mut pending.claim_given, true)).then(|| pending.claim.clone())
+    }
+
+    /// The instance's console password, the first time the browser holding
+    /// its claim asks; to anyone else, nothing (compared in constant time).
+    pub fn take_password(&self, id: &InstanceId, claim: Option<&str>) -> Option<SecretString> {
+        let mut state = self.state.lock().unwrap();
+        let pending = state.passwords.get(id)?;
+        let held = claim?.as_bytes();
+        if !bool::from(subtle::ConstantTimeEq::ct_eq(
+            held,
+            pending.claim.as_bytes(),
+        )) {
+            return None;
+        }
+        state.passwords.remove(id).map(|p| p.password)
     }
 
     /// Removes `id` now (an operator's stop); `false` if there was none.

@@ -110,12 +110,25 @@ async fn a_creation_is_recorded_with_its_password_shown_once() {
         made.expires_at.duration_since(made.created_at).unwrap(),
         Duration::from_secs(60)
     );
-    let password = registry.take_password(&made.id).unwrap();
+    let claim = registry
+        .take_claim(&made.id)
+        .expect("the claim, for the 303");
+    assert!(registry.take_claim(&made.id).is_none(), "handed out once");
+    assert!(
+        registry.take_password(&made.id, None).is_none(),
+        "no claim, no password"
+    );
+    let wrong = "0".repeat(32);
+    assert!(registry.take_password(&made.id, Some(&wrong)).is_none());
+    let password = registry.take_password(&made.id, Some(&claim)).unwrap();
     assert_eq!(
         password.expose_secret(),
         engine.passwords.lock().unwrap()[0]
     );
-    assert!(registry.take_password(&made.id).is_none(), "shown once");
+    assert!(
+        registry.take_password(&made.id, Some(&claim)).is_none(),
+        "shown once"
+    );
     assert_eq!(registry.capacity(), (1, 4));
 }
 
@@ -233,7 +246,10 @@ async fn a_restarted_service_adopts_live_instances_and_removes_overdue_ones() {
         1,
         "the overdue one removed"
     );
-    assert!(restarted.take_password(&overdue.id).is_none());
+    assert!(
+        restarted.take_claim(&overdue.id).is_none(),
+        "nothing to show after a restart"
+    );
 }
 
 #[tokio::test]

@@ -38,4 +38,7 @@ pub struct PaasSettings {
     /// `ADMIN_PASSWORD_FILE`: the operator console's password; without it
     /// the console is closed.
     pub admin_password: Option<SecretString>,
+    /// `PAAS_TRUSTED_PROXIES`: proxies whose forwarding headers name the
+    /// visitor (a router in front); none by default.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }

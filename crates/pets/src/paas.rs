@@ -93,11 +93,12 @@ impl PaasApp {
             self.registry,
             public_port,
             self.settings.admin_password.as_ref(),
+            &self.settings.trusted_proxies,
         );
         let server = tokio::spawn(serve(
             self.listener,
             pets_paas::router(paas),
-            Limits::default(),
+            crate::serve::fit_to_open_files(Limits::default()),
             phase_rx,
             self.loops.clone(),
         ));

@@ -86,7 +86,7 @@ impl DockerEngine {
 
     async fn make(&self, spec: &Spec) -> Result<Instance, EngineError> {
         let name = spec.id.resource_name();
-        self.create_network(spec).await?;
+        let gateway = self.create_network(spec).await?;
         self.docker
             .create_volume(VolumeCreateRequest {
                 name: Some(name.clone()),
@@ -97,7 +97,7 @@ impl DockerEngine {
             .map_err(refused("create a volume"))?;
         let options = CreateContainerOptionsBuilder::default().name(&name).build();
         self.docker
-            .create_container(Some(options), self.container(spec))
+            .create_container(Some(options), self.container(spec, gateway))
             .await
             .map_err(refused("create a container"))?;
         let upload = UploadToContainerOptionsBuilder::default()
@@ -137,10 +137,13 @@ impl DockerEngine {
 
     /// The instance's own network: internal (no route out), on a /28 of
     /// the pool; a subnet the engine already uses is traded for another.
-    async fn create_network(&self, spec: &Spec) -> Result<(), EngineError> {
+    /// The instance's own network; returns its gateway, the address the
+    /// service's proxy reaches the instance from.
+    async fn create_network(&self, spec: &Spec) -> Result<std::net::Ipv4Addr, EngineError> {
         let mut attempts = 0;
         loop {
             let subnet = subnets::pick(self.pool);
+            let gateway = subnet.hosts().next().unwrap_or(subnet.addr());
             let created = self
                 .docker
                 .create_network(NetworkCreateRequest {
@@ -151,6 +154,7 @@ impl DockerEngine {
                     ipam: Some(Ipam {
                         config: Some(vec![IpamConfig {
                             subnet: Some(subnet.to_string()),
+                            gateway: Some(gateway.to_string()),
                             ..Default::default()
                         }]),
                         ..Default::default()
@@ -159,7 +163,7 @@ impl DockerEngine {
                 })
                 .await;
             match created {
-                Ok(_) => return Ok(()),
+                Ok(_) => return Ok(gateway),
                 Err(bollard::errors::Error::DockerResponseServerError { message, .. })
                     if subnets::taken(&message) && attempts < 8 =>
                 {
@@ -190,9 +194,11 @@ impl DockerEngine {
         Some(UNIX_EPOCH + std::time::Duration::from_secs(secs))
     }
 
-    fn container(&self, spec: &Spec) -> ContainerCreateBody {
+    fn container(&self, spec: &Spec, gateway: std::net::Ipv4Addr) -> ContainerCreateBody {
         let mut env = vec![
             format!("ADMIN_PASSWORD_FILE={SECRETS_DIR}/admin_password"),
+            // The proxy names the visitor in X-Forwarded-For; only it is believed.
+            format!("PETS_TRUSTED_PROXIES={gateway}/32"),
             format!("PETS_EXPIRES_AT_FILE={SECRETS_DIR}/{EXPIRY_FILE}"),
             format!("PETS_ALLOWED_HOSTS={},{}", spec.hosts().0, spec.hosts().1),
             format!(

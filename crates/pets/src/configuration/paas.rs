@@ -79,6 +79,13 @@ pub struct PaasServiceArgs {
     #[arg(long, env = "ADMIN_PASSWORD_FILE", value_name = "ADMIN_PASSWORD_FILE",
           value_parser = parse::secret_file)]
     pub admin_password_file: Option<SecretFile>,
+    /// Addresses or CIDR blocks of the proxies in front (a router, a
+    /// workshop's front door) whose X-Forwarded-For, Forwarded and
+    /// X-Forwarded-Proto are believed, so each visitor counts as themself.
+    /// Unset: none.
+    #[arg(long, env = "PAAS_TRUSTED_PROXIES", value_name = "PAAS_TRUSTED_PROXIES",
+          value_parser = parse::networks)]
+    pub trusted_proxies: Option<parse::Networks>,
 }
 
 impl PaasServiceArgs {
@@ -96,6 +103,11 @@ impl PaasServiceArgs {
             creations_per_client_per_hour: self.creations_per_client as u32,
             creations_per_minute: self.creations_per_minute as u32,
             admin_password: self.admin_password_file.as_ref().map(|f| f.secret.clone()),
+            trusted_proxies: self
+                .trusted_proxies
+                .clone()
+                .map(|n| n.0)
+                .unwrap_or_default(),
         }
     }
 }

@@ -19,6 +19,8 @@ pub struct TestPaas {
     server: Option<tokio::task::JoinHandle<()>>,
     /// Whether dropping this removes its instances (not after [`stop`]).
     remove_on_drop: bool,
+    /// Each instance's claim cookie, as the browser that made it keeps it.
+    claims: std::sync::Mutex<std::collections::HashMap<String, String>>,
 }
 
 /// Settings for a test: loopback, any port, `*.localhost`.
@@ -52,6 +54,7 @@ impl TestPaas {
             stop: Some(stop),
             server: Some(server),
             remove_on_drop: true,
+            claims: Default::default(),
         }
     }
 
@@ -87,22 +90,32 @@ impl TestPaas {
 
     /// `POST /instances`; the answer as it comes.
     pub async fn create(&self, form: &[(&str, &str)]) -> reqwest::Response {
-        self.client(&[])
-            .post(self.url("localhost", "/instances"))
-            .form(form)
-            .send()
-            .await
-            .unwrap()
+        self.create_from([127, 0, 0, 1], form).await
     }
 
-    /// `POST /instances` from another visitor's address.
+    /// `POST /instances` from another visitor's address. The claim cookie
+    /// of a made instance is kept, as that visitor's browser would keep it.
     pub async fn create_from(&self, from: [u8; 4], form: &[(&str, &str)]) -> reqwest::Response {
-        self.client_from(from.into(), &[])
+        let answer = self
+            .client_from(from.into(), &[])
             .post(self.url("localhost", "/instances"))
             .form(form)
             .send()
             .await
-            .unwrap()
+            .unwrap();
+        if answer.status() == 303 {
+            let claim = answer
+                .headers()
+                .get("set-cookie")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.split(';').next())
+                .filter(|c| c.starts_with("paas_claim="))
+                .map(str::to_owned);
+            if let Some(claim) = claim {
+                self.claims.lock().unwrap().insert(id_in(&answer), claim);
+            }
+        }
+        answer
     }
 
     /// Creates an instance from `from`, and returns its id and password.
@@ -121,14 +134,22 @@ impl TestPaas {
         id_in(&answer)
     }
 
-    /// The waiting page's text.
+    /// The waiting page's text, as the browser that made the instance sees
+    /// it (with its claim cookie).
     pub async fn waiting_page(&self, id: &str) -> (u16, String) {
-        let answer = self
+        let claim = self.claims.lock().unwrap().get(id).cloned();
+        self.waiting_page_with(id, claim.as_deref()).await
+    }
+
+    /// The waiting page's text for a browser holding `cookie`, or none.
+    pub async fn waiting_page_with(&self, id: &str, cookie: Option<&str>) -> (u16, String) {
+        let mut request = self
             .client(&[])
-            .get(self.url("localhost", &format!("/instances/{id}")))
-            .send()
-            .await
-            .unwrap();
+            .get(self.url("localhost", &format!("/instances/{id}")));
+        if let Some(cookie) = cookie {
+            request = request.header("cookie", cookie);
+        }
+        let answer = request.send().await.unwrap();
         (answer.status().as_u16(), answer.text().await.unwrap())
     }
 

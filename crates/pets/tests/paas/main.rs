@@ -10,6 +10,7 @@ mod helpers;
 mod browser;
 mod expiry;
 mod flow;
+mod hardening;
 mod hostile;
 mod isolation;
 mod limits;

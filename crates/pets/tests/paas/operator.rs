@@ -170,3 +170,35 @@ async fn the_operator_sees_every_instance_and_stops_one() {
     let (code, _) = paas.at(&one).get("/vote").await;
     assert_eq!(code, 404);
 }
+
+/// Logging out ends the session in the service, not only in the browser: a
+/// copy of the cookie taken before is refused after.
+#[tokio::test]
+async fn logging_out_ends_the_session_not_only_the_cookie() {
+    let paas = TestPaas::spawn(with_password()).await;
+    let (code, cookie) = paas.operator_login(PASSWORD).await;
+    assert_eq!(code, 303);
+    let cookie = cookie.unwrap();
+    assert_eq!(
+        paas.operator_get("/api/instances", Some(&cookie)).await.0,
+        200
+    );
+    let answer = paas
+        .client(&[])
+        .post(paas.url("localhost", "/admin/logout"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 303);
+    let (code, body) = paas.operator_get("/api/instances", Some(&cookie)).await;
+    assert_eq!(code, 401, "the old cookie lists nothing: {body}");
+    let stop = paas
+        .client(&[])
+        .post(paas.url("localhost", "/admin/instances/abcdefghij012345/stop"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stop.status(), 401, "nor stops anything");
+}

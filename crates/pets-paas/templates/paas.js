@@ -1,0 +1,32 @@
+// The waiting page of pets paas: counts the time left down, asks the
+// instance's status every second, and goes on once the instance answers
+// (at once, unless the password is shown: then a link, so it can be noted).
+(function () {
+  var state = document.getElementById("state");
+  if (!state || !state.dataset.status) { return; }
+  var status = state.dataset.status;
+  var password = state.dataset.passwordShown === "true";
+  var left = document.getElementById("left");
+  var seconds = parseInt(left.dataset.seconds, 10);
+  setInterval(function () {
+    seconds = Math.max(0, seconds - 1);
+    left.textContent = Math.floor(seconds / 60) + " min " + (seconds % 60) + " s";
+  }, 1000);
+  function poll() {
+    fetch(status, { cache: "no-store" }).then(function (r) { return r.json(); }).then(function (s) {
+      if (s.ready) {
+        state.textContent = "Your pets is ready";
+        document.getElementById("progress").textContent = "It answers.";
+        if (!password) { window.location.href = s.url; return; }
+        var go = document.createElement("a");
+        go.href = s.url; go.id = "go"; go.textContent = "Go to your pets";
+        document.getElementById("progress").appendChild(document.createTextNode(" "));
+        document.getElementById("progress").appendChild(go);
+        return;
+      }
+      if (s.gone) { state.textContent = "This pets is gone"; return; }
+      setTimeout(poll, 1000);
+    }).catch(function () { setTimeout(poll, 2000); });
+  }
+  poll();
+})();
