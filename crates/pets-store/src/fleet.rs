@@ -83,8 +83,10 @@ pub struct FleetStore {
     pub kind: crate::store::StoreKind,
     pub leader: Option<String>,
     pub servers: Vec<ServerInfo>,
-    /// Whether a leader is known (a cluster without quorum elects none).
-    pub quorum: bool,
+    /// Whether a server pets reaches names a leader (a cluster without a
+    /// quorum elects none); `None` while it is not known: before the first
+    /// look, and while no server answers. The embedded store always has one.
+    pub quorum: Option<bool>,
 }
 
 /// `GET /api/fleet`.

@@ -184,7 +184,7 @@ impl Store for MemoryStore {
                 .collect(),
             store: FleetStore {
                 kind: StoreKind::Memory,
-                quorum: true,
+                quorum: Some(true),
                 ..FleetStore::default()
             },
         }

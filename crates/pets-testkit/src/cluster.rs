@@ -15,10 +15,15 @@ use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 pub const SERVERS: [&str; 3] = ["127.0.0.11", "127.0.0.12", "127.0.0.13"];
+/// Where a server may be moved to, as Swarm restarts a task on a new
+/// address ([`Cluster::move_server`]).
+pub const SPARE: &str = "127.0.0.14";
 
 pub struct Cluster {
     data: PathBuf,
     children: [Option<Child>; 3],
+    /// Each server's address now: its home in [`SERVERS`], unless moved.
+    addresses: [&'static str; 3],
 }
 
 static CLUSTER: OnceLock<tokio::sync::Mutex<Cluster>> = OnceLock::new();
@@ -81,6 +86,7 @@ impl Cluster {
         let mut guard = cluster.lock().await;
         guard.start_missing();
         guard.wait_for_leader(Duration::from_secs(60)).await;
+        guard.wait_for_three_voters(Duration::from_secs(120)).await;
         guard
     }
 
@@ -96,17 +102,37 @@ impl Cluster {
         let mut cluster = Self {
             data,
             children: [None, None, None],
+            addresses: SERVERS,
         };
         cluster.start_missing();
         cluster
     }
 
+    /// Starts every server that is down, each at its home address (a moved
+    /// one goes back).
     pub fn start_missing(&mut self) {
-        for i in 0..3 {
+        for (i, home) in SERVERS.into_iter().enumerate() {
+            if self.addresses[i] != home {
+                self.kill(i);
+                self.addresses[i] = home;
+            }
             if self.children[i].is_none() {
                 self.start_server(i);
             }
         }
+    }
+
+    /// Kills server `i` and starts it again at `address`, with its name and
+    /// its data: a task Swarm restarted elsewhere on the network.
+    pub fn move_server(&mut self, i: usize, address: &'static str) {
+        self.kill(i);
+        self.addresses[i] = address;
+        self.start_server(i);
+    }
+
+    /// Each server's address now.
+    pub fn addresses(&self) -> [&'static str; 3] {
+        self.addresses
     }
 
     pub fn start_server(&mut self, i: usize) {
@@ -118,13 +144,13 @@ impl Cluster {
             .arg("-server")
             .arg("-bootstrap-expect=3")
             .arg(format!("-node=s{i}"))
-            .arg(format!("-bind={}", SERVERS[i]))
-            .arg(format!("-client={}", SERVERS[i]))
+            .arg(format!("-bind={}", self.addresses[i]))
+            .arg(format!("-client={}", self.addresses[i]))
             .arg("-dns-port=-1")
             .arg(format!("-data-dir={}", dir.display()))
             .arg("-log-level=warn")
             .arg("-hcl=performance { raft_multiplier = 1 }");
-        for peer in SERVERS {
+        for peer in SERVERS.iter().chain([&SPARE]) {
             command.arg(format!("-retry-join={peer}"));
         }
         self.children[i] = Some(spawn(command));
@@ -154,7 +180,7 @@ impl Cluster {
             .timeout(Duration::from_secs(2))
             .build()
             .unwrap();
-        for (i, ip) in SERVERS.iter().enumerate() {
+        for (i, ip) in self.addresses.iter().enumerate() {
             if self.children[i].is_none() {
                 continue;
             }
@@ -166,7 +192,8 @@ impl Cluster {
                 continue;
             };
             let leader: String = response.json().await.unwrap_or_default();
-            if let Some(at) = SERVERS
+            if let Some(at) = self
+                .addresses
                 .iter()
                 .position(|s| leader.starts_with(&format!("{s}:")))
             {
@@ -185,7 +212,10 @@ impl Cluster {
             .unwrap();
         loop {
             if let Some(leader) = self.leader().await {
-                let url = format!("http://{}:8500/v1/kv/pets-test-probe", SERVERS[leader]);
+                let url = format!(
+                    "http://{}:8500/v1/kv/pets-test-probe",
+                    self.addresses[leader]
+                );
                 if let Ok(r) = http.put(&url).body("ok").send().await {
                     if r.status().is_success() {
                         return;
@@ -200,10 +230,49 @@ impl Cluster {
         }
     }
 
+    /// Waits until autopilot counts three healthy voters, so that a test
+    /// starts with a cluster that can lose one server (one killed or moved
+    /// by an earlier test rejoins first).
+    pub async fn wait_for_three_voters(&self, limit: Duration) {
+        let started = Instant::now();
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(3))
+            .build()
+            .unwrap();
+        let mut last = String::new();
+        loop {
+            for ip in self.addresses {
+                let url = format!("http://{ip}:8500/v1/operator/autopilot/health");
+                let Ok(answer) = http.get(&url).send().await else {
+                    continue;
+                };
+                let Ok(health) = answer.json::<serde_json::Value>().await else {
+                    continue;
+                };
+                let voters = health["Servers"].as_array().map_or(0, |servers| {
+                    servers
+                        .iter()
+                        .filter(|s| s["Voter"] == true && s["Healthy"] == true)
+                        .count()
+                });
+                if health["Healthy"] == true && voters == 3 {
+                    return;
+                }
+                last = health.to_string();
+                break;
+            }
+            assert!(
+                started.elapsed() < limit,
+                "not three healthy voters after {limit:?}: {last}"
+            );
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+
     /// Keys under `prefix`, read straight from Consul.
     pub async fn keys(&self, prefix: &str) -> Vec<String> {
         let http = reqwest::Client::new();
-        for (i, ip) in SERVERS.iter().enumerate() {
+        for (i, ip) in self.addresses.iter().enumerate() {
             if self.children[i].is_none() {
                 continue;
             }

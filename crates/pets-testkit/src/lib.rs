@@ -8,5 +8,5 @@ pub mod browser;
 mod cluster;
 mod wait;
 
-pub use cluster::{Cluster, SERVERS};
+pub use cluster::{Cluster, SERVERS, SPARE};
 pub use wait::{eventually, holds, Attempt};

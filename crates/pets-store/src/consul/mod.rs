@@ -311,7 +311,7 @@ impl Store for ConsulStore {
     fn fleet(&self) -> Fleet {
         let w = &self.watched;
         let own_id = &w.keys.replica;
-        let (mut replicas, leader, servers) = {
+        let (mut replicas, leader, servers, quorum) = {
             let known = w.known();
             let newest = known.replicas.iter().filter_map(ReplicaRecord::seen).max();
             let now = newest.unwrap_or_else(time::OffsetDateTime::now_utc);
@@ -321,7 +321,12 @@ impl Store for ConsulStore {
                 .filter(|r| r.identity.id != *own_id && r.is_live(now))
                 .cloned()
                 .collect();
-            (replicas, known.leader.clone(), known.servers.clone())
+            (
+                replicas,
+                known.leader.clone(),
+                known.servers.clone(),
+                known.quorum,
+            )
         };
         // This replica as it is now, not as last written.
         let registry = self.registry.lock().unwrap_or_else(|e| e.into_inner());
@@ -332,7 +337,7 @@ impl Store for ConsulStore {
             replicas,
             store: FleetStore {
                 kind: StoreKind::Consul,
-                quorum: leader.is_some() && w.client.reachable(),
+                quorum,
                 leader,
                 servers,
             },

@@ -52,6 +52,10 @@ pub struct Known {
     /// Pets served by every other replica.
     pub others_served: u64,
     pub leader: Option<String>,
+    /// Whether a server pets reaches names a leader: `None` until the first
+    /// look, and while no server answers at all (which says nothing of the
+    /// cluster, only of pets' way to it).
+    pub quorum: Option<bool>,
     pub servers: Vec<ServerInfo>,
     /// Every replica's record, as last read.
     pub replicas: Vec<ReplicaRecord>,
@@ -293,15 +297,23 @@ async fn watch_cluster(watched: Weak<Watched>) {
         round = round.wrapping_add(1);
         let cluster = client.cluster().await;
         let Some(w) = watched.upgrade() else { return };
-        w.outage.leader_seen(matches!(cluster, Ok((Some(_), _))));
+        // Only an answer says whether there is a leader: when no server
+        // answered at all, the writes' own failures decide.
+        if let Ok((leader, _)) = &cluster {
+            w.outage.leader_seen(leader.is_some());
+        }
         let leaderless = {
             let mut known = w.known();
-            if let Ok((leader, servers)) = cluster {
-                if let Some((host, _)) = leader.as_deref().and_then(|l| l.rsplit_once(':')) {
-                    w.client.prefer_host(host);
+            match cluster {
+                Ok((leader, servers)) => {
+                    if let Some((host, _)) = leader.as_deref().and_then(|l| l.rsplit_once(':')) {
+                        w.client.prefer_host(host);
+                    }
+                    known.quorum = Some(leader.is_some());
+                    known.leader = leader;
+                    known.servers = servers;
                 }
-                known.leader = leader;
-                known.servers = servers;
+                Err(_) => known.quorum = None,
             }
             known.leader.is_none()
         };

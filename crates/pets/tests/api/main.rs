@@ -18,6 +18,7 @@ mod load;
 mod logs;
 mod metrics;
 mod movers;
+mod quorum;
 mod results;
 mod security;
 mod shutdown;

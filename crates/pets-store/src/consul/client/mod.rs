@@ -171,12 +171,7 @@ impl ConsulClient {
     /// The cluster's leader (`ip:port` of its RPC port) and servers, from
     /// the Raft configuration (or the peer list, where that is not allowed).
     pub async fn cluster(&self) -> Result<(Option<String>, Vec<ServerInfo>), CallError> {
-        let (_, _, leader) = self
-            .transport
-            .call(Method::GET, "/v1/status/leader", None, READ_TIMEOUT, true)
-            .await?;
-        let leader: String = serde_json::from_slice(&leader).unwrap_or_default();
-        let leader = (!leader.is_empty()).then_some(leader);
+        let leader = self.leader().await?;
         // `stale`: any server answers from its own copy of the
         // configuration. Without it the call waits for a leader, so without
         // a quorum every look would hang for Consul's RPC hold time (7 s).
@@ -222,6 +217,43 @@ impl ConsulClient {
             }
         };
         Ok((leader, servers))
+    }
+
+    /// The leader, as any server pets can reach names it. Every endpoint is
+    /// asked at once and the first to name a leader answers, so a server
+    /// down, restarting or still catching up (which answers that it knows
+    /// of none) never hides the leader the others follow. `Ok(None)` only
+    /// when every server that answered names none: no quorum. An error when
+    /// none answered at all, which says nothing either way.
+    async fn leader(&self) -> Result<Option<String>, CallError> {
+        use futures::stream::{FuturesUnordered, StreamExt};
+        let endpoints = self.transport.endpoints();
+        let mut asks: FuturesUnordered<_> = endpoints
+            .iter()
+            .map(|e| self.transport.ask(e, "/v1/status/leader", READ_TIMEOUT))
+            .collect();
+        let (mut answered, mut last) = (false, None);
+        while let Some(asked) = asks.next().await {
+            match asked {
+                Ok((status, body)) if status.is_success() => {
+                    answered = true;
+                    let leader: String = serde_json::from_slice(&body).unwrap_or_default();
+                    if !leader.is_empty() {
+                        self.transport.answered();
+                        return Ok(Some(leader));
+                    }
+                }
+                Ok((status, body)) => last = Some(unexpected(status, &body)),
+                Err(e) => last = Some(e),
+            }
+        }
+        if answered {
+            self.transport.answered();
+            return Ok(None);
+        }
+        let error = last.unwrap_or_else(|| CallError::NotSent("no Consul endpoint".into()));
+        self.transport.none_answered(error.message());
+        Err(error)
     }
 
     /// A session that ends after `ttl` without renewal, deleting the keys

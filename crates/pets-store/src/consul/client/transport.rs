@@ -54,7 +54,13 @@ struct Health {
     last_error: Option<(Instant, String)>,
     /// The last refusal logged, so each is logged once, not per call.
     last_refusal: Option<String>,
+    /// Since when calls have succeeded after the last failure.
+    answered_since: Option<Instant>,
 }
+
+/// How long Consul must have answered after a failure before the console
+/// stops showing it.
+pub const ERROR_CLEARED_AFTER: Duration = Duration::from_secs(60);
 
 impl Transport {
     pub fn new(settings: &ConsulSettings) -> Result<Self, ClientError> {
@@ -133,12 +139,20 @@ impl Transport {
             .reachable
     }
 
+    /// The last failure, saying how long ago it was and whether Consul has
+    /// answered since; once it has answered for [`ERROR_CLEARED_AFTER`], the
+    /// failure is history and no longer shown.
     pub fn last_error(&self) -> Option<String> {
         let health = self.health.lock().unwrap_or_else(|e| e.into_inner());
-        health
-            .last_error
-            .as_ref()
-            .map(|(at, msg)| format!("{msg} ({}s ago)", at.elapsed().as_secs()))
+        let (at, message) = health.last_error.as_ref()?;
+        let ago = at.elapsed().as_secs();
+        match health.answered_since {
+            Some(since) if since.elapsed() >= ERROR_CLEARED_AFTER => None,
+            Some(_) => Some(format!(
+                "{message} ({ago} s ago; Consul has answered since)"
+            )),
+            None => Some(format!("{message} ({ago} s ago)")),
+        }
     }
 
     fn record_ok(&self) {
@@ -147,6 +161,9 @@ impl Transport {
             tracing::info!("consul answers again");
         }
         health.reachable = true;
+        if health.last_error.is_some() && health.answered_since.is_none() {
+            health.answered_since = Some(Instant::now());
+        }
     }
 
     fn record_error(&self, message: &str) {
@@ -156,7 +173,47 @@ impl Transport {
         }
         health.reachable = false;
         health.last_error = Some((Instant::now(), message.to_owned()));
+        health.answered_since = None;
         self.failed.notify_waiters();
+    }
+
+    /// One request to one endpoint, with no failover and without touching
+    /// the health the console shows (one server down among answering ones
+    /// is no outage): for asking every server the same question. Measured.
+    pub async fn ask(
+        &self,
+        endpoint: &str,
+        path: &str,
+        timeout: Duration,
+    ) -> Result<(StatusCode, Vec<u8>), CallError> {
+        let started = std::time::Instant::now();
+        let mut request = self.http.get(format!("{endpoint}{path}")).timeout(timeout);
+        if let Some(token) = &self.token {
+            request = request.header("X-Consul-Token", token.expose_secret());
+        }
+        let result = async {
+            let response = request.send().await?;
+            let status = response.status();
+            Ok::<_, reqwest::Error>((status, response.bytes().await?.to_vec()))
+        }
+        .await
+        .map_err(|e| CallError::NotSent(format!("{endpoint} did not answer: {}", root_cause(&e))));
+        self.metrics.observe(
+            path,
+            started.elapsed(),
+            result.as_ref().err().map(|_| "not_sent"),
+        );
+        result
+    }
+
+    /// Some server answered a question asked of all ([`Transport::ask`]).
+    pub fn answered(&self) {
+        self.record_ok();
+    }
+
+    /// No server answered a question asked of all.
+    pub fn none_answered(&self, message: &str) {
+        self.record_error(message);
     }
 
     /// Consul answered, and refused: it is reachable, and the refusal is the
@@ -166,6 +223,7 @@ impl Transport {
         let mut health = self.health.lock().unwrap_or_else(|e| e.into_inner());
         health.reachable = true;
         health.last_error = Some((Instant::now(), message.to_owned()));
+        health.answered_since = None;
         if health.last_refusal.as_deref() != Some(message) {
             tracing::error!(
                 error = message,
@@ -264,7 +322,6 @@ impl Transport {
                     return Ok(answer);
                 }
                 Err(e) => {
-                    self.record_error(e.message());
                     let retry = idempotent || matches!(e, CallError::NotSent(_));
                     last = e;
                     if !retry {
@@ -273,9 +330,13 @@ impl Transport {
                             .store((slot + 1) % endpoints.len(), Ordering::Relaxed);
                         break;
                     }
+                    // Another server may answer: only a call that fails
+                    // everywhere is an error of the store.
+                    tracing::debug!(error = last.message(), "trying the next Consul server");
                 }
             }
         }
+        self.record_error(last.message());
         Err(last)
     }
 }

@@ -51,7 +51,7 @@ pub async fn consul_quorum_lost_and_regained(lab: &Arc<Lab>, cookie: &str, befor
     );
     let page = console_page(&task, cookie).await;
     assert!(
-        page.contains("No quorum: no leader, votes are refused."),
+        page.contains("No quorum: no server names a leader, so votes are refused."),
         "the console's words"
     );
 
