@@ -60,3 +60,47 @@ pub fn cpu_during<T>(
     let value = f()?;
     Ok((value, cpu_seconds(pids)? - before))
 }
+
+/// Whether the cluster had a leader all along while something ran: every
+/// 200 ms each server is asked whom it follows, and a look at which no
+/// server names a leader counts as leaderless.
+pub struct LeaderWatch {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<(u64, u64)>>,
+}
+
+impl LeaderWatch {
+    pub fn start(servers: Vec<SocketAddr>) -> Self {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let stop = std::sync::Arc::new(AtomicBool::new(false));
+        let watching = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let (mut looks, mut leaderless) = (0, 0);
+            while !watching.load(Ordering::Relaxed) {
+                let named = servers.iter().any(|server| {
+                    crate::pets::get(*server, "/v1/status/leader", "")
+                        .is_ok_and(|(status, body)| status == 200 && body.trim().len() > 2)
+                });
+                looks += 1;
+                if !named {
+                    leaderless += 1;
+                }
+                std::thread::sleep(Duration::from_millis(200));
+            }
+            (looks, leaderless)
+        });
+        Self {
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    /// Looks made, and how many of them found no leader.
+    pub fn finish(mut self) -> (u64, u64) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.thread
+            .take()
+            .and_then(|t| t.join().ok())
+            .unwrap_or((0, 0))
+    }
+}

@@ -106,6 +106,10 @@ async fn main() -> anyhow::Result<()> {
         nginx,
         consul_put: format!("http://{leader_addr}/v1/kv/{prefix}raw-put"),
         consul_pids: &consul_pids,
+        consul_http: pets_testkit::SERVERS
+            .iter()
+            .map(|s| format!("{s}:8500").parse())
+            .collect::<Result<_, _>>()?,
     };
     let mut rounds = Vec::new();
     for &connections in &options.connections {
@@ -121,7 +125,29 @@ async fn main() -> anyhow::Result<()> {
         logs.keep(&out);
         bail!("counts were lost: see above");
     }
+    let refused: u64 = rounds.iter().map(Round::refused_with_a_leader).sum();
+    if refused > 0 {
+        print_warnings(&logs.dir.join("pets.log"));
+        logs.keep(&out);
+        bail!("{refused} votes were refused while Consul had a leader at every look: see pets' warnings above");
+    }
     Ok(())
+}
+
+/// pets' warnings and errors from its log, the last 40.
+fn print_warnings(log: &std::path::Path) {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    let lines: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains(" WARN ") || l.contains(" ERROR "))
+        .collect();
+    eprintln!(
+        "pets' warnings during the run ({} in all, the last 40):",
+        lines.len()
+    );
+    for line in &lines[lines.len().saturating_sub(40)..] {
+        eprintln!("  {line}");
+    }
 }
 
 /// Where pets and nginx write their logs during the rows: in memory
@@ -300,15 +326,19 @@ fn report(options: &Options, rounds: &[Round], txn: Duration, exec_to_healthy: D
     );
     for r in rounds {
         println!(
-            "{} connections: pets served +{} for {} pages answered 200 ({}); votes counted +{} for {} answered 303, {} refused ({})",
+            "{} connections: pets served +{} for {} pages answered 200 ({}); votes counted +{} for {} answered 303 ({}); {} refused (other answers: {}; Consul without a leader at {} of {} looks{})",
             r.connections,
             r.served.0,
             r.served.1,
             if r.pages_exact() { "exact within requests in flight" } else { "LOST" },
             r.counted.0,
             r.counted.1,
-            r.votes.others(303),
             if r.votes_exact() { "exact within requests in flight" } else { "LOST" },
+            r.votes.others(303),
+            r.votes.besides(303),
+            r.leader_looks.1,
+            r.leader_looks.0,
+            if r.refused_with_a_leader() > 0 { ": REFUSED WITH A LEADER" } else { "" },
         );
     }
     println!("for context, the Python original on this kind of machine: 216 pages/s and 104 votes/s, losing 73% and 70% of them");

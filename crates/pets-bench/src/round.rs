@@ -25,6 +25,9 @@ pub struct Round {
     /// Pets served and votes counted, against pages answered 200 and votes 303.
     pub served: (u64, u64),
     pub counted: (u64, u64),
+    /// Looks at the cluster during the votes row, and how many found no
+    /// leader: a vote refused while every look found one is a failure.
+    pub leader_looks: (u64, u64),
 }
 
 /// Where each row sends its load.
@@ -35,6 +38,8 @@ pub struct Targets<'a> {
     pub consul_put: String,
     /// Consul's server processes.
     pub consul_pids: &'a [u32],
+    /// Consul's HTTP addresses, for the leader watch.
+    pub consul_http: Vec<SocketAddr>,
 }
 
 pub fn run(wrk: &Wrk, connections: u32, to: &Targets) -> anyhow::Result<Round> {
@@ -58,9 +63,11 @@ pub fn run(wrk: &Wrk, connections: u32, to: &Targets) -> anyhow::Result<Round> {
         &format!("http://{}/", to.nginx),
         Load::Get { cookie },
     )?;
+    let watch = crate::consul::LeaderWatch::start(to.consul_http.clone());
     let (votes, consul_cpu) = cpu_during(to.consul_pids, || {
         wrk.run("votes", &format!("http://{}/vote", pets.web), Load::Vote)
     })?;
+    let leader_looks = watch.finish();
     at_end.push(("votes", pets.resident()?));
     let (_, votes_after) = pets.counts()?;
     let put = wrk.run("consul PUT", &to.consul_put, Load::Put)?;
@@ -78,6 +85,7 @@ pub fn run(wrk: &Wrk, connections: u32, to: &Targets) -> anyhow::Result<Round> {
         consul_cpu_per_1000_votes: consul_cpu * 1000.0 / accepted.max(1) as f64,
         served: (served_after - served_before, page.count(200)),
         counted: (votes_after - votes_before, accepted),
+        leader_looks,
         page,
         nginx,
         votes,
@@ -94,6 +102,16 @@ impl Round {
         served >= pages
             && served - pages <= u64::from(self.connections)
             && self.page.others(200) == 0
+    }
+
+    /// Votes refused (any answer but 303) while the cluster had a leader at
+    /// every look: none may be.
+    pub fn refused_with_a_leader(&self) -> u64 {
+        if self.leader_looks.1 == 0 {
+            self.votes.others(303)
+        } else {
+            0
+        }
     }
 
     /// Votes counted within the requests in flight at the end.

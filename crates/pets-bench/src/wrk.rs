@@ -50,6 +50,22 @@ impl Report {
         self.statuses.get(&status).copied().unwrap_or(0)
     }
 
+    /// Every status but `except`, with its count: "503 x 12, 500 x 1", or
+    /// "none".
+    pub fn besides(&self, except: u16) -> String {
+        let others: Vec<String> = self
+            .statuses
+            .iter()
+            .filter(|(s, _)| **s != except)
+            .map(|(s, n)| format!("{s} x {n}"))
+            .collect();
+        if others.is_empty() {
+            "none".into()
+        } else {
+            others.join(", ")
+        }
+    }
+
     pub fn others(&self, status: u16) -> u64 {
         self.statuses
             .iter()
