@@ -44,10 +44,11 @@ pub fn second(json: bool, at: u64, counts: &Counts, addresses: usize) {
         let mut err = std::io::stderr();
         let _ = write!(
             err,
-            "\r{at:>5}s  {:>6} req/s  {:>6.2}% ok  p99 {:>8.1} ms  {errors:>5} errors  {addresses} addresses ",
+            "\r{at:>5}s  {:>6} req/s  {:>6.2}% ok  p99 {:>8.1} ms  {errors:>5} errors  {addresses} {} ",
             counts.requests,
             counts.success_percent(),
             latency.p99,
+            if addresses == 1 { "address" } else { "addresses" },
         );
         let _ = err.flush();
     }

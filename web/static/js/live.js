@@ -85,7 +85,9 @@
       var li = list.querySelector('li[data-id="' + CSS.escape(r.id) + '"]') || list.appendChild(card(r));
       li.classList.remove('leaving');
       li.classList.toggle('unhealthy', !r.healthy);
-      li.querySelector('h3').textContent = r.task || r.host;
+      var heading = li.querySelector('h3');
+      heading.textContent = r.task || r.host;
+      heading.title = r.task || r.host;
       var values = { version: r.version, node: r.node || '-', slot: r.slot || '-', health: r.healthy ? 'healthy' : 'unhealthy', pets_served: r.pets_served, votes: r.votes, faults: faultText(r.faults || {}) };
       fields.forEach(function (f) { li.querySelector('[data-field="' + f + '"]').textContent = values[f]; });
     });
@@ -96,8 +98,11 @@
     });
     var quorum = document.getElementById('fleet-quorum');
     if (quorum) {
-      quorum.textContent = fleet.store.quorum ? 'Quorum: a leader is elected.' : 'No quorum: no leader, votes are refused.';
-      quorum.classList.toggle('lost', !fleet.store.quorum);
+      var q = fleet.store.quorum;
+      quorum.textContent = q === true ? 'Quorum: a leader is elected.'
+        : q === false ? 'No quorum: no server names a leader, so votes are refused.'
+        : 'Looking for the Consul servers: none has answered yet.';
+      quorum.classList.toggle('lost', q === false);
     }
     var servers = document.getElementById('fleet-servers');
     if (servers) {
@@ -140,6 +145,8 @@
     text('meter-ok', m.ok_percent);
     text('meter-failed', m.failed);
     text('meter-max', m.chart.max_rate);
+    var start = document.getElementById('meter-start');
+    if (start) start.hidden = m.active;
     var section = document.getElementById('meter');
     if (section) section.classList.toggle('failing', m.failed > 0);
     rects('meter-bars', m.chart.bars, false);

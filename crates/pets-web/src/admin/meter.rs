@@ -3,10 +3,12 @@
 //! `pets load` publishes its figures through the store every second; this
 //! module turns every driver's last five minutes into one [`MeterView`]: the
 //! sums ("0 of 12,400 requests failed"), each driver's totals since it
-//! started, and the chart's geometry (request rate as bars, the failed part
-//! of each bar in red with a mark above it, success % as a line). The
-//! geometry is computed here, so the page drawn on the server and the live
-//! script (which only copies numbers into the SVG) cannot disagree.
+//! started, and the chart's geometry, in two panels with an axis each: the
+//! request rate as bars (the failed part of each bar in red, with a mark
+//! above it) in requests a second, and below it the share that succeeded as
+//! a line from 0 to 100%. The geometry is computed here, so the page drawn
+//! on the server and the live script (which only copies numbers into the
+//! SVG) cannot disagree.
 //! `GET /api/meter` serves the view; the event stream sends it as `meter`.
 
 use axum::extract::State;
@@ -18,10 +20,13 @@ use time::OffsetDateTime;
 
 use crate::state::AppState;
 
-/// The chart's plot area inside its SVG view box (see `admin.html`).
-const PLOT_X: u64 = 40;
+/// The chart's panels inside its SVG view box (see `admin.html`): the rate
+/// above, the share that succeeded below, both 600 wide from `PLOT_X`.
+const PLOT_X: u64 = 48;
 const PLOT_Y: u64 = 14;
-const PLOT_HEIGHT: u64 = 120;
+const PLOT_HEIGHT: u64 = 100;
+const SHARE_Y: u64 = 140;
+const SHARE_HEIGHT: u64 = 50;
 /// Pixels per second: 300 s over 600 px.
 const STEP: u64 = 2;
 /// The smallest failure mark, so that one failed request still shows.
@@ -39,7 +44,8 @@ pub struct MeterView {
     pub window_s: u64,
     pub requests: u64,
     pub failed: u64,
-    /// Successes in the window, as a percentage with three decimals.
+    /// Successes in the window, as a percentage with three decimals and its
+    /// sign (`99.991%`); a dash when nothing was sent.
     pub ok_percent: String,
     /// Requests a second over the last few seconds.
     pub rate: u64,
@@ -120,8 +126,7 @@ impl MeterView {
                 WINDOW_S / 60
             )
         } else {
-            "No traffic is being measured: start `pets load` with DB set to this store \
-             (in the dev stack: docker service scale pets_load=1)."
+            "Nothing to measure yet: no traffic driver has sent anything in the last 5 minutes."
                 .to_owned()
         };
         Self {
@@ -170,7 +175,7 @@ impl Chart {
                     h: fh,
                 });
             }
-            let y = PLOT_Y + (s.requests - s.ok) * PLOT_HEIGHT / s.requests;
+            let y = SHARE_Y + (s.requests - s.ok) * SHARE_HEIGHT / s.requests;
             line.push_str(&format!(
                 "{}{} {} ",
                 if drawing { "L" } else { "M" },
@@ -215,13 +220,16 @@ pub fn thousands(n: u64) -> String {
 }
 
 /// `ok` of `all` as a percentage with three decimals, never rounded up to
-/// 100 while anything failed; 100 with nothing sent.
+/// 100 while anything failed; a dash with nothing sent, which is no success.
 fn percent(ok: u64, all: u64) -> String {
-    if all == 0 || ok == all {
-        return "100.000".to_owned();
+    if all == 0 {
+        return "–".to_owned();
+    }
+    if ok == all {
+        return "100.000%".to_owned();
     }
     let thousandths = ok * 100_000 / all;
-    format!("{}.{:03}", thousandths / 1000, thousandths % 1000)
+    format!("{}.{:03}%", thousandths / 1000, thousandths % 1000)
 }
 
 /// A Unix second as `HH:MM:SS` (UTC).
@@ -260,9 +268,14 @@ mod tests {
     fn no_driver_says_how_to_start_one() {
         let view = MeterView::new(&Meter::default(), 5_000);
         assert!(!view.active);
-        assert!(view.summary.contains("pets load"), "{}", view.summary);
+        assert!(
+            view.summary.contains("Nothing to measure"),
+            "{}",
+            view.summary
+        );
+        assert!(!view.summary.contains('`'), "plain words: {}", view.summary);
         assert!(view.chart.bars.is_empty() && view.chart.line.is_empty());
-        assert_eq!(view.ok_percent, "100.000");
+        assert_eq!(view.ok_percent, "–", "no 100% of nothing");
     }
 
     #[test]
@@ -275,7 +288,7 @@ mod tests {
             view.summary,
             "1 of 12,400 requests failed in the last 5 minutes"
         );
-        assert_eq!(view.ok_percent, "99.991");
+        assert_eq!(view.ok_percent, "99.991%");
         assert_eq!(view.chart.max_rate, 200);
         assert_eq!(view.chart.bars.len(), 100);
         assert_eq!(view.chart.fails.len(), 1, "the one failed second is marked");
@@ -309,11 +322,18 @@ mod tests {
             "{}",
             view.chart.line
         );
-        // The half-failed second is drawn at half height on the success line.
+        // The half-failed second is drawn halfway down the share's panel.
         assert!(view
             .chart
             .line
-            .contains(&format!(" {}", PLOT_Y + PLOT_HEIGHT / 2)));
+            .contains(&format!(" {}", SHARE_Y + SHARE_HEIGHT / 2)));
+        assert!(
+            view.chart
+                .bars
+                .iter()
+                .all(|b| b.y >= PLOT_Y && b.y + b.h <= PLOT_Y + PLOT_HEIGHT),
+            "bars in the rate's panel"
+        );
         let finished = MeterView::new(&meter(&seconds, true), 1_300);
         assert!(!finished.drivers[0].running);
         assert!(finished.drivers[0].summary.ends_with("(stopped)"));
@@ -325,10 +345,10 @@ mod tests {
         assert_eq!(thousands(999), "999");
         assert_eq!(thousands(12_400), "12,400");
         assert_eq!(thousands(1_234_567), "1,234,567");
-        assert_eq!(percent(99_999, 100_000), "99.999");
+        assert_eq!(percent(99_999, 100_000), "99.999%");
         assert_eq!(
             percent(999_999, 1_000_000),
-            "99.999",
+            "99.999%",
             "never 100 while one failed"
         );
         assert_eq!(nice_ceiling(0), 10);

@@ -8,7 +8,7 @@ use fantoccini::Locator;
 use pets_testkit::browser::Browser;
 use serde_json::json;
 
-use crate::helpers::{spawn_app_with, Env, Visitor};
+use crate::helpers::{spawn_app, spawn_app_with, Env, Visitor};
 
 #[tokio::test]
 async fn a_visitor_votes_and_sees_their_pet() {
@@ -216,6 +216,35 @@ async fn the_console_shows_the_fleet_and_injects_a_fault_from_a_card() {
         started.elapsed() >= Duration::from_millis(500),
         "and it is in force"
     );
+    // A replica in trouble is unmistakable: its card is outlined and tinted
+    // red, and says so in words.
+    let sick = reqwest::Client::new()
+        .put(format!("{}/health", apps[1].web))
+        .json(&json!({"healthy": false}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sick.status(), 200);
+    let second = "#fleet-cards li.replica:nth-child(2)";
+    assert_eq!(
+        browser
+            .wait_for_text(&format!("{second} [data-field=health]"), "UNHEALTHY")
+            .await,
+        "UNHEALTHY",
+        "in capitals, in red"
+    );
+    let card = browser.client.find(Locator::Css(second)).await.unwrap();
+    assert!(card
+        .attr("class")
+        .await
+        .unwrap()
+        .unwrap()
+        .contains("unhealthy"));
+    let outline = card.css_value("border-top-color").await.unwrap();
+    assert!(
+        outline.contains("214, 69, 69"),
+        "outlined in red: {outline}"
+    );
     browser.screenshot("admin-fleet.png").await;
     browser.close().await;
 }
@@ -300,11 +329,53 @@ async fn the_availability_meter_moves_and_marks_the_failures() {
         .unwrap()
         .len();
     assert!(marks >= 4, "the failed seconds are marked: {marks}");
+    assert_legend_visible(&browser).await;
     browser
         .client
         .execute("document.getElementById('meter').scrollIntoView()", vec![])
         .await
         .unwrap();
     browser.screenshot("admin-meter.png").await;
+    browser.close().await;
+}
+
+/// The meter's legend is on the page, not behind a hover: all three items
+/// shown.
+async fn assert_legend_visible(browser: &Browser) {
+    let items = browser
+        .client
+        .find_all(Locator::Css("#meter .legend li"))
+        .await
+        .unwrap();
+    assert_eq!(items.len(), 3, "requests, failed, share that succeeded");
+    for item in items {
+        assert!(
+            item.is_displayed().await.unwrap(),
+            "{:?}",
+            item.text().await
+        );
+    }
+}
+
+/// With no traffic the meter says there is nothing to measure and how to
+/// start some, shows no success rate of nothing, and keeps its legend.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_meter_without_traffic_says_there_is_nothing_to_measure() {
+    let app = spawn_app().await;
+    let browser = Browser::start().await;
+    browser.client.goto(&app.admin).await.unwrap();
+    let summary = browser.text("#meter-summary").await;
+    assert!(summary.starts_with("Nothing to measure"), "{summary}");
+    assert!(!summary.contains('`'), "{summary}");
+    assert_eq!(browser.text("#meter-ok").await, "–");
+    let start = browser.text("#meter-start").await;
+    assert!(start.contains("pets load"), "how to start some: {start}");
+    assert_legend_visible(&browser).await;
+    browser
+        .client
+        .execute("document.getElementById('meter').scrollIntoView()", vec![])
+        .await
+        .unwrap();
+    browser.screenshot("admin-meter-empty.png").await;
     browser.close().await;
 }
