@@ -111,3 +111,50 @@ fn hex(bytes: usize) -> String {
         .map(|_| format!("{:02x}", rand::random::<u8>()))
         .collect()
 }
+
+/// New voters from one address are held to `PETS_NEW_VOTERS_PER_MINUTE` (a
+/// minute's worth at once): past it a 429 page says when to try again. A
+/// voter pets knows is never held, nor is another address behind the same
+/// trusted proxy.
+#[tokio::test]
+async fn new_voters_from_one_address_are_held_to_the_rate() {
+    let app = spawn_app_with(
+        Env::default()
+            .with("PETS_NEW_VOTERS_PER_MINUTE", "5")
+            .with("PETS_TRUSTED_PROXIES", "127.0.0.1"),
+    )
+    .await;
+    let from = |address: &'static str| {
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .cookie_store(true)
+            .build()
+            .unwrap();
+        let url = app.vote_url();
+        move |choice: &'static str| {
+            let (client, url) = (client.clone(), url.clone());
+            async move {
+                client
+                    .post(url)
+                    .header("x-forwarded-for", address)
+                    .form(&[("name", "Ann"), ("vote", choice)])
+                    .send()
+                    .await
+                    .unwrap()
+            }
+        }
+    };
+    let known = from("198.51.100.7");
+    assert_eq!(known("a").await.status(), 303, "a voter, known from now on");
+    for _ in 0..4 {
+        assert_eq!(from("198.51.100.7")("a").await.status(), 303);
+    }
+    let held = from("198.51.100.7")("a").await;
+    assert_eq!(held.status(), 429, "the sixth new voter in a minute");
+    assert!(held.headers().contains_key("retry-after"));
+    let page = held.text().await.unwrap();
+    assert!(page.contains("Too many new voters"), "{page}");
+    assert_eq!(known("b").await.status(), 303, "a known voter moves freely");
+    assert_eq!(from("198.51.100.8")("c").await.status(), 303, "another address");
+    app.wait_for_votes([4, 1, 1]).await;
+}

@@ -25,6 +25,7 @@ async fn the_dev_stack_votes_heals_updates_and_rolls_back() {
     let _stack = Stack::deploy();
 
     let web = consul_elects_a_leader().await;
+    task_urls_names_every_web_task(&web);
     prometheus_scrapes_every_web_task().await;
     a_fleet_fault_reaches_every_task(&web).await;
     a_vote_counts_on_every_replica(&web).await;
@@ -33,6 +34,24 @@ async fn the_dev_stack_votes_heals_updates_and_rolls_back() {
     a_rolling_update_under_load_fails_no_request(tally).await;
     the_fleet_shows_the_new_version_only().await;
     broken_rolls_itself_back().await;
+}
+
+/// `scripts/task-urls.sh`, LAB.md's way to the tasks without a routing
+/// mesh, prints each web task's own address, the one the test uses.
+fn task_urls_names_every_web_task(web: &[Task]) {
+    let output = std::process::Command::new("scripts/task-urls.sh")
+        .arg(crate::stack::STACK)
+        .current_dir(crate::support::workspace())
+        .output()
+        .unwrap();
+    let printed = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{printed}");
+    for task in web {
+        let url = format!("pets http://{}:5000/", task.ip);
+        assert!(printed.contains(&url), "{url} in:\n{printed}");
+    }
+    let consul = printed.lines().filter(|l| l.contains("consul http://")).count();
+    assert_eq!(consul, 3, "the three Consul servers' UIs:\n{printed}");
 }
 
 /// Both web tasks answer, and pets sees the Consul leader.

@@ -32,6 +32,9 @@ impl Prod {
             ("CONSUL_IMAGE", "consul-local:1.8.7"),
             // Its image cannot be had here; see docs/LAB.md.
             ("PETS_VISUALIZER_REPLICAS", "0"),
+            // The lab's voters are anonymous first votes from this machine's
+            // one address, a flood by design: no limit on new voters.
+            ("PETS_NEW_VOTERS_PER_MINUTE", "0"),
         ];
         manager
             .docker_with(
