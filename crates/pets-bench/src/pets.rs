@@ -3,7 +3,7 @@
 //! small blocking HTTP/1.0 client that checks on them.
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -28,14 +28,6 @@ impl Drop for Running {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
-}
-
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// One blocking HTTP/1.0 exchange; returns status and body.
@@ -79,7 +71,7 @@ impl Pets {
         prefix: &str,
         log: &Path,
     ) -> anyhow::Result<(Self, Duration)> {
-        let (web, admin) = (free_port(), free_port());
+        let (web, admin) = (pets_testkit::free_port(), pets_testkit::free_port());
         let log = std::fs::File::create(log)?;
         let started = Instant::now();
         let child = Command::new(binary)
@@ -186,7 +178,7 @@ impl Resident {
 
 /// nginx (Debian's nginx-light) serving one file on a free port.
 pub fn start_nginx(dir: &Path, page: &str) -> anyhow::Result<(Running, SocketAddr)> {
-    let port = free_port();
+    let port = pets_testkit::free_port();
     std::fs::create_dir_all(dir.join("html"))?;
     std::fs::write(dir.join("html/index.html"), page)?;
     let conf = format!(

@@ -43,17 +43,9 @@ impl Drop for Driver {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 impl Driver {
     fn spawn() -> Self {
-        let port = free_port();
+        let port = crate::free_port();
         let name = format!("pets-chrome-{}-{port}", std::process::id());
         let (profile, log) = (
             std::env::temp_dir().join(&name),

@@ -2,7 +2,7 @@
 //! since it reads the whole process's resident memory: other tests running
 //! beside it would move the figure.
 
-use pets::memory::{collect, configure_allocator, PURGE_DELAY};
+use pets::allocator::{collect, configure_allocator, PURGE_DELAY};
 
 fn resident_kib() -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap();

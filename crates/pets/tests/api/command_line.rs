@@ -32,18 +32,9 @@ fn pets(args: &[&str], env: &[(&str, &str)]) -> (Output, Duration) {
     (child.wait_with_output().unwrap(), started.elapsed())
 }
 
-/// A port nobody holds now.
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 #[test]
 fn every_command_has_help_that_binds_nothing() {
-    let port = free_port().to_string();
+    let port = pets_testkit::free_port().to_string();
     // Each command pointed at `port`: had it started serving, the port
     // would be held, and the command would still be running.
     let env = [

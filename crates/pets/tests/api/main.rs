@@ -13,6 +13,7 @@ mod fold;
 mod hardening;
 mod health;
 mod helpers;
+mod layout;
 mod limits;
 mod load;
 mod logs;

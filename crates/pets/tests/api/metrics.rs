@@ -132,7 +132,7 @@ async fn a_real_prometheus_sums_the_replicas_votes_to_the_tally() {
         targets.join(", ")
     );
     std::fs::write(dir.join("prometheus.yml"), config).unwrap();
-    let listen = format!("127.0.0.1:{}", free_port());
+    let listen = format!("127.0.0.1:{}", pets_testkit::free_port());
     let _prometheus = tokio::process::Command::new("prometheus")
         .arg(format!(
             "--config.file={}",
@@ -212,12 +212,4 @@ async fn a_real_prometheus_sums_the_replicas_votes_to_the_tally() {
     .await;
     assert!(per_node.iter().all(|r| r["metric"]["node"].is_string()));
     let _ = std::fs::remove_dir_all(&dir);
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }

@@ -155,6 +155,10 @@ async fn new_voters_from_one_address_are_held_to_the_rate() {
     let page = held.text().await.unwrap();
     assert!(page.contains("Too many new voters"), "{page}");
     assert_eq!(known("b").await.status(), 303, "a known voter moves freely");
-    assert_eq!(from("198.51.100.8")("c").await.status(), 303, "another address");
+    assert_eq!(
+        from("198.51.100.8")("c").await.status(),
+        303,
+        "another address"
+    );
     app.wait_for_votes([4, 1, 1]).await;
 }

@@ -12,6 +12,7 @@
 
 mod engine;
 mod image;
+mod rollout;
 mod stack;
-mod support;
+use pets_testkit::docker as support;
 mod swarm;

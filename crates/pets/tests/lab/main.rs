@@ -9,9 +9,7 @@
 //! routes this machine to each node's `docker_gwbridge`, so the tests reach
 //! every task at its own address, as on the one-node Swarm.
 
-#[allow(dead_code)]
-#[path = "../docker/support.rs"]
-mod support;
+use pets_testkit::docker as support;
 
 mod node;
 mod prod;

@@ -1,9 +1,7 @@
 //! Pets as a Service on the real Docker engine: instances made, reached
 //! through the proxy by `Host`, isolated, limited, expired and adopted.
 
-#[path = "../docker/support.rs"]
-#[allow(dead_code)]
-mod support;
+use pets_testkit::docker as support;
 
 mod helpers;
 

@@ -1,13 +1,16 @@
-//! Running docker, building the images once, and the one label by which the
-//! suite marks what it makes on the engine (so `scripts/reset-engine.sh`
-//! and the next run can find leftovers of an interrupted one).
+//! What the Docker, lab and Pets as a Service tests share: running docker
+//! (on this engine or a lab node's), building the images once, reaching a
+//! Swarm task without the routing mesh, the stacks' deploy and update
+//! lines, and the one label by which the suite marks what it makes on the
+//! engine (so `scripts/reset-engine.sh` and the next run can find leftovers
+//! of an interrupted one).
 
 use std::path::PathBuf;
 use std::process::Command;
 use std::sync::OnceLock;
 use std::time::Duration;
 
-pub use pets_testkit::eventually;
+pub use crate::eventually;
 
 /// The label on every container and Swarm node the suite makes.
 pub const TEST_LABEL: &str = "org.pets.test";
@@ -41,7 +44,6 @@ impl Engine {
 
     /// The engine listening at `host` (`tcp://10.200.0.11:2375`): a node
     /// of the lab (`tests/lab`).
-    #[allow(dead_code)]
     pub fn at(host: String) -> Self {
         Self { host: Some(host) }
     }
@@ -279,7 +281,6 @@ pub async fn vote_at(base: &str, name: &str, choice: &str) -> u16 {
 
 /// The `pets_admin` session cookie a login's answer sets, as `name=value`
 /// (for the lab's and Pets as a Service's consoles).
-#[allow(dead_code)]
 pub fn session_cookie(answer: &reqwest::Response) -> Option<String> {
     answer
         .headers()

@@ -1,0 +1,174 @@
+//! The dev stack's releases, the end of the Swarm test: a rolling update to
+//! 2.0 under `pets load` that fails no request, the console's fleet on the
+//! new version only, and `broken` rolled back by Swarm itself.
+
+use std::time::Duration;
+
+use pets_testkit::holds;
+
+use crate::stack::{tasks, update_state, Stack, Task};
+use crate::support::{
+    docker, eventually, http, image_update_args, no_request_failed, page, report_voters,
+    try_docker, try_get_json,
+};
+use crate::swarm::{running_web_tasks, votes};
+
+/// A rolling update to 2.0 under `pets load`, the stack's `load` service
+/// scaled to 1, as the lab does it: the console's availability meter moves,
+/// and once the driver stops, its figures (on the console and in its report)
+/// say how many requests failed: the target is none. The tally gains exactly
+/// the driver's voters.
+pub(crate) async fn a_rolling_update_under_load_fails_no_request(tally: [u64; 3]) {
+    let load = Stack::service("load");
+    docker(&["service", "scale", "--detach", &format!("{load}=1")]);
+    let web = running_web_tasks(2).await;
+    let meter_at = |task: &Task| format!("http://{}:7000/api/meter", task.ip);
+    let moving = eventually(Duration::from_secs(90), "the meter moving", || async {
+        holds(try_get_json(&meter_at(&web[0])).await?, |m| {
+            m["rate"].as_u64() >= Some(20) && m["drivers"][0]["running"] == true
+        })
+    })
+    .await;
+    eprintln!("the meter, before the update: {}", moving["summary"]);
+    // Blocks until the update converges: off the runtime's threads.
+    tokio::task::spawn_blocking(|| {
+        let update = image_update_args("pets:2.0", &Stack::service("web"), true);
+        docker(&update.iter().map(String::as_str).collect::<Vec<_>>())
+    })
+    .await
+    .unwrap();
+    // Traffic on 2.0 alone for a while, then the driver stops and reports.
+    // SIGTERM to its container, as `docker service scale` would send, but
+    // the stopped container (and so its report) stays until the scale to 0.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let filter = format!("label=com.docker.swarm.service.name={load}");
+    let driver_container = docker(&["ps", "-q", "--filter", &filter]);
+    docker(&["kill", "--signal", "TERM", driver_container.trim()]);
+    let report = eventually(Duration::from_secs(30), "the driver's report", || async {
+        holds(try_docker(&["logs", driver_container.trim()])?, |l| {
+            l.contains(" voters)")
+        })
+    })
+    .await;
+    let web = running_web_tasks(2).await;
+    let meter = eventually(
+        Duration::from_secs(30),
+        "the driver's last figures",
+        || async {
+            holds(try_get_json(&meter_at(&web[1])).await?, |m| {
+                m["drivers"][0]["running"] == false
+            })
+        },
+    )
+    .await;
+    docker(&["service", "scale", "--detach", &format!("{load}=0")]);
+    if meter["drivers"][0]["failed"].as_u64() != Some(0) {
+        explain_failures();
+    }
+    no_request_failed("rolling update 1.0 -> 2.0 under pets load", &meter, &report);
+    for task in &web {
+        let page = page(task, "/vote").await;
+        assert!(page.contains("version 2.0") && page.contains("theme-night"));
+    }
+    let voters = report_voters(&report);
+    let expected = tally.iter().sum::<u64>() + voters;
+    let url = format!("http://{}:7000/api/results", web[0].ip);
+    eventually(
+        Duration::from_secs(5),
+        "every vote before and during the update counted, once",
+        || async {
+            holds(
+                votes(&try_get_json(&url).await?).iter().sum::<u64>(),
+                |&n| n == expected,
+            )
+        },
+    )
+    .await;
+}
+
+/// After the update to 2.0 the console's fleet shows two 2.0 replicas: the
+/// 1.0 cards left as their tasks stopped.
+pub(crate) async fn the_fleet_shows_the_new_version_only() {
+    let web = running_web_tasks(2).await;
+    let url = format!("http://{}:7000/api/fleet", web[0].ip);
+    eventually(Duration::from_secs(30), "only 2.0 in the fleet", || async {
+        let fleet = try_get_json(&url).await?;
+        let versions: Vec<String> = fleet["replicas"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|r| r["version"].as_str().map(str::to_owned))
+            .collect();
+        holds(versions, |v| v == &["2.0", "2.0"])
+    })
+    .await;
+}
+
+/// An update to `broken` looks fine at first (its task answers `/health`
+/// with 200), then fails its health check 20 s after start, inside the
+/// update's monitor period, and Swarm rolls it back by itself, to 2.0.
+pub(crate) async fn broken_rolls_itself_back() {
+    let update = image_update_args("pets:broken", &Stack::service("web"), false);
+    docker(&update.iter().map(String::as_str).collect::<Vec<_>>());
+    let client = http();
+    eventually(Duration::from_secs(90), "a healthy broken task", || async {
+        for task in tasks("web")? {
+            let base = format!("http://{}:5000", task.ip);
+            let Ok(vote) = client.get(format!("{base}/vote")).send().await else {
+                continue;
+            };
+            let page = vote.text().await.unwrap_or_default();
+            let health = client.get(format!("{base}/health")).send().await;
+            if page.contains("version broken") && health.is_ok_and(|h| h.status() == 200) {
+                return Ok(());
+            }
+        }
+        Err("no broken task answering 200 yet".to_owned())
+    })
+    .await;
+    let state = eventually(Duration::from_secs(240), "automatic rollback", || async {
+        holds(update_state("web"), |s| {
+            matches!(s.as_str(), "rollback_completed" | "rollback_paused")
+        })
+    })
+    .await;
+    assert_eq!(state, "rollback_completed");
+    let image = docker(&[
+        "service",
+        "inspect",
+        "-f",
+        "{{.Spec.TaskTemplate.ContainerSpec.Image}}",
+        &Stack::service("web"),
+    ]);
+    assert!(image.starts_with("pets:2.0"), "back on 2.0: {image}");
+    let web = running_web_tasks(2).await;
+    assert!(page(&web[0], "/vote").await.contains("version 2.0"));
+}
+
+/// Prints what the web tasks warned of and what Consul said about its
+/// leader, so that a failed request during the update can be traced to its
+/// cause in the test's output.
+fn explain_failures() {
+    for (service, wanted) in [
+        ("web", &["WARN", "ERROR"][..]),
+        ("db", &["leader", "election", "Failed", "ERROR"][..]),
+    ] {
+        // Tasks log to both streams: read both.
+        let logs = std::process::Command::new("docker")
+            .args(["service", "logs", "--raw", &Stack::service(service)])
+            .output()
+            .map(|o| {
+                String::from_utf8_lossy(&o.stdout).into_owned()
+                    + &String::from_utf8_lossy(&o.stderr)
+            })
+            .unwrap_or_else(|e| format!("cannot run docker: {e}"));
+        let lines: Vec<&str> = logs
+            .lines()
+            .filter(|l| wanted.iter().any(|w| l.contains(w)))
+            .collect();
+        eprintln!("{service}'s logs, {wanted:?} lines, the last 40:");
+        for line in &lines[lines.len().saturating_sub(40)..] {
+            eprintln!("  {line}");
+        }
+    }
+}
