@@ -20,6 +20,7 @@ use crate::publish::Publisher;
 use crate::report::{self, Report};
 use crate::tally::{Counts, Outcome};
 use crate::targets::Addresses;
+use pets_store::sync::Locked;
 
 /// How long one request may take before it counts as a timeout.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
@@ -118,7 +119,7 @@ pub async fn run(options: LoadOptions, publisher: Option<MeterPublisher>) -> Rep
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
+    m.locked()
 }
 
 struct Job {

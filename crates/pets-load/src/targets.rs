@@ -8,6 +8,7 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use crate::options::Target;
+use pets_store::sync::ReadWrite;
 
 /// How often names are looked up again.
 pub const RESOLVE_EVERY: Duration = Duration::from_secs(3);
@@ -37,7 +38,7 @@ impl Addresses {
                 };
                 let found = resolve(&targets).await;
                 if !found.is_empty() {
-                    *current.write().unwrap_or_else(|e| e.into_inner()) = found;
+                    *current.write_now() = found;
                 }
             }
         });
@@ -46,12 +47,12 @@ impl Addresses {
 
     async fn refresh(&self, targets: &[Target]) {
         let found = resolve(targets).await;
-        *self.current.write().unwrap_or_else(|e| e.into_inner()) = found;
+        *self.current.write_now() = found;
     }
 
     /// The next address in turn, if any is known.
     pub fn next(&self) -> Option<SocketAddr> {
-        let current = self.current.read().unwrap_or_else(|e| e.into_inner());
+        let current = self.current.read_now();
         if current.is_empty() {
             return None;
         }
@@ -60,7 +61,7 @@ impl Addresses {
     }
 
     pub fn count(&self) -> usize {
-        self.current.read().unwrap_or_else(|e| e.into_inner()).len()
+        self.current.read_now().len()
     }
 }
 

@@ -4,32 +4,38 @@
 //! [`settings`] is what it runs with; [`engine`] is the seam to the Docker
 //! engine (containers, their networks and volumes, labelled so the engine
 //! holds all the state); [`registry`] applies the service's rules over it
-//! (the cap, one instance per client, rate limits, expiry); [`app`] serves
-//! the landing and waiting pages and, through [`proxy`], the instances by
-//! `Host`, and [`admin`] the operator console. The `pets` binary wires these (`pets paas`) and serves the router
-//! on its hardened server.
+//! (the cap, one instance per client, rate limits, expiry); [`state`] is
+//! what the handlers share. [`app`] dispatches by `Host`: the service's own
+//! pages ([`visitors`], and [`operator`], the console behind its [`gate`]),
+//! and the instances through [`proxy`]. The `pets` binary wires these
+//! (`pets paas`) and serves the router on its hardened server, until its
+//! one cancellation token stops [`expire`] and the server.
 
-pub mod admin;
 pub mod app;
 pub mod engine;
+pub mod gate;
 pub mod host;
 pub mod id;
 mod limits;
+pub mod operator;
 pub mod pages;
 mod password;
 pub mod proxy;
 pub mod registry;
 pub mod settings;
+pub mod state;
+pub mod visitors;
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
 
-pub use app::{router, Paas};
+pub use app::router;
 pub use engine::docker::DockerEngine;
 pub use registry::{Registry, Rules};
 pub use settings::PaasSettings;
+pub use state::Paas;
 
 /// How often expiry is checked.
 const REAP_EVERY: Duration = Duration::from_secs(1);
@@ -48,16 +54,12 @@ impl From<&PaasSettings> for Rules {
     }
 }
 
-/// Removes instances as their time comes, until `stop` turns true.
-pub async fn expire(registry: Arc<Registry>, mut stop: watch::Receiver<bool>) {
+/// Removes instances as their time comes, until `stop` is cancelled.
+pub async fn expire(registry: Arc<Registry>, stop: CancellationToken) {
     let mut tick = tokio::time::interval(REAP_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last_resync = tokio::time::Instant::now();
-    loop {
-        tokio::select! {
-            _ = tick.tick() => {}
-            _ = stop.wait_for(|s| *s) => return,
-        }
+    while stop.run_until_cancelled(tick.tick()).await.is_some() {
         registry.reap(SystemTime::now()).await;
         if last_resync.elapsed() >= RESYNC_EVERY {
             last_resync = tokio::time::Instant::now();

@@ -52,6 +52,18 @@ pub async fn asset(content_type: &'static str, body: &'static str) -> Response {
         .into_response()
 }
 
+/// The page for a name that is no instance: never was, or its time is up.
+pub fn no_such_pets(home: &str) -> Response {
+    Message {
+        status: StatusCode::NOT_FOUND,
+        title: "No such pets",
+        message: "There is no pets at this address: it never existed, or its time is up.".into(),
+        link: None,
+        home,
+    }
+    .into_response()
+}
+
 /// A page that says what happened, with an optional link onwards.
 pub struct Message<'a> {
     pub status: StatusCode,

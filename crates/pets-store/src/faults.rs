@@ -77,6 +77,69 @@ pub struct FaultCommand {
     pub clear: bool,
 }
 
+/// A command's numbers as someone asked for them, before they are checked:
+/// what [`FaultCommand::checked`] turns into a command. Field names are the
+/// API's, and appear in what a refusal says.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FaultAsk {
+    pub latency_ms: Option<u64>,
+    pub error_percent: Option<u64>,
+    pub unhealthy_after_s: Option<u64>,
+    pub memory_mib: Option<u64>,
+    pub cpu_seconds: Option<u64>,
+    pub crash: bool,
+    pub clear: bool,
+}
+
+/// Why a command was refused: which field, and what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{problem}")]
+pub struct FaultRefused {
+    /// The field at fault (`latency_ms`, …), or `None` for the whole.
+    pub field: Option<&'static str>,
+    pub problem: String,
+}
+
+impl FaultCommand {
+    /// The one place fault commands are checked, whoever asks (the console,
+    /// the API, the faults set at start): every number within its bound, at
+    /// least one fault or a clear, and a clear alone.
+    pub fn checked(ask: FaultAsk) -> Result<Self, FaultRefused> {
+        let within = |field: &'static str, value: Option<u64>, max: u64| match value {
+            Some(v) if v > max => Err(FaultRefused {
+                field: Some(field),
+                problem: format!("`{field}` must be at most {max}, not {v}"),
+            }),
+            _ => Ok(value),
+        };
+        let command = FaultCommand {
+            spec: FaultSpec {
+                latency_ms: within("latency_ms", ask.latency_ms, MAX_LATENCY_MS)?,
+                error_percent: within("error_percent", ask.error_percent, 100)?.map(|p| p as u8),
+                unhealthy_after_s: within(
+                    "unhealthy_after_s",
+                    ask.unhealthy_after_s,
+                    MAX_UNHEALTHY_AFTER_S,
+                )?,
+                memory_mib: within("memory_mib", ask.memory_mib, MAX_MEMORY_MIB)?,
+            },
+            crash: ask.crash,
+            cpu_seconds: within("cpu_seconds", ask.cpu_seconds, MAX_CPU_SECONDS)?,
+            clear: ask.clear,
+        };
+        let faults = !command.spec.is_empty() || command.crash || command.cpu_seconds.is_some();
+        let whole = |problem: &str| FaultRefused {
+            field: None,
+            problem: problem.into(),
+        };
+        match (faults, command.clear) {
+            (false, false) => Err(whole("Name a fault to set (latency_ms, error_percent, unhealthy_after_s, crash, cpu_seconds, memory_mib) or \"clear\": true.")),
+            (true, true) => Err(whole("\"clear\" takes every fault off; send it without other faults.")),
+            _ => Ok(command),
+        }
+    }
+}
+
 /// What the store keeps for one target.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FaultOrder {
@@ -131,13 +194,6 @@ pub struct ActiveFaults {
     /// While a CPU burn runs: when it ends, RFC 3339.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cpu_until: Option<String>,
-}
-
-/// Unix milliseconds now.
-pub fn unix_millis() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
 }
 
 #[cfg(test)]

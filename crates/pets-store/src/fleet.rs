@@ -8,12 +8,14 @@
 //! long as its replica's session, and one not renewed for [`GONE_AFTER`] is
 //! no longer shown even before Consul removes it.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
-use crate::faults::ActiveFaults;
 use serde::{Deserialize, Serialize};
+use tokio::sync::watch;
+
+use crate::clock::now_rfc3339;
+use crate::faults::ActiveFaults;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
@@ -80,7 +82,7 @@ pub struct ServerInfo {
 /// The store's side of the fleet.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct FleetStore {
-    pub kind: crate::store::StoreKind,
+    pub kind: crate::snapshot::StoreKind,
     pub leader: Option<String>,
     pub servers: Vec<ServerInfo>,
     /// Whether a server pets reaches names a leader (a cluster without a
@@ -115,39 +117,81 @@ impl Fleet {
     }
 }
 
-/// What a store needs to keep this replica's record: who it is, and the
-/// web layer's health flag and faults, read whenever the record is written.
+/// How this replica is now, as the web layer says: its health and the
+/// faults in force.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplicaState {
+    pub healthy: bool,
+    pub faults: ActiveFaults,
+}
+
+impl Default for ReplicaState {
+    fn default() -> Self {
+        Self {
+            healthy: true,
+            faults: ActiveFaults::default(),
+        }
+    }
+}
+
+/// The web layer's side of this replica's record: it pushes each change of
+/// health or faults here, and the store, which holds the other end, writes
+/// the record again at once. Cheap to clone; every clone pushes to the same.
+#[derive(Clone)]
+pub struct Presence(Arc<watch::Sender<ReplicaState>>);
+
+impl Default for Presence {
+    fn default() -> Self {
+        Self(Arc::new(watch::Sender::new(ReplicaState::default())))
+    }
+}
+
+impl Presence {
+    pub fn set_healthy(&self, healthy: bool) {
+        self.0
+            .send_if_modified(|s| std::mem::replace(&mut s.healthy, healthy) != healthy);
+    }
+
+    pub fn set_faults(&self, faults: ActiveFaults) {
+        self.0.send_if_modified(|s| {
+            let changed = s.faults != faults;
+            s.faults = faults;
+            changed
+        });
+    }
+
+    /// As last pushed.
+    pub fn current(&self) -> ReplicaState {
+        self.0.borrow().clone()
+    }
+
+    /// The store's end.
+    pub fn subscribe(&self) -> watch::Receiver<ReplicaState> {
+        self.0.subscribe()
+    }
+}
+
+/// What a store needs to keep this replica's record: who it is, and how it
+/// is, changing as the web layer pushes it.
 #[derive(Clone)]
 pub struct Registration {
     pub identity: ReplicaIdentity,
-    pub healthy: Arc<AtomicBool>,
-    pub faults: Arc<Mutex<ActiveFaults>>,
+    pub state: watch::Receiver<ReplicaState>,
 }
 
 impl Registration {
     /// The record as of now.
     pub fn record(&self, pets_served: u64, votes: u64) -> ReplicaRecord {
+        let state = self.state.borrow().clone();
         ReplicaRecord {
             identity: self.identity.clone(),
-            healthy: self.healthy.load(Ordering::Relaxed),
+            healthy: state.healthy,
             last_seen: now_rfc3339(),
             pets_served,
             votes,
-            faults: self
-                .faults
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .clone(),
+            faults: state.faults,
         }
     }
-}
-
-/// The current time, RFC 3339, to the second.
-pub fn now_rfc3339() -> String {
-    let now = OffsetDateTime::now_utc()
-        .replace_nanosecond(0)
-        .unwrap_or_else(|_| OffsetDateTime::now_utc());
-    now.format(&Rfc3339).unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -162,8 +206,7 @@ mod tests {
                 slot: Some(slot.into()),
                 ..ReplicaIdentity::default()
             },
-            healthy: Arc::new(AtomicBool::new(true)),
-            faults: Arc::default(),
+            state: Presence::default().subscribe(),
         };
         registration.record(0, 0)
     }
@@ -178,6 +221,27 @@ mod tests {
         let json = serde_json::to_value(&r).unwrap();
         assert_eq!(json["id"], "a", "the identity is flattened");
         assert_eq!(json["faults"], serde_json::json!({}));
+    }
+
+    #[test]
+    fn a_change_pushed_reaches_the_store_and_a_repeat_does_not() {
+        let presence = Presence::default();
+        let mut store_end = presence.subscribe();
+        presence.set_healthy(true);
+        assert!(!store_end.has_changed().unwrap(), "already healthy");
+        presence.set_healthy(false);
+        assert!(store_end.has_changed().unwrap());
+        assert!(!store_end.borrow_and_update().healthy);
+        let faults = ActiveFaults {
+            cpu_until: Some("soon".into()),
+            ..ActiveFaults::default()
+        };
+        presence.clone().set_faults(faults.clone());
+        assert!(
+            store_end.has_changed().unwrap(),
+            "a clone pushes to the same"
+        );
+        assert_eq!(presence.current().faults, faults);
     }
 
     #[test]

@@ -7,6 +7,7 @@
 //! [`domain`] are parsed once at the edge, so a store only ever sees valid
 //! voter ids, names and choices.
 
+pub mod clock;
 pub mod consul;
 pub mod domain;
 pub mod faults;
@@ -14,13 +15,19 @@ pub mod fleet;
 mod memory;
 pub mod meter;
 mod revoked;
+mod snapshot;
 mod store;
+pub mod sync;
 
+pub use clock::{minute_now, now_rfc3339, unix_millis, unix_now};
 pub use consul::{ConsulSettings, ConsulStore, MeterPublisher, TargetError, Targets};
 pub use domain::{Ballot, BallotRef, PetChoice, Receipt, VoterId, VoterKey, VoterName};
 pub use faults::{ActiveFaults, FaultCommand, FaultOrder, FaultOrders, FaultSpec, FaultTarget};
-pub use fleet::{Fleet, Registration, ReplicaIdentity, ReplicaRecord, ServerInfo};
+pub use fleet::{
+    Fleet, Presence, Registration, ReplicaIdentity, ReplicaRecord, ReplicaState, ServerInfo,
+};
 pub use memory::MemoryStore;
 pub use meter::{DriverSeries, Meter, MeterSecond};
 pub use revoked::RevokedSessions;
-pub use store::{minute_now, unix_now, Snapshot, Store, StoreError, StoreKind, StoreStatus, Tally};
+pub use snapshot::{Snapshot, StoreKind, StoreStatus, Tally};
+pub use store::{FaultOrderStore, FleetRoster, SessionStore, Store, StoreError, VoteStore};

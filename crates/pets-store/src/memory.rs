@@ -10,11 +10,14 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 use tokio::sync::watch;
 
+use crate::clock::minute_now;
 use crate::domain::{Ballot, PetChoice, Receipt, VoterId, VoterKey};
 use crate::faults::{FaultCommand, FaultOrder, FaultOrders, FaultTarget};
 use crate::fleet::{Fleet, FleetStore, Registration};
 use crate::revoked::RevokedSessions;
-use crate::store::{minute_now, Snapshot, Store, StoreError, StoreKind, StoreStatus, Tally};
+use crate::snapshot::{Snapshot, StoreKind, StoreStatus, Tally};
+use crate::store::{FaultOrderStore, FleetRoster, SessionStore, Store, StoreError, VoteStore};
+use crate::sync::Locked;
 
 pub struct MemoryStore {
     ballots: Mutex<Ballots>,
@@ -73,7 +76,7 @@ impl MemoryStore {
     }
 
     fn tally(&self) -> Tally {
-        let votes = self.ballots.lock().unwrap_or_else(|e| e.into_inner()).votes;
+        let votes = self.ballots.locked().votes;
         Tally {
             votes,
             pets_served: self.served.load(Ordering::Relaxed),
@@ -88,10 +91,10 @@ impl Default for MemoryStore {
 }
 
 #[async_trait]
-impl Store for MemoryStore {
+impl VoteStore for MemoryStore {
     async fn cast_vote(&self, ballot: Ballot) -> Result<Receipt, StoreError> {
         {
-            let mut ballots = self.ballots.lock().unwrap_or_else(|e| e.into_inner());
+            let mut ballots = self.ballots.locked();
             if ballots.by_voter.len() >= MAX_VOTERS && !ballots.by_voter.contains_key(&ballot.voter)
             {
                 return Err(StoreError::Unavailable(format!(
@@ -132,15 +135,10 @@ impl Store for MemoryStore {
     fn changes(&self) -> watch::Receiver<Snapshot> {
         self.changes.subscribe()
     }
+}
 
-    fn kind(&self) -> StoreKind {
-        StoreKind::Memory
-    }
-
-    fn describe(&self) -> String {
-        "embedded in-memory store (this replica only; set DB to share votes)".into()
-    }
-
+#[async_trait]
+impl SessionStore for MemoryStore {
     async fn revoke_session(&self, id: &str, until: u64) -> Result<(), StoreError> {
         self.revoked.revoke(id, until);
         Ok(())
@@ -151,7 +149,7 @@ impl Store for MemoryStore {
     }
 
     async fn login_failed(&self) {
-        let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        let mut failures = self.failures.locked();
         let minute = minute_now();
         if failures.0 != minute {
             *failures = (minute, 0);
@@ -160,23 +158,23 @@ impl Store for MemoryStore {
     }
 
     fn login_failures(&self) -> u64 {
-        let failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        let failures = self.failures.locked();
         if failures.0 == minute_now() {
             failures.1
         } else {
             0
         }
     }
+}
 
+impl FleetRoster for MemoryStore {
     fn register(&self, registration: Registration) {
-        *self.me.lock().unwrap_or_else(|e| e.into_inner()) = Some(registration);
+        *self.me.locked() = Some(registration);
     }
-
-    fn touch(&self) {}
 
     /// The fleet is this process alone.
     fn fleet(&self) -> Fleet {
-        let me = self.me.lock().unwrap_or_else(|e| e.into_inner());
+        let me = self.me.locked();
         Fleet {
             replicas: me
                 .iter()
@@ -189,19 +187,17 @@ impl Store for MemoryStore {
             },
         }
     }
+}
 
+#[async_trait]
+impl FaultOrderStore for MemoryStore {
     async fn order_faults(
         &self,
         target: &FaultTarget,
         command: &FaultCommand,
     ) -> Result<(), StoreError> {
-        let own_id = self
-            .me
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .as_ref()
-            .map(|r| r.identity.id.clone());
-        let now = crate::faults::unix_millis();
+        let own_id = self.me.locked().as_ref().map(|r| r.identity.id.clone());
+        let now = crate::clock::unix_millis();
         let mut found = true;
         self.faults.send_modify(|orders| {
             let slot = match target {
@@ -224,6 +220,17 @@ impl Store for MemoryStore {
     fn fault_orders(&self) -> watch::Receiver<FaultOrders> {
         self.faults.subscribe()
     }
+}
+
+#[async_trait]
+impl Store for MemoryStore {
+    fn kind(&self) -> StoreKind {
+        StoreKind::Memory
+    }
+
+    fn describe(&self) -> String {
+        "embedded in-memory store (this replica only; set DB to share votes)".into()
+    }
 
     async fn shutdown(&self) {}
 }
@@ -231,8 +238,8 @@ impl Store for MemoryStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::clock::unix_now;
     use crate::domain::VoterName;
-    use crate::store::unix_now;
 
     fn ballot(voter: VoterId, choice: PetChoice) -> Ballot {
         Ballot {

@@ -6,7 +6,8 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use crate::store::unix_now;
+use crate::clock::unix_now;
+use crate::sync::Locked;
 
 #[derive(Default)]
 pub struct RevokedSessions {
@@ -18,14 +19,14 @@ impl RevokedSessions {
     /// Ends session `id`, which would have lasted until `until`; forgets the
     /// ones whose time is up meanwhile.
     pub fn revoke(&self, id: &str, until: u64) {
-        let mut revoked = self.until.lock().unwrap_or_else(|e| e.into_inner());
+        let mut revoked = self.until.locked();
         let now = unix_now();
         revoked.retain(|_, &mut until| until > now);
         revoked.insert(id.to_owned(), until);
     }
 
     pub fn is_revoked(&self, id: &str) -> bool {
-        let revoked = self.until.lock().unwrap_or_else(|e| e.into_inner());
+        let revoked = self.until.locked();
         revoked.get(id).is_some_and(|&until| until > unix_now())
     }
 }

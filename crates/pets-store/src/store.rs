@@ -6,72 +6,13 @@
 //! never means a change there.
 
 use async_trait::async_trait;
-use serde::Serialize;
 use tokio::sync::watch;
 
-use crate::domain::{Ballot, PetChoice, Receipt, VoterKey};
+use crate::domain::{Ballot, Receipt, VoterKey};
 use crate::faults::{FaultCommand, FaultOrders, FaultTarget};
 use crate::fleet::{Fleet, Registration};
 use crate::meter::Meter;
-
-/// Votes per option and pets served, across every replica.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-pub struct Tally {
-    pub votes: [u64; 3],
-    pub pets_served: u64,
-}
-
-impl Tally {
-    pub fn votes_for(&self, choice: PetChoice) -> u64 {
-        self.votes[choice.index()]
-    }
-
-    pub fn total_votes(&self) -> u64 {
-        self.votes.iter().sum()
-    }
-}
-
-/// Which kind of store this is.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum StoreKind {
-    /// In this process only.
-    #[default]
-    Memory,
-    /// A Consul cluster shared by every replica.
-    Consul,
-}
-
-impl StoreKind {
-    /// Whether replicas share votes through this store.
-    pub fn shared(self) -> bool {
-        matches!(self, Self::Consul)
-    }
-}
-
-/// What the admin console shows about the store.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct StoreStatus {
-    pub kind: StoreKind,
-    /// The addresses this replica talks to.
-    pub endpoints: Vec<String>,
-    /// The cluster's servers, as the cluster reports them.
-    pub servers: Vec<String>,
-    pub leader: Option<String>,
-    /// The last failure talking to the store, with how long ago it happened.
-    pub last_error: Option<String>,
-    /// True while the last exchange with the store succeeded.
-    pub reachable: bool,
-}
-
-/// The results as the store knows them.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct Snapshot {
-    pub tally: Tally,
-    /// True when the store could not be read and the tally is the last known.
-    pub stale: bool,
-    pub status: StoreStatus,
-}
+use crate::snapshot::{Snapshot, StoreKind};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -84,9 +25,10 @@ pub enum StoreError {
     NoSuchReplica,
 }
 
-/// A place to keep votes and the pets-served counter.
+/// The votes and pets served: recording them, and the snapshot of the
+/// results every page and the console read.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait VoteStore: Send + Sync {
     /// Records a ballot, moving the voter's earlier vote if there was one.
     /// Returns only once the vote is durable, with what the voter must keep
     /// for later votes; an error means it was not recorded and will not
@@ -114,12 +56,11 @@ pub trait Store: Send + Sync + 'static {
     /// Changes whenever the snapshot does (votes, other replicas' counts, the
     /// store's state); this replica's own page views alone do not wake it.
     fn changes(&self) -> watch::Receiver<Snapshot>;
+}
 
-    fn kind(&self) -> StoreKind;
-
-    /// A one-line description for the start-up log.
-    fn describe(&self) -> String;
-
+/// What the admin console's login shares between replicas.
+#[async_trait]
+pub trait SessionStore: Send + Sync {
     /// Ends an admin session for every replica, until `until` (Unix
     /// seconds, when it would have expired anyway).
     async fn revoke_session(&self, id: &str, until: u64) -> Result<(), StoreError>;
@@ -133,20 +74,24 @@ pub trait Store: Send + Sync + 'static {
     /// Failed admin logins in the current minute, across replicas, as last
     /// known. No I/O.
     fn login_failures(&self) -> u64;
+}
 
-    /// Starts keeping this replica's record, for the fleet. Called once, at
-    /// start.
+/// Every replica's record: this one's kept, everyone's read.
+pub trait FleetRoster: Send + Sync {
+    /// Starts keeping this replica's record, for the fleet, written again
+    /// whenever the registration's state changes. Called once, at start.
     fn register(&self, registration: Registration);
-
-    /// This replica's record changed (its health): write it now.
-    fn touch(&self);
 
     /// Every live replica and the store's servers, as last known. No I/O.
     fn fleet(&self) -> Fleet;
+}
 
+/// The fault orders operators give and every replica follows.
+#[async_trait]
+pub trait FaultOrderStore: Send + Sync {
     /// Stores `command` for its target, merged with the faults already
     /// there; every replica it is for hears of it through
-    /// [`fault_orders`](Store::fault_orders). Returns once stored.
+    /// [`fault_orders`](FaultOrderStore::fault_orders). Returns once stored.
     async fn order_faults(
         &self,
         target: &FaultTarget,
@@ -155,6 +100,16 @@ pub trait Store: Send + Sync + 'static {
 
     /// The fleet's fault order and this replica's, changing as they do.
     fn fault_orders(&self) -> watch::Receiver<FaultOrders>;
+}
+
+/// A place to keep votes, and everything replicas share: each concern a
+/// trait of its own, so a reader (or a fake) sees one at a time.
+#[async_trait]
+pub trait Store: VoteStore + SessionStore + FleetRoster + FaultOrderStore + 'static {
+    fn kind(&self) -> StoreKind;
+
+    /// A one-line description for the start-up log.
+    fn describe(&self) -> String;
 
     /// What traffic drivers (`pets load`) published, as last known. No I/O.
     /// Only a shared store carries it; none by default.
@@ -168,16 +123,4 @@ pub trait Store: Send + Sync + 'static {
     /// Writes out anything still held in memory, and takes this replica out
     /// of the fleet. Called once at shutdown.
     async fn shutdown(&self);
-}
-
-/// The current minute, as the login ceiling counts it.
-pub fn minute_now() -> u64 {
-    unix_now() / 60
-}
-
-/// Seconds since the Unix epoch.
-pub fn unix_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
 }

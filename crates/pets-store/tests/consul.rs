@@ -6,6 +6,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use pets_store::VoteStore;
 use pets_store::{
     Ballot, ConsulSettings, ConsulStore, PetChoice, Store, StoreError, Targets, VoterId, VoterName,
 };

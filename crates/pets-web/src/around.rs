@@ -5,12 +5,13 @@
 //! request passes one more boxed service per layer, and each of those clones
 //! everything inside it on every call: with four such layers that was about
 //! a tenth of a vote's CPU in pets (the profile in `docs/PERFORMANCE.md`).
-//! [`around`] wraps the finished router instead, as the one fallback of an
+//! [`wrap`] wraps the finished router instead, as the one fallback of an
 //! otherwise empty router: one box, whose clone is the router's reference
 //! count. Use it for middleware that does not need the matched route (the
 //! route-level metrics stay a `route_layer`).
 
 use std::convert::Infallible;
+use std::sync::Arc;
 
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::middleware;
@@ -19,10 +20,10 @@ use axum::Router;
 use tower::{Layer, Service, ServiceBuilder};
 
 use crate::extract::MAX_BODY_BYTES;
-use crate::state::AppState;
+use crate::settings::WebSettings;
 
 /// `router` with `layer` wrapped around all of it, fallback included.
-pub fn around<L>(router: Router, layer: L) -> Router
+pub fn wrap<L>(router: Router, layer: L) -> Router
 where
     L: Layer<Router>,
     L::Service: Service<Request, Error = Infallible> + Clone + Send + Sync + 'static,
@@ -34,12 +35,15 @@ where
 
 /// A site's finished routes with what every request to either port goes
 /// through: the body's size limit and the [guard](crate::guard).
-pub(crate) fn site(routes: Router, state: AppState) -> Router {
-    around(
+pub(crate) fn site(routes: Router, settings: &Arc<WebSettings>) -> Router {
+    wrap(
         routes,
         ServiceBuilder::new()
             .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-            .layer(middleware::from_fn_with_state(state, crate::guard::guard)),
+            .layer(middleware::from_fn_with_state(
+                settings.clone(),
+                crate::guard::guard,
+            )),
     )
 }
 
@@ -47,7 +51,7 @@ pub(crate) fn site(routes: Router, state: AppState) -> Router {
 /// have: cross-site posts refused and the security headers, from the same
 /// code. (Its host check is the service's own routing.)
 pub fn hardened(routes: Router) -> Router {
-    around(routes, middleware::from_fn(crate::guard::hardened))
+    wrap(routes, middleware::from_fn(crate::guard::hardened))
 }
 
 #[cfg(test)]
@@ -79,7 +83,7 @@ mod tests {
         let inner = Router::new()
             .route("/here", get(|| async { "here" }))
             .fallback(|| async { (StatusCode::NOT_FOUND, "nowhere") });
-        let router = around(inner, middleware::from_fn(mark));
+        let router = wrap(inner, middleware::from_fn(mark));
         let found = call(&router, "/here").await;
         assert_eq!(found.status(), StatusCode::OK);
         assert_eq!(found.headers()["x-around"], "yes");

@@ -66,7 +66,7 @@ pub fn vote(data: &[u8]) {
             .build()
             .unwrap();
         let router = runtime.block_on(async {
-            let (_, stopping) = tokio::sync::watch::channel(false);
+            let stopping = tokio_util::sync::CancellationToken::new();
             let store = std::sync::Arc::new(pets_store::MemoryStore::new());
             let state = crate::AppState::new(store, fuzz_settings(), None, stopping)
                 .expect("the built-in templates load");

@@ -15,13 +15,15 @@
 //! a mounted one could carry a script) opened directly gets a policy that
 //! runs nothing.
 
+use std::sync::Arc;
+
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use crate::error::AppError;
-use crate::state::AppState;
+use crate::settings::WebSettings;
 
 const PAGE_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
      img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; \
@@ -31,8 +33,12 @@ const PICTURE_POLICY: &str =
 
 /// Middleware: refuses hosts not allowed and cross-site posts, then adds
 /// the security headers.
-pub async fn guard(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let allowed = &state.settings.allowed_hosts;
+pub async fn guard(
+    State(settings): State<Arc<WebSettings>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let allowed = &settings.allowed_hosts;
     if !allowed.is_empty() {
         let host = request
             .headers()

@@ -1,16 +1,19 @@
 //! The HTTP surface of pets: the voter site and the admin console.
 //!
 //! [`voter_router`] serves the pet pages, voting, health and static files
-//! (port 5000); [`admin_router`] serves the results console (port 7000). Both
-//! share one [`AppState`]: the store, the settings, the templates and the
-//! health flag. Handlers live one module per page under `voter` and `admin`;
-//! the pieces they share (errors, extractors, the cross-site guard, admin
-//! sessions, pictures) have modules of their own.
+//! (port 5000); [`console_router`] serves the console (port 7000). Both
+//! share one [`AppState`], which sits below every handler: a handler takes
+//! only the part it needs (the store, the metrics, the faults, the health),
+//! through axum's sub-states. Handlers live one module per page under
+//! `voter` and `console`; the pieces they share (errors, extractors, the
+//! cross-site guard, sessions, pictures, the pre-rendered pet pages, health,
+//! faults) have modules of their own, none of which imports a handler or the
+//! state.
 
-mod admin;
 mod around;
 mod assets;
 pub mod auth;
+mod console;
 mod csrf;
 mod embedded;
 mod error;
@@ -19,7 +22,9 @@ pub mod faults;
 #[doc(hidden)]
 pub mod fuzz;
 mod guard;
+mod health;
 pub mod metrics;
+mod pet_pages;
 mod pictures;
 pub mod rate;
 mod settings;
@@ -27,11 +32,12 @@ mod state;
 mod templates;
 mod voter;
 
-pub use admin::admin_router;
-pub use around::{around, hardened};
+pub use around::{hardened, wrap};
 pub use auth::AdminAuth;
+pub use console::console_router;
 pub use error::{ApiError, AppError};
+pub use health::Health;
 pub use settings::{PetOptions, WebSettings};
-pub use state::{AppState, Health};
+pub use state::AppState;
 pub use templates::TemplateError;
 pub use voter::voter_router;

@@ -16,6 +16,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use crate::auth::throttle::ClientKey;
+use pets_store::sync::Locked;
 
 /// Clients remembered at most.
 pub const MAX_CLIENTS: usize = 10_000;
@@ -52,7 +53,7 @@ impl PerClientRate {
             return Ok(());
         }
         let now = Instant::now();
-        let mut table = self.table.lock().unwrap_or_else(|e| e.into_inner());
+        let mut table = self.table.locked();
         if !table.contains_key(&client) && table.len() >= MAX_CLIENTS {
             let full = self.per_minute as f64;
             table.retain(|_, b| self.refilled(*b, now) < full);
@@ -84,7 +85,7 @@ impl PerClientRate {
 
     /// Clients remembered now.
     pub fn len(&self) -> usize {
-        self.table.lock().unwrap_or_else(|e| e.into_inner()).len()
+        self.table.locked().len()
     }
 
     pub fn is_empty(&self) -> bool {

@@ -1,29 +1,38 @@
-//! The state every handler shares.
+//! The state every handler shares, and the parts a handler takes alone.
+//!
+//! [`AppState`] holds everything both sites need; it imports nothing that
+//! imports it (no handler, no router). A handler that needs one part takes
+//! it as a sub-state, `State<Arc<dyn Store>>`, `State<Arc<Metrics>>`,
+//! `State<Arc<Faults>>`, `State<Health>` or `State<Arc<WebSettings>>`,
+//! through the [`FromRef`] implementations here; a page that renders
+//! templates takes the whole.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use pets_store::Store;
+use axum::extract::FromRef;
+use pets_store::{Presence, ReplicaState, Store};
 use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
 
 use crate::auth::throttle::LoginThrottle;
 use crate::auth::AdminAuth;
 use crate::error::AppError;
-use crate::faults::engine::{Crash, Engine};
+use crate::faults::enforcer::{Crash, Enforcer};
 use crate::faults::Faults;
+use crate::health::Health;
 use crate::metrics::Metrics;
+use crate::pet_pages::PetPages;
 use crate::pictures::Pictures;
 use crate::rate::PerClientRate;
 use crate::settings::WebSettings;
 use crate::templates::{TemplateError, Templates};
-use crate::voter::PetPages;
 
 #[derive(Clone)]
 pub struct AppState(Arc<Inner>);
 
 pub struct Inner {
     pub store: Arc<dyn Store>,
-    pub settings: WebSettings,
+    pub settings: Arc<WebSettings>,
     pub templates: Templates,
     pub pictures: Pictures,
     /// The pet page rendered once per picture, where it cannot change.
@@ -39,9 +48,11 @@ pub struct Inner {
     pub new_voters: PerClientRate,
     /// True when replicas share votes through the store; fixed at start.
     pub shared_votes: bool,
-    /// Flips to true when the process starts shutting down, so long-lived
+    /// Cancelled when the process starts shutting down, so long-lived
     /// responses (the console's event stream) end and let it finish.
-    pub stopping: watch::Receiver<bool>,
+    pub stopping: CancellationToken,
+    /// Where health and faults are pushed for this replica's fleet record.
+    presence: Presence,
 }
 
 impl std::ops::Deref for AppState {
@@ -56,13 +67,13 @@ impl AppState {
         store: Arc<dyn Store>,
         settings: WebSettings,
         auth: Option<AdminAuth>,
-        stopping: watch::Receiver<bool>,
+        stopping: CancellationToken,
     ) -> Result<Self, TemplateError> {
         let templates = Templates::load(&settings)?;
         let pictures = Pictures::find(&settings);
         let shared_votes = store.kind().shared();
         let pet_pages = PetPages::build(&templates, &pictures, &settings, shared_votes)?;
-        let health = Health::new();
+        let presence = Presence::default();
         let metrics = Arc::new(Metrics::new(store.as_ref(), settings.metrics_token.clone()));
         Ok(Self(Arc::new(Inner {
             shared_votes,
@@ -70,20 +81,27 @@ impl AppState {
             templates,
             pictures,
             pet_pages,
-            health,
-            faults: Arc::default(),
+            health: Health::new(presence.clone()),
+            faults: Arc::new(Faults::new(presence.clone())),
             metrics,
             auth,
             throttle: LoginThrottle::default(),
             new_voters: PerClientRate::per_minute(settings.new_voters_per_minute),
-            settings,
+            settings: Arc::new(settings),
             stopping,
+            presence,
         })))
     }
 
-    /// The engine that puts this replica's faults in force; run it once.
-    pub fn fault_engine(&self, started_ms: u64, crash: Crash) -> Engine {
-        Engine {
+    /// How this replica is, changing as health and faults do: what the
+    /// store's fleet record follows.
+    pub fn replica_state(&self) -> watch::Receiver<ReplicaState> {
+        self.presence.subscribe()
+    }
+
+    /// The task that puts this replica's faults in force; run it once.
+    pub fn fault_enforcer(&self, started_ms: u64, crash: Crash) -> Enforcer {
+        Enforcer {
             store: self.store.clone(),
             faults: self.faults.clone(),
             health: self.health.clone(),
@@ -105,51 +123,32 @@ impl AppState {
     }
 }
 
-/// Whether this container says it is healthy. Two things can make it
-/// unhealthy: the switch (`/kill`, `PUT /health`) and an "unhealthy after"
-/// fault; it is healthy when neither does. The store reads the combined flag
-/// for this replica's fleet record.
-#[derive(Clone, Default)]
-pub struct Health {
-    /// (switched off, made unhealthy by a fault)
-    causes: Arc<Mutex<(bool, bool)>>,
-    healthy: Arc<AtomicBool>,
+impl FromRef<AppState> for Arc<dyn Store> {
+    fn from_ref(state: &AppState) -> Self {
+        state.store.clone()
+    }
 }
 
-impl Health {
-    pub fn new() -> Self {
-        let health = Self::default();
-        health.healthy.store(true, Ordering::Relaxed);
-        health
+impl FromRef<AppState> for Arc<Metrics> {
+    fn from_ref(state: &AppState) -> Self {
+        state.metrics.clone()
     }
+}
 
-    pub fn is_healthy(&self) -> bool {
-        self.healthy.load(Ordering::Relaxed)
+impl FromRef<AppState> for Arc<Faults> {
+    fn from_ref(state: &AppState) -> Self {
+        state.faults.clone()
     }
+}
 
-    /// The switch: `/kill` and `PUT /health`.
-    pub fn set(&self, healthy: bool) {
-        self.change(|causes| causes.0 = !healthy);
+impl FromRef<AppState> for Health {
+    fn from_ref(state: &AppState) -> Self {
+        state.health.clone()
     }
+}
 
-    /// Whether a fault makes this replica unhealthy.
-    pub fn set_faulty(&self, faulty: bool) {
-        self.change(|causes| causes.1 = faulty);
-    }
-
-    pub fn is_faulty(&self) -> bool {
-        self.causes.lock().unwrap_or_else(|e| e.into_inner()).1
-    }
-
-    fn change(&self, change: impl FnOnce(&mut (bool, bool))) {
-        let mut causes = self.causes.lock().unwrap_or_else(|e| e.into_inner());
-        change(&mut causes);
-        self.healthy
-            .store(!causes.0 && !causes.1, Ordering::Relaxed);
-    }
-
-    /// The combined flag, for the fleet record.
-    pub fn flag(&self) -> Arc<AtomicBool> {
-        self.healthy.clone()
+impl FromRef<AppState> for Arc<WebSettings> {
+    fn from_ref(state: &AppState) -> Self {
+        state.settings.clone()
     }
 }

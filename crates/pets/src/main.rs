@@ -18,7 +18,7 @@ use pets::{telemetry, Application, Settings};
 #[unsafe(link_section = ".init_array")]
 static CONFIGURE_ALLOCATOR: extern "C" fn() = {
     extern "C" fn configure() {
-        pets::memory::configure_allocator();
+        pets::allocator::configure_allocator();
     }
     configure
 };
@@ -61,7 +61,7 @@ async fn serve(args: ServeArgs) -> ExitCode {
         }
     };
     let _logs = telemetry::init(&settings.logs);
-    tokio::spawn(pets::memory::return_freed_memory());
+    tokio::spawn(pets::allocator::return_freed_memory());
     let stop = shutdown_signal();
     let app = match Application::build(settings).await {
         Ok(app) => app,

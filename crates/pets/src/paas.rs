@@ -9,6 +9,7 @@ use anyhow::Context;
 use pets_paas::{DockerEngine, Paas, PaasSettings, Registry, Rules};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
 
 use crate::serve::{drain, serve, EventLoops, Limits, Phase};
 
@@ -87,8 +88,8 @@ impl PaasApp {
             .public_port
             .unwrap_or_else(|| self.addr().port());
         let (phase, phase_rx) = watch::channel(Phase::Serving);
-        let (stop, stop_rx) = watch::channel(false);
-        let expiry = tokio::spawn(pets_paas::expire(self.registry.clone(), stop_rx));
+        let stop = CancellationToken::new();
+        let expiry = tokio::spawn(pets_paas::expire(self.registry.clone(), stop.clone()));
         let paas = Paas::new(
             self.registry,
             public_port,
@@ -105,7 +106,7 @@ impl PaasApp {
         shutdown.await;
         let _ = phase.send(Phase::Stopped);
         drain(server).await;
-        let _ = stop.send(true);
+        stop.cancel();
         let _ = expiry.await;
         tracing::info!("pets paas stopped; its instances keep running until their time is up");
     }

@@ -17,11 +17,12 @@ use std::time::Duration;
 use anyhow::Context;
 use axum::Router;
 use pets_store::{ConsulStore, MemoryStore, Registration, ReplicaIdentity, Store};
-use pets_web::faults::engine::exit_process;
-use pets_web::{admin_router, voter_router, AdminAuth, AppState};
+use pets_web::faults::enforcer::exit_process;
+use pets_web::{console_router, voter_router, AdminAuth, AppState};
 use secrecy::ExposeSecret;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
 
 use crate::configuration::{Settings, StoreSettings};
 use crate::serve::{drain, serve, EventLoops, Limits, Phase};
@@ -33,7 +34,8 @@ pub struct Application {
     loops: Arc<EventLoops>,
     state: AppState,
     store: Arc<dyn Store>,
-    stopping: watch::Sender<bool>,
+    /// Told to every background task of the web layer at shutdown.
+    stopping: CancellationToken,
     shutdown_delay: Duration,
 }
 
@@ -50,25 +52,19 @@ impl Application {
             .admin_password
             .as_ref()
             .map(|password| AdminAuth::new(password.expose_secret(), session_key));
-        let (stopping, stopping_rx) = watch::channel(false);
-        let state = AppState::new(
-            store.clone(),
-            settings.web.clone(),
-            auth,
-            stopping_rx.clone(),
-        )
-        .context("cannot load the page templates")?;
+        let stopping = CancellationToken::new();
+        let state = AppState::new(store.clone(), settings.web.clone(), auth, stopping.clone())
+            .context("cannot load the page templates")?;
         store.register(Registration {
             identity: ReplicaIdentity {
-                started_at: pets_store::fleet::now_rfc3339(),
+                started_at: pets_store::now_rfc3339(),
                 ..settings.identity.clone()
             },
-            healthy: state.health.flag(),
-            faults: state.faults.active(),
+            state: state.replica_state(),
         });
         state.metrics.describe(&settings.identity);
-        let engine = state.fault_engine(pets_store::faults::unix_millis(), exit_process());
-        tokio::spawn(engine.run(stopping_rx));
+        let enforcer = state.fault_enforcer(pets_store::unix_millis(), exit_process());
+        tokio::spawn(enforcer.run(stopping.clone()));
         let web = bind(
             SocketAddr::new(settings.bind, settings.web_port),
             "WEB_PORT",
@@ -127,7 +123,7 @@ impl Application {
         );
         let admin = serve(
             self.admin,
-            logged(admin_router(self.state.clone())),
+            logged(console_router(self.state.clone())),
             self.limits.clone(),
             phase_rx,
             self.loops.clone(),
@@ -136,7 +132,7 @@ impl Application {
             tokio::join!(web, admin);
         });
         shutdown.await;
-        let _ = self.stopping.send(true);
+        self.stopping.cancel();
         if !self.shutdown_delay.is_zero() {
             tracing::info!(
                 "shutting down: answering for {:?} more, one request per connection, while clients move to other replicas",
@@ -164,7 +160,7 @@ async fn bind(addr: SocketAddr, variable: &str) -> anyhow::Result<TcpListener> {
 }
 
 fn logged(router: Router) -> Router {
-    pets_web::around(
+    pets_web::wrap(
         router,
         axum::middleware::from_fn(crate::telemetry::access_log),
     )

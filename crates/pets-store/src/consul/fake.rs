@@ -19,6 +19,7 @@ use async_trait::async_trait;
 use crate::consul::kv::{
     CallError, Kv, KvEntry, TxnError, TxnOp, TxnOutcome, TxnResult, MAX_OPS_PER_TXN,
 };
+use crate::sync::Locked;
 
 /// Consul's limit on a transaction's body (the agent's `txn_max_req_len`).
 pub const MAX_TXN_BYTES: usize = 512 * 1024;
@@ -113,7 +114,7 @@ impl FakeKv {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+        self.state.locked()
     }
 
     fn no_leader(&self) -> Result<(), CallError> {

@@ -7,9 +7,10 @@
 //! landed. Replicas follow `faults/` with a blocking query (see
 //! [`watch`](crate::consul::watch)) and pick out the two orders they obey.
 
+use crate::clock::unix_millis;
 use crate::consul::keys::Keys;
 use crate::consul::kv::{CallError, Kv, KvEntry, TxnOp, TxnOutcome};
-use crate::faults::{unix_millis, FaultCommand, FaultOrder, FaultOrders, FaultTarget};
+use crate::faults::{FaultCommand, FaultOrder, FaultOrders, FaultTarget};
 use crate::store::StoreError;
 
 /// Conflicting commands retried before the store gives up.

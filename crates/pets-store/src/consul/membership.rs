@@ -16,14 +16,15 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::sync::Notify;
 use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 
 use crate::consul::client::ConsulClient;
 use crate::consul::keys::Keys;
 use crate::consul::kv::{Kv, TxnOp, TxnOutcome};
 use crate::consul::served::ServedCounter;
 use crate::fleet::Registration;
+use crate::sync::Locked;
 
 /// Consul's shortest session TTL; a killed replica is gone within twice it.
 pub const SESSION_TTL: Duration = Duration::from_secs(10);
@@ -38,18 +39,16 @@ const HEARTBEAT: Duration = Duration::from_secs(5);
 /// How often the session is renewed: well inside its TTL.
 const RENEW_EVERY: Duration = Duration::from_secs(3);
 
-pub struct Registry {
+pub struct Membership {
     client: Arc<ConsulClient>,
     key: String,
     registration: Registration,
     served: Arc<ServedCounter>,
     recorded: Arc<AtomicU64>,
     session: Mutex<Option<String>>,
-    /// Notified when the record changed and must be written now.
-    pub touched: Notify,
 }
 
-impl Registry {
+impl Membership {
     pub fn new(
         client: Arc<ConsulClient>,
         keys: &Keys,
@@ -64,12 +63,11 @@ impl Registry {
             served,
             recorded,
             session: Mutex::default(),
-            touched: Notify::new(),
         })
     }
 
     fn session(&self) -> std::sync::MutexGuard<'_, Option<String>> {
-        self.session.lock().unwrap_or_else(|e| e.into_inner())
+        self.session.locked()
     }
 
     /// The session holding the record, when there is one.
@@ -86,10 +84,11 @@ impl Registry {
         )
     }
 
-    /// Keeps the record until `stop`, then takes it out of the fleet.
-    pub async fn run(self: Arc<Self>, stop: Arc<Notify>) {
-        let stopped = stop.notified();
-        tokio::pin!(stopped);
+    /// Keeps the record until `stop`, then takes it out of the fleet. A
+    /// change of the replica's state is written at once.
+    pub async fn run(self: Arc<Self>, stop: CancellationToken) {
+        let mut state = self.registration.state.clone();
+        let mut watching = true;
         let mut renewed = Instant::now();
         let mut written: Option<(crate::fleet::ReplicaRecord, Instant)> = None;
         loop {
@@ -110,8 +109,12 @@ impl Registry {
             }
             tokio::select! {
                 _ = tokio::time::sleep(WRITE_EVERY) => {}
-                _ = self.touched.notified() => written = None,
-                _ = &mut stopped => break,
+                changed = state.changed(), if watching => match changed {
+                    Ok(()) => written = None,
+                    // The web layer is gone: nothing more will change.
+                    Err(_) => watching = false,
+                },
+                _ = stop.cancelled() => break,
             }
         }
         let session = self.session().take();

@@ -25,7 +25,6 @@
 //! [`votes`] and [`served`] run over the narrow [`kv::Kv`] seam that
 //! [`client`] implements; [`watch`] keeps the snapshot current.
 
-mod admin;
 mod client;
 #[cfg(test)]
 mod fake;
@@ -33,11 +32,12 @@ mod faults;
 mod fold;
 mod keys;
 mod kv;
+mod membership;
 mod meter;
 mod metrics;
 mod records;
-mod registry;
 mod served;
+mod sessions;
 mod settings;
 mod voter_key;
 mod votes;
@@ -48,12 +48,13 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use tokio::sync::{watch as channel, Notify};
+use tokio_util::sync::CancellationToken;
 
 use self::client::ConsulClient;
 use self::keys::Keys;
 use self::kv::{Kv, TxnOp, TxnOutcome};
+use self::membership::Membership;
 use self::records::{sum_counters, Revoked};
-use self::registry::Registry;
 use self::served::{Flusher, ServedCounter};
 use self::voter_key::SharedVoterKey;
 use self::votes::VoteLanes;
@@ -61,7 +62,9 @@ use self::watch::Watched;
 use crate::domain::{Ballot, Receipt, VoterKey};
 use crate::faults::{FaultCommand, FaultOrders, FaultTarget};
 use crate::fleet::{Fleet, FleetStore, Registration, ReplicaRecord};
-use crate::store::{Snapshot, Store, StoreError, StoreKind};
+use crate::snapshot::{Snapshot, StoreKind};
+use crate::store::{FaultOrderStore, FleetRoster, SessionStore, Store, StoreError, VoteStore};
+use crate::sync::Locked;
 
 pub use self::client::{ClientError, BLOCKING_WAIT, CONNECT_TIMEOUT, READ_TIMEOUT, WRITE_TIMEOUT};
 pub use self::meter::MeterPublisher;
@@ -87,22 +90,31 @@ pub struct ConsulStore {
     /// One failed-login write at a time, so they land in order.
     login_writes: tokio::sync::Mutex<()>,
     lanes: VoteLanes,
-    stop: Arc<Notify>,
+    /// Stops every background task of the store: cancelled when it is
+    /// dropped, and its children one by one at shutdown.
+    stop: CancellationToken,
+    /// Stops the pets-served flusher, which writes out what it holds first.
+    flush_stop: CancellationToken,
     flusher: Mutex<Option<tokio::task::JoinHandle<()>>>,
     /// Voters whose ballots this replica committed.
     recorded: Arc<AtomicU64>,
     /// The highest index this replica's votes committed at.
     written: Arc<AtomicU64>,
     /// This replica's fleet record, once registered, and its task.
-    registry: Mutex<Option<Registered>>,
+    membership: Mutex<Option<Registered>>,
 }
 
 struct Registered {
-    registry: Arc<Registry>,
-    stop: Arc<Notify>,
+    membership: Arc<Membership>,
+    /// Stops the record's task (which then leaves the fleet) and the folder.
+    stop: CancellationToken,
     task: tokio::task::JoinHandle<()>,
-    /// Folds dead replicas' keys; stopped with the store.
-    folder: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for ConsulStore {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
 }
 
 impl ConsulStore {
@@ -114,7 +126,8 @@ impl ConsulStore {
         let keys = Arc::new(Keys::new(&settings.prefix, &settings.replica));
         let changed = Arc::new(Notify::new());
         let served = Arc::new(ServedCounter::default());
-        let stop = Arc::new(Notify::new());
+        let stop = CancellationToken::new();
+        let flush_stop = stop.child_token();
         let flusher = Flusher::new(
             kv.clone(),
             keys.own_served(),
@@ -139,11 +152,12 @@ impl ConsulStore {
             ),
             recorded,
             written,
-            registry: Mutex::default(),
-            watched: Watched::start(client, keys, served, changed, outage),
+            membership: Mutex::default(),
+            watched: Watched::start(client, keys, served, changed, outage, &stop),
             login_writes: tokio::sync::Mutex::new(()),
-            stop: stop.clone(),
-            flusher: Mutex::new(Some(tokio::spawn(flusher.run(stop)))),
+            flusher: Mutex::new(Some(tokio::spawn(flusher.run(flush_stop.clone())))),
+            flush_stop,
+            stop,
         }))
     }
 }
@@ -174,7 +188,7 @@ impl ConsulStore {
 }
 
 #[async_trait]
-impl Store for ConsulStore {
+impl VoteStore for ConsulStore {
     async fn cast_vote(&self, ballot: Ballot) -> Result<Receipt, StoreError> {
         self.lanes.cast(ballot).await
     }
@@ -223,20 +237,10 @@ impl Store for ConsulStore {
     fn changes(&self) -> channel::Receiver<Snapshot> {
         self.watched.subscribe()
     }
+}
 
-    fn kind(&self) -> StoreKind {
-        StoreKind::Consul
-    }
-
-    fn describe(&self) -> String {
-        format!(
-            "consul at {} under `{}` as replica `{}`",
-            self.watched.client.endpoints().join(", "),
-            self.watched.keys.prefix,
-            self.watched.keys.replica
-        )
-    }
-
+#[async_trait]
+impl SessionStore for ConsulStore {
     async fn revoke_session(&self, id: &str, until: u64) -> Result<(), StoreError> {
         let w = &self.watched;
         w.admin.revoked_here(id, until);
@@ -270,42 +274,33 @@ impl Store for ConsulStore {
     fn login_failures(&self) -> u64 {
         self.watched.admin.failures()
     }
+}
 
+impl FleetRoster for ConsulStore {
     fn register(&self, registration: Registration) {
         let w = &self.watched;
-        let registry = Registry::new(
+        let membership = Membership::new(
             w.client.clone(),
             &w.keys,
             registration,
             w.served.clone(),
             self.recorded.clone(),
         );
-        let stop = Arc::new(Notify::new());
-        let task = tokio::spawn(registry.clone().run(stop.clone()));
-        let holder = registry.clone();
+        let stop = self.stop.child_token();
+        let task = tokio::spawn(membership.clone().run(stop.clone()));
+        let holder = membership.clone();
         let folder = fold::Folder {
             kv: w.client.clone(),
             keys: w.keys.clone(),
             session: Box::new(move || holder.current_session()),
         };
+        tokio::spawn(folder.run(stop.clone()));
         let registered = Registered {
-            registry,
+            membership,
             stop,
             task,
-            folder: tokio::spawn(folder.run()),
         };
-        *self.registry.lock().unwrap_or_else(|e| e.into_inner()) = Some(registered);
-    }
-
-    fn touch(&self) {
-        let registry = self.registry.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(registered) = registry.as_ref() {
-            registered.registry.touched.notify_one();
-        }
-    }
-
-    fn meter(&self) -> crate::meter::Meter {
-        self.watched.known().meter.clone()
+        *self.membership.locked() = Some(registered);
     }
 
     fn fleet(&self) -> Fleet {
@@ -329,9 +324,9 @@ impl Store for ConsulStore {
             )
         };
         // This replica as it is now, not as last written.
-        let registry = self.registry.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(registered) = registry.as_ref() {
-            replicas.push(registered.registry.record_now());
+        let membership = self.membership.locked();
+        if let Some(registered) = membership.as_ref() {
+            replicas.push(registered.membership.record_now());
         }
         let mut fleet = Fleet {
             replicas,
@@ -345,7 +340,10 @@ impl Store for ConsulStore {
         fleet.sort();
         fleet
     }
+}
 
+#[async_trait]
+impl FaultOrderStore for ConsulStore {
     async fn order_faults(
         &self,
         target: &FaultTarget,
@@ -364,29 +362,40 @@ impl Store for ConsulStore {
     fn fault_orders(&self) -> channel::Receiver<FaultOrders> {
         self.watched.faults.subscribe()
     }
+}
+
+#[async_trait]
+impl Store for ConsulStore {
+    fn kind(&self) -> StoreKind {
+        StoreKind::Consul
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "consul at {} under `{}` as replica `{}`",
+            self.watched.client.endpoints().join(", "),
+            self.watched.keys.prefix,
+            self.watched.keys.replica
+        )
+    }
+
+    fn meter(&self) -> crate::meter::Meter {
+        self.watched.known().meter.clone()
+    }
 
     fn register_metrics(&self, registry: &prometheus::Registry) {
         self.watched.client.metrics().register(registry);
     }
 
     async fn shutdown(&self) {
-        self.stop.notify_one();
-        let flusher = self
-            .flusher
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take();
+        self.flush_stop.cancel();
+        let flusher = self.flusher.locked().take();
         if let Some(flusher) = flusher {
             let _ = flusher.await;
         }
-        let registered = self
-            .registry
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take();
+        let registered = self.membership.locked().take();
         if let Some(registered) = registered {
-            registered.folder.abort();
-            registered.stop.notify_one();
+            registered.stop.cancel();
             let _ = registered.task.await;
         }
     }

@@ -22,6 +22,7 @@ use std::time::Duration;
 
 use tokio::sync::Notify;
 use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 
 use crate::consul::fold::plan::was_folded;
 use crate::consul::kv::{CallError, Kv, KvEntry, TxnOp, TxnOutcome};
@@ -78,16 +79,11 @@ impl Flusher {
         }
     }
 
-    pub async fn run(mut self, stop: Arc<Notify>) {
+    pub async fn run(mut self, stop: CancellationToken) {
         let mut ticker = tokio::time::interval(FLUSH_INTERVAL);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let stopped = stop.notified();
-        tokio::pin!(stopped);
-        loop {
-            tokio::select! {
-                _ = ticker.tick() => { let _ = self.flush().await; }
-                _ = &mut stopped => break,
-            }
+        while stop.run_until_cancelled(ticker.tick()).await.is_some() {
+            let _ = self.flush().await;
         }
         // Shutdown: keep trying briefly, so a stopping replica loses nothing
         // while Consul is there to take it.

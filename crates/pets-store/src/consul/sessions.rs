@@ -10,12 +10,13 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
+use crate::clock::{minute_now, unix_now};
 use crate::consul::kv::{KvEntry, TxnOp};
 use crate::consul::records::{LoginFailures, Revoked};
-use crate::store::{minute_now, unix_now};
+use crate::sync::Locked;
 
 #[derive(Default)]
-pub struct AdminShared {
+pub struct SharedSessions {
     /// Ended sessions by id: until when, and the key's index.
     revoked: Mutex<HashMap<String, (u64, u64)>>,
     /// Other replicas' failed logins.
@@ -24,9 +25,9 @@ pub struct AdminShared {
     own: Mutex<LoginFailures>,
 }
 
-impl AdminShared {
+impl SharedSessions {
     fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-        m.lock().unwrap_or_else(|e| e.into_inner())
+        m.locked()
     }
 
     /// Takes the `sessions/` entries; returns deletes for those expired.
@@ -106,7 +107,7 @@ mod tests {
 
     #[test]
     fn ended_sessions_are_known_until_they_expire_and_then_deleted() {
-        let shared = AdminShared::default();
+        let shared = SharedSessions::default();
         let now = unix_now();
         let deletes = shared.apply_revoked(
             "p/sessions/",
@@ -122,7 +123,7 @@ mod tests {
 
     #[test]
     fn failures_add_up_across_replicas_for_this_minute_only() {
-        let shared = AdminShared::default();
+        let shared = SharedSessions::default();
         let minute = minute_now();
         shared.apply_logins(
             "p/logins/me",

@@ -5,22 +5,24 @@
 //! the store's [`Snapshot`] for subscribers, at most every 100 ms.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use tokio::sync::{watch, Notify};
+use tokio_util::sync::CancellationToken;
 
-use crate::consul::admin::AdminShared;
 use crate::consul::client::ConsulClient;
 use crate::consul::keys::Keys;
 use crate::consul::kv::{Kv, KvEntry};
 use crate::consul::records::{sum_counters, ServedValue};
 use crate::consul::served::ServedCounter;
+use crate::consul::sessions::SharedSessions;
 use crate::consul::votes::Outage;
 use crate::faults::FaultOrders;
 use crate::fleet::{ReplicaRecord, ServerInfo};
 use crate::meter::Meter;
-use crate::store::{Snapshot, StoreKind, StoreStatus, Tally};
+use crate::snapshot::{Snapshot, StoreKind, StoreStatus, Tally};
+use crate::sync::Locked;
 
 /// The shortest time between two blocking queries on one prefix: every
 /// commit wakes them, and pacing keeps the re-reads from costing Consul more
@@ -71,7 +73,7 @@ pub struct Watched {
     /// Notified by anything that may change the snapshot.
     pub changed: Arc<Notify>,
     /// Ended admin sessions and failed logins, shared by replicas.
-    pub admin: AdminShared,
+    pub admin: SharedSessions,
     known: Mutex<Known>,
     snapshots: watch::Sender<Snapshot>,
     /// The fleet's fault order and this replica's.
@@ -85,13 +87,14 @@ pub struct Watched {
 }
 
 impl Watched {
-    /// Starts the watchers; they stop when the returned value is dropped.
+    /// Starts the watchers; they stop when `stop` is cancelled.
     pub fn start(
         client: Arc<ConsulClient>,
         keys: Arc<Keys>,
         served: Arc<ServedCounter>,
         changed: Arc<Notify>,
         outage: Outage,
+        stop: &CancellationToken,
     ) -> Arc<Self> {
         let watched = Arc::new(Self {
             outage,
@@ -99,14 +102,15 @@ impl Watched {
             keys,
             served,
             changed,
-            admin: AdminShared::default(),
+            admin: SharedSessions::default(),
             known: Mutex::default(),
             snapshots: watch::Sender::new(Snapshot::default()),
             faults: watch::Sender::new(FaultOrders::default()),
             failing_watches: AtomicUsize::new(0),
         });
         tokio::spawn(follow(
-            Arc::downgrade(&watched),
+            watched.clone(),
+            stop.clone(),
             Keys::votes,
             |w, entries| {
                 let mut known = w.known();
@@ -115,7 +119,8 @@ impl Watched {
             },
         ));
         tokio::spawn(follow(
-            Arc::downgrade(&watched),
+            watched.clone(),
+            stop.clone(),
             Keys::served,
             |w, entries| {
                 let others = w.others_served(entries);
@@ -130,7 +135,8 @@ impl Watched {
             },
         ));
         tokio::spawn(follow(
-            Arc::downgrade(&watched),
+            watched.clone(),
+            stop.clone(),
             Keys::sessions,
             |w, entries| {
                 let expired = w.admin.apply_revoked(&w.keys.sessions(), entries);
@@ -142,12 +148,14 @@ impl Watched {
             },
         ));
         tokio::spawn(follow(
-            Arc::downgrade(&watched),
+            watched.clone(),
+            stop.clone(),
             Keys::logins,
             |w, entries| w.admin.apply_logins(&w.keys.own_logins(), entries),
         ));
         tokio::spawn(follow(
-            Arc::downgrade(&watched),
+            watched.clone(),
+            stop.clone(),
             Keys::replicas,
             |w, entries| {
                 w.known().replicas = entries
@@ -157,7 +165,8 @@ impl Watched {
             },
         ));
         tokio::spawn(follow(
-            Arc::downgrade(&watched),
+            watched.clone(),
+            stop.clone(),
             Keys::faults,
             |w, entries| {
                 let orders = crate::consul::faults::orders_for(&w.keys, entries);
@@ -169,17 +178,18 @@ impl Watched {
             },
         ));
         tokio::spawn(follow(
-            Arc::downgrade(&watched),
+            watched.clone(),
+            stop.clone(),
             Keys::load,
             |w, entries| w.known().meter = crate::consul::meter::meter_from(entries),
         ));
-        tokio::spawn(watch_cluster(Arc::downgrade(&watched)));
-        tokio::spawn(publish(Arc::downgrade(&watched)));
+        tokio::spawn(watch_cluster(watched.clone(), stop.clone()));
+        tokio::spawn(publish(watched.clone(), stop.clone()));
         watched
     }
 
     pub fn known(&self) -> MutexGuard<'_, Known> {
-        self.known.lock().unwrap_or_else(|e| e.into_inner())
+        self.known.locked()
     }
 
     pub fn subscribe(&self) -> watch::Receiver<Snapshot> {
@@ -243,20 +253,21 @@ impl Watched {
     }
 }
 
-/// Runs blocking queries on one prefix for as long as the store lives,
-/// handing each new answer to `apply`.
+/// Runs blocking queries on one prefix until `stop`, handing each new
+/// answer to `apply`.
 async fn follow(
-    watched: Weak<Watched>,
+    w: Arc<Watched>,
+    stop: CancellationToken,
     prefix: fn(&Keys) -> String,
     apply: impl Fn(&Watched, &[KvEntry]),
 ) {
     let mut index = None;
     let mut failing = false;
-    while let Some(w) = watched.upgrade() {
-        let (client, prefix) = (w.client.clone(), prefix(&w.keys));
-        drop(w);
-        let answer = client.list(&prefix, index).await;
-        let Some(w) = watched.upgrade() else { return };
+    let prefix = prefix(&w.keys);
+    while let Some(answer) = stop
+        .run_until_cancelled(w.client.list(&prefix, index))
+        .await
+    {
         if answer.is_err() != failing {
             failing = answer.is_err();
             if failing {
@@ -265,38 +276,46 @@ async fn follow(
                 w.failing_watches.fetch_sub(1, Ordering::Relaxed);
             }
         }
-        drop(w);
-        match answer {
+        let pause = match answer {
             Ok((new_index, entries)) => {
-                let Some(w) = watched.upgrade() else { return };
                 apply(&w, &entries);
                 w.changed.notify_waiters();
-                drop(w);
-                tokio::time::sleep(WATCH_PACE).await;
                 // An index that goes backwards means the cluster was rebuilt:
                 // start over with a plain read.
                 index = Some(new_index).filter(|&i| Some(i) >= index && i > 0);
+                WATCH_PACE
             }
             Err(_) => {
                 index = None;
-                tokio::time::sleep(WATCH_RETRY).await;
+                WATCH_RETRY
             }
+        };
+        if stop
+            .run_until_cancelled(tokio::time::sleep(pause))
+            .await
+            .is_none()
+        {
+            return;
         }
     }
 }
 
-/// Keeps the leader, the servers and the endpoint list fresh.
-async fn watch_cluster(watched: Weak<Watched>) {
+/// Keeps the leader, the servers and the endpoint list fresh, until `stop`.
+async fn watch_cluster(w: Arc<Watched>, stop: CancellationToken) {
     let mut round = 0u32;
-    while let Some(w) = watched.upgrade() {
-        let client = w.client.clone();
-        drop(w);
-        if round.is_multiple_of(RESOLVE_EVERY) {
-            client.refresh_endpoints().await;
+    loop {
+        if round.is_multiple_of(RESOLVE_EVERY)
+            && stop
+                .run_until_cancelled(w.client.refresh_endpoints())
+                .await
+                .is_none()
+        {
+            return;
         }
         round = round.wrapping_add(1);
-        let cluster = client.cluster().await;
-        let Some(w) = watched.upgrade() else { return };
+        let Some(cluster) = stop.run_until_cancelled(w.client.cluster()).await else {
+            return;
+        };
         // Only an answer says whether there is a leader: when no server
         // answered at all, the writes' own failures decide.
         if let Ok((leader, _)) = &cluster {
@@ -322,30 +341,35 @@ async fn watch_cluster(watched: Weak<Watched>) {
         } else {
             LEADER_LOOK
         };
-        let client = w.client.clone();
-        drop(w);
-        tokio::select! {
-            _ = tokio::time::sleep(pause) => {}
-            // Not more often than this, however many calls fail.
-            _ = async { client.failed().await; tokio::time::sleep(LOOK_AFTER_FAILURE).await } => {}
+        let next_look = async {
+            tokio::select! {
+                _ = tokio::time::sleep(pause) => {}
+                // Not more often than this, however many calls fail.
+                _ = async { w.client.failed().await; tokio::time::sleep(LOOK_AFTER_FAILURE).await } => {}
+            }
+        };
+        if stop.run_until_cancelled(next_look).await.is_none() {
+            return;
         }
     }
 }
 
-/// Turns change notifications into snapshots for subscribers.
-async fn publish(watched: Weak<Watched>) {
+/// Turns change notifications into snapshots for subscribers, until `stop`.
+async fn publish(w: Arc<Watched>, stop: CancellationToken) {
     loop {
-        let Some(w) = watched.upgrade() else { return };
-        let changed = w.changed.clone();
-        let notified = changed.notified();
+        let notified = w.changed.notified();
         let now = w.last_known(w.stale());
         w.snapshots.send_if_modified(|last| {
             let modified = *last != now;
             *last = now;
             modified
         });
-        drop(w);
-        let _ = tokio::time::timeout(PUBLISH_AT_LEAST, notified).await;
-        tokio::time::sleep(PUBLISH_PACE).await;
+        let next = async {
+            let _ = tokio::time::timeout(PUBLISH_AT_LEAST, notified).await;
+            tokio::time::sleep(PUBLISH_PACE).await;
+        };
+        if stop.run_until_cancelled(next).await.is_none() {
+            return;
+        }
     }
 }

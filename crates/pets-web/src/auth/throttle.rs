@@ -12,6 +12,7 @@
 //! more try, so the right password is never refused for longer than that
 //! unless someone sharing its address keeps failing (see docs/SECURITY.md).
 
+use pets_store::sync::Locked;
 use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
 use std::sync::Mutex;
@@ -68,7 +69,7 @@ struct Record {
 
 impl LoginThrottle {
     fn table(&self) -> std::sync::MutexGuard<'_, Table> {
-        self.table.lock().unwrap_or_else(|e| e.into_inner())
+        self.table.locked()
     }
 
     /// `Err(seconds)` while the client must wait.

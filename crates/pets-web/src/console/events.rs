@@ -13,6 +13,7 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use futures::Stream;
 use pets_store::Snapshot;
 use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
 
 use super::meter::MeterView;
 use super::results::Results;
@@ -53,7 +54,7 @@ pub async fn stream(
 struct Feed {
     state: AppState,
     changes: watch::Receiver<Snapshot>,
-    stopping: watch::Receiver<bool>,
+    stopping: CancellationToken,
     last_results: String,
     last_fleet: String,
     last_meter: String,
@@ -95,7 +96,7 @@ impl Feed {
         tokio::select! {
             _ = self.changes.changed() => true,
             _ = tokio::time::sleep(LOOK_EVERY) => true,
-            _ = self.stopping.wait_for(|&s| s) => false,
+            _ = self.stopping.cancelled() => false,
         }
     }
 }

@@ -11,14 +11,14 @@
 //! SVG) cannot disagree.
 //! `GET /api/meter` serves the view; the event stream sends it as `meter`.
 
+use std::sync::Arc;
+
 use axum::extract::State;
 use axum::Json;
 use pets_store::meter::WINDOW_S;
-use pets_store::{unix_now, Meter, MeterSecond};
+use pets_store::{unix_now, Meter, MeterSecond, Store};
 use serde::Serialize;
 use time::OffsetDateTime;
-
-use crate::state::AppState;
 
 /// The chart's panels inside its SVG view box (see `admin.html`): the rate
 /// above, the share that succeeded below, both 600 wide from `PLOT_X`.
@@ -240,8 +240,8 @@ fn clock(unix: u64) -> String {
     )
 }
 
-pub async fn json(State(state): State<AppState>) -> Json<MeterView> {
-    Json(MeterView::new(&state.store.meter(), unix_now()))
+pub async fn json(State(store): State<Arc<dyn Store>>) -> Json<MeterView> {
+    Json(MeterView::new(&store.meter(), unix_now()))
 }
 
 #[cfg(test)]

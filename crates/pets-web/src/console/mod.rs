@@ -1,8 +1,10 @@
-//! The admin console (port 7000): results, live updates, and the login that
-//! guards them when `ADMIN_PASSWORD_FILE` is set.
+//! The console (port 7000): results, the fleet, the meter, faults on
+//! demand, live updates, and the login that guards them when
+//! `ADMIN_PASSWORD_FILE` is set.
 
 mod dashboard;
 mod events;
+mod faults;
 mod fleet;
 mod login;
 mod meter;
@@ -20,15 +22,15 @@ use crate::auth::SESSION_COOKIE;
 use crate::error::{not_found, AppError};
 use crate::state::AppState;
 
-pub fn admin_router(state: AppState) -> Router {
+pub fn console_router(state: AppState) -> Router {
     let guarded = Router::new()
         .route("/", get(dashboard::show))
         .route("/api/results", get(results::json))
         .route("/api/fleet", get(fleet::json))
         .route("/api/meter", get(meter::json))
         .route("/api/events", get(events::stream))
-        .route("/api/faults", post(crate::faults::api::post_json))
-        .route("/faults", post(crate::faults::api::post_form))
+        .route("/api/faults", post(faults::post_json))
+        .route("/faults", post(faults::post_form))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_login));
     let routes = Router::new()
         .merge(guarded)
@@ -42,7 +44,7 @@ pub fn admin_router(state: AppState) -> Router {
         ))
         .fallback(not_found)
         .with_state(state.clone());
-    crate::around::site(routes, state)
+    crate::around::site(routes, &state.settings)
 }
 
 /// Whether this request carries a valid session (always, with no password).

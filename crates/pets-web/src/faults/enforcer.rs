@@ -1,4 +1,5 @@
-//! Follows the fault orders this replica obeys and puts them in force: sets
+//! The enforcer follows the fault orders this replica obeys and puts them
+//! in force: sets
 //! latency and errors for the middleware, turns health off when an
 //! "unhealthy after" deadline passes, holds memory ballast, and runs the
 //! one-off actions (crash, CPU burn) once per command, never for a command
@@ -10,11 +11,12 @@ use std::time::Duration;
 
 use pets_store::{FaultOrders, FaultSpec, Store};
 use time::OffsetDateTime;
-use tokio::sync::watch;
 use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 
 use super::{effective, Faults};
-use crate::state::Health;
+use crate::health::Health;
+use pets_store::sync::Locked;
 
 /// What "crash now" does: in the binary, exit with a non-zero code.
 pub type Crash = Arc<dyn Fn() + Send + Sync>;
@@ -39,8 +41,8 @@ pub fn exit_process() -> Crash {
     })
 }
 
-/// Everything the engine acts on.
-pub struct Engine {
+/// Everything the enforcer acts on.
+pub struct Enforcer {
     pub store: Arc<dyn Store>,
     pub faults: Arc<Faults>,
     pub health: Health,
@@ -51,9 +53,9 @@ pub struct Engine {
     pub crash: Crash,
 }
 
-impl Engine {
-    /// Applies orders until `stopping` turns true or the store goes away.
-    pub async fn run(self, mut stopping: watch::Receiver<bool>) {
+impl Enforcer {
+    /// Applies orders until `stopping` is cancelled or the store goes away.
+    pub async fn run(self, stopping: CancellationToken) {
         let mut orders = self.store.fault_orders();
         let mut acted = [0u64; 2];
         let mut unhealthy: Option<(u64, Instant)> = None;
@@ -81,7 +83,6 @@ impl Engine {
                 in_force = spec;
             }
             self.faults.set(spec, burner.until());
-            self.store.touch();
 
             let turns_unhealthy = unhealthy.map(|u| u.1).filter(|_| !self.health.is_faulty());
             let burn_ends = burner.ends();
@@ -92,7 +93,7 @@ impl Engine {
                     self.health.set_faulty(true);
                 }
                 _ = sleep_until(burn_ends), if burn_ends.is_some() => {}
-                _ = stopping.changed() => return,
+                _ = stopping.cancelled() => return,
             }
         }
     }
@@ -145,7 +146,7 @@ async fn resize(ballast: &mut Vec<u8>, mib: u64) {
 struct Burner {
     /// The end of the burn, on the clock the thread reads.
     until: Arc<Mutex<Option<std::time::Instant>>>,
-    /// The same end for the engine's timer and the fleet record.
+    /// The same end for the enforcer's timer and the fleet record.
     ends: Arc<Mutex<Option<(Instant, OffsetDateTime)>>>,
     running: Arc<AtomicBool>,
 }
@@ -154,14 +155,13 @@ impl Burner {
     fn burn(&self, length: Duration) {
         let end = std::time::Instant::now() + length;
         {
-            let mut until = self.until.lock().unwrap_or_else(|e| e.into_inner());
+            let mut until = self.until.locked();
             if until.is_some_and(|u| u >= end) {
                 return;
             }
             *until = Some(end);
         }
-        *self.ends.lock().unwrap_or_else(|e| e.into_inner()) =
-            Some((Instant::now() + length, OffsetDateTime::now_utc() + length));
+        *self.ends.locked() = Some((Instant::now() + length, OffsetDateTime::now_utc() + length));
         if self.running.swap(true, Ordering::AcqRel) {
             return;
         }
@@ -172,7 +172,7 @@ impl Burner {
     fn spin(&self) {
         let mut x = 0u64;
         loop {
-            let end = *self.until.lock().unwrap_or_else(|e| e.into_inner());
+            let end = *self.until.locked();
             match end {
                 Some(end) if std::time::Instant::now() < end => {
                     for i in 0..100_000u64 {
@@ -182,20 +182,20 @@ impl Burner {
                 _ => break,
             }
         }
-        *self.until.lock().unwrap_or_else(|e| e.into_inner()) = None;
-        *self.ends.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        *self.until.locked() = None;
+        *self.ends.locked() = None;
         self.running.store(false, Ordering::Release);
     }
 
-    /// When the engine should look again (the burn's end), if one runs.
+    /// When the enforcer should look again (the burn's end), if one runs.
     fn ends(&self) -> Option<Instant> {
-        let ends = *self.ends.lock().unwrap_or_else(|e| e.into_inner());
+        let ends = *self.ends.locked();
         ends.map(|(at, _)| at.max(Instant::now()) + Duration::from_millis(50))
     }
 
     /// The burn's end for the record, RFC 3339.
     fn until(&self) -> Option<String> {
-        let ends = *self.ends.lock().unwrap_or_else(|e| e.into_inner());
+        let ends = *self.ends.locked();
         ends.and_then(|(_, wall)| {
             wall.replace_nanosecond(0)
                 .ok()?
@@ -209,7 +209,10 @@ impl Burner {
 mod tests {
     use std::sync::atomic::AtomicUsize;
 
-    use pets_store::{FaultCommand, FaultTarget, MemoryStore, Registration, ReplicaIdentity};
+    use pets_store::{
+        FaultCommand, FaultOrderStore, FaultTarget, FleetRoster, MemoryStore, Presence,
+        Registration, ReplicaIdentity,
+    };
 
     use super::*;
 
@@ -218,24 +221,26 @@ mod tests {
         faults: Arc<Faults>,
         health: Health,
         crashes: Arc<AtomicUsize>,
-        _stop: watch::Sender<bool>,
+        /// The store's end of what the web layer pushes.
+        record: tokio::sync::watch::Receiver<pets_store::ReplicaState>,
+        _stop: tokio_util::sync::DropGuard,
     }
 
     fn start(at_start: FaultSpec, started_ms: u64) -> Running {
         let store = Arc::new(MemoryStore::new());
-        let health = Health::new();
-        let faults = Arc::new(Faults::default());
+        let presence = Presence::default();
+        let health = Health::new(presence.clone());
+        let faults = Arc::new(Faults::new(presence.clone()));
         store.register(Registration {
             identity: ReplicaIdentity {
                 id: "me".into(),
                 ..ReplicaIdentity::default()
             },
-            healthy: health.flag(),
-            faults: faults.active(),
+            state: presence.subscribe(),
         });
         let crashes = Arc::new(AtomicUsize::new(0));
         let counted = crashes.clone();
-        let engine = Engine {
+        let enforcer = Enforcer {
             store: store.clone(),
             faults: faults.clone(),
             health: health.clone(),
@@ -245,14 +250,15 @@ mod tests {
                 counted.fetch_add(1, Ordering::Relaxed);
             }),
         };
-        let (stop, stopping) = watch::channel(false);
-        tokio::spawn(engine.run(stopping));
+        let stop = CancellationToken::new();
+        tokio::spawn(enforcer.run(stop.clone()));
         Running {
             store,
             faults,
             health,
             crashes,
-            _stop: stop,
+            record: presence.subscribe(),
+            _stop: stop.drop_guard(),
         }
     }
 
@@ -284,10 +290,7 @@ mod tests {
         assert!(running.health.is_healthy(), "not before its time");
         tokio::time::sleep(Duration::from_secs(2)).await;
         assert!(!running.health.is_healthy());
-        assert!(
-            !running.health.flag().load(Ordering::Relaxed),
-            "the record says so too"
-        );
+        assert!(!running.record.borrow().healthy, "the record says so too");
         let clear = FaultCommand {
             clear: true,
             ..FaultCommand::default()
@@ -319,7 +322,7 @@ mod tests {
         order(&running, me(), clear).await;
         assert!(running.health.is_healthy());
         assert_eq!(running.faults.latency_ms(), 0);
-        assert!(running.faults.active().lock().unwrap().spec.is_empty());
+        assert!(running.faults.active().spec.is_empty());
     }
 
     #[tokio::test(start_paused = true)]

@@ -2,32 +2,29 @@
 //! CPU and holding memory, for teaching health checks, rolling updates,
 //! rollbacks and resource limits.
 //!
-//! An operator sends a command from the console ([`api`]); the store carries
-//! it to every replica it is for (see [`pets_store::faults`]); each replica's
-//! [`engine`] turns the orders it follows into the faults in force here,
-//! which the voter site's middleware ([`api::inject`]) and the health check
-//! read, and which this replica's fleet record shows. Faults can also be set
+//! An operator sends a command from the console (`console::faults`); the
+//! store carries it to every replica it is for (see [`pets_store::faults`]);
+//! each replica's [`enforcer`] turns the orders it follows into the faults in
+//! force here, which the voter site's middleware (`voter::faults`) and the
+//! health check read, and which are pushed to this replica's fleet record. Faults can also be set
 //! at start (`PETS_FAULT_*`), which is how the `broken` image turns
 //! unhealthy 20 s after it starts.
 
-pub mod api;
-pub mod engine;
+pub mod enforcer;
 mod request;
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 
-use pets_store::{ActiveFaults, FaultOrders, FaultSpec};
+use pets_store::{ActiveFaults, FaultOrders, FaultSpec, Presence};
 
 pub use request::{FaultForm, FaultRequest};
 
 /// The faults in force on this replica, read on every voter-site request.
-#[derive(Default)]
 pub struct Faults {
     latency_ms: AtomicU64,
     error_percent: AtomicU64,
-    /// What the fleet record shows.
-    active: Arc<Mutex<ActiveFaults>>,
+    /// Where what is in force is pushed, for the fleet record.
+    presence: Presence,
 }
 
 impl Faults {
@@ -41,9 +38,18 @@ impl Faults {
         self.error_percent.load(Ordering::Relaxed)
     }
 
-    /// The record of what is in force, shared with the store's fleet record.
-    pub fn active(&self) -> Arc<Mutex<ActiveFaults>> {
-        self.active.clone()
+    /// None in force, pushing what comes to `presence`.
+    pub fn new(presence: Presence) -> Self {
+        Self {
+            latency_ms: AtomicU64::new(0),
+            error_percent: AtomicU64::new(0),
+            presence,
+        }
+    }
+
+    /// What is in force, as the fleet record shows it.
+    pub fn active(&self) -> ActiveFaults {
+        self.presence.current().faults
     }
 
     fn set(&self, spec: FaultSpec, cpu_until: Option<String>) {
@@ -51,7 +57,7 @@ impl Faults {
             .store(spec.latency_ms.unwrap_or(0), Ordering::Relaxed);
         self.error_percent
             .store(spec.error_percent.unwrap_or(0).into(), Ordering::Relaxed);
-        *self.active.lock().unwrap_or_else(|e| e.into_inner()) = ActiveFaults { spec, cpu_until };
+        self.presence.set_faults(ActiveFaults { spec, cpu_until });
     }
 }
 

@@ -3,8 +3,8 @@
 //! [`FaultCommand`]: every number within its bound, at least one fault or a
 //! clear, and a clear alone.
 
-use pets_store::faults::{MAX_CPU_SECONDS, MAX_LATENCY_MS, MAX_MEMORY_MIB, MAX_UNHEALTHY_AFTER_S};
-use pets_store::{FaultCommand, FaultSpec, FaultTarget};
+use pets_store::faults::FaultAsk;
+use pets_store::{FaultCommand, FaultTarget};
 use serde::{Deserialize, Serialize};
 
 /// The longest replica id accepted: host names are at most 64 characters,
@@ -28,36 +28,21 @@ pub struct FaultRequest {
 }
 
 impl FaultRequest {
-    /// The target and command, or what is wrong with them.
+    /// The target and command, or what is wrong with them (the command
+    /// checked by [`FaultCommand::checked`]).
     pub fn parse(&self) -> Result<(FaultTarget, FaultCommand), String> {
         let target = parse_target(&self.target)?;
-        let within = |name: &str, value: Option<u64>, max: u64| match value {
-            Some(v) if v > max => Err(format!("`{name}` must be at most {max}, not {v}")),
-            _ => Ok(value),
-        };
-        let error_percent = within("error_percent", self.error_percent, 100)?
-            .map(|p| u8::try_from(p).unwrap_or(100));
-        let command = FaultCommand {
-            spec: FaultSpec {
-                latency_ms: within("latency_ms", self.latency_ms, MAX_LATENCY_MS)?,
-                error_percent,
-                unhealthy_after_s: within(
-                    "unhealthy_after_s",
-                    self.unhealthy_after_s,
-                    MAX_UNHEALTHY_AFTER_S,
-                )?,
-                memory_mib: within("memory_mib", self.memory_mib, MAX_MEMORY_MIB)?,
-            },
+        let command = FaultCommand::checked(FaultAsk {
+            latency_ms: self.latency_ms,
+            error_percent: self.error_percent,
+            unhealthy_after_s: self.unhealthy_after_s,
+            memory_mib: self.memory_mib,
+            cpu_seconds: self.cpu_seconds,
             crash: self.crash,
-            cpu_seconds: within("cpu_seconds", self.cpu_seconds, MAX_CPU_SECONDS)?,
             clear: self.clear,
-        };
-        let faults = !command.spec.is_empty() || command.crash || command.cpu_seconds.is_some();
-        match (faults, command.clear) {
-            (false, false) => Err("Name a fault to set (latency_ms, error_percent, unhealthy_after_s, crash, cpu_seconds, memory_mib) or \"clear\": true.".into()),
-            (true, true) => Err("\"clear\" takes every fault off; send it without other faults.".into()),
-            _ => Ok((target, command)),
-        }
+        })
+        .map_err(|refused| refused.problem)?;
+        Ok((target, command))
     }
 }
 

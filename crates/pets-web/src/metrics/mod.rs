@@ -23,7 +23,6 @@ use prometheus::{
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::error::AppError;
-use crate::state::AppState;
 
 /// Every metric this replica keeps.
 pub struct Metrics {
@@ -136,12 +135,13 @@ impl Metrics {
         self.pets_served.inc();
     }
 
-    fn encode(&self, state: &AppState) -> Result<String, prometheus::Error> {
-        let status = state.store.snapshot().status;
+    /// Everything, in Prometheus's text format, with the store's state as
+    /// it is now.
+    pub fn encode(&self, store: &dyn Store) -> Result<String, prometheus::Error> {
+        let status = store.snapshot().status;
         self.store_reachable.set(i64::from(status.reachable));
-        self.store_leader.set(i64::from(
-            status.leader.is_some() || !state.store.kind().shared(),
-        ));
+        self.store_leader
+            .set(i64::from(status.leader.is_some() || !store.kind().shared()));
         let mut text = Vec::new();
         TextEncoder::new().encode(&self.registry.gather(), &mut text)?;
         Ok(String::from_utf8_lossy(&text).into_owned())
@@ -165,8 +165,12 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 }
 
 /// `GET /metrics`.
-pub async fn scrape(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    if !state.metrics.allowed(&headers) {
+pub async fn scrape(
+    State(metrics): State<Arc<Metrics>>,
+    State(store): State<Arc<dyn Store>>,
+    headers: HeaderMap,
+) -> Response {
+    if !metrics.allowed(&headers) {
         return (
             StatusCode::UNAUTHORIZED,
             [(header::WWW_AUTHENTICATE, "Bearer")],
@@ -174,7 +178,7 @@ pub async fn scrape(State(state): State<AppState>, headers: HeaderMap) -> Respon
         )
             .into_response();
     }
-    match state.metrics.encode(&state) {
+    match metrics.encode(store.as_ref()) {
         Ok(text) => ([(header::CONTENT_TYPE, prometheus::TEXT_FORMAT)], text).into_response(),
         Err(e) => AppError::Internal(format!("metrics could not be written: {e}")).into_response(),
     }

@@ -15,12 +15,15 @@ use axum::Json;
 use serde::{Deserialize, Deserializer};
 use serde_json::json;
 
+use std::sync::Arc;
+
 use crate::error::ApiError;
 use crate::extract::JsonInput;
-use crate::state::AppState;
+use crate::health::Health;
+use crate::settings::WebSettings;
 
-pub async fn check(State(state): State<AppState>) -> impl IntoResponse {
-    if state.health.is_healthy() {
+pub async fn check(State(health): State<Health>) -> impl IntoResponse {
+    if health.is_healthy() {
         (StatusCode::OK, "OK")
     } else {
         (StatusCode::INTERNAL_SERVER_ERROR, "NOT OK")
@@ -29,11 +32,11 @@ pub async fn check(State(state): State<AppState>) -> impl IntoResponse {
 
 /// Middleware: the switches answer 403 when the operator turned them off.
 pub async fn chaos_allowed(
-    State(state): State<AppState>,
+    State(settings): State<Arc<WebSettings>>,
     request: Request,
     next: Next,
 ) -> Response {
-    if state.settings.chaos {
+    if settings.chaos {
         return next.run(request).await;
     }
     crate::error::AppError::Forbidden(
@@ -42,13 +45,15 @@ pub async fn chaos_allowed(
     .into_response()
 }
 
-pub async fn kill(State(state): State<AppState>) -> impl IntoResponse {
-    state.health.set(false);
-    state.store.touch();
+pub async fn kill(
+    State(health): State<Health>,
+    State(settings): State<Arc<WebSettings>>,
+) -> impl IntoResponse {
+    health.set(false);
     tracing::warn!("health switched off by /kill");
     format!(
         "Killed container {}: /health now answers 500 NOT OK, so its health check fails and Swarm replaces it.\n",
-        state.settings.hostname
+        settings.hostname
     )
 }
 
@@ -77,11 +82,10 @@ fn loose_bool<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
 }
 
 pub async fn set(
-    State(state): State<AppState>,
+    State(health): State<Health>,
     JsonInput(change): JsonInput<HealthChange>,
 ) -> Result<impl IntoResponse, ApiError> {
-    state.health.set(change.healthy);
-    state.store.touch();
+    health.set(change.healthy);
     tracing::warn!(healthy = change.healthy, "health set by PUT /health");
     Ok(Json(json!({ "healthy": change.healthy })))
 }

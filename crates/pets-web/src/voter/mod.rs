@@ -1,9 +1,9 @@
 //! The voter site (port 5000): the pet page, the ballot, health and static
 //! files.
 
+mod faults;
 mod health;
 mod pet;
-mod prerendered;
 pub mod signed;
 pub(crate) mod vote;
 
@@ -18,8 +18,6 @@ use crate::csrf::refuse_drive_by;
 use crate::error::not_found;
 use crate::state::AppState;
 
-pub use self::prerendered::PetPages;
-
 /// The cookie naming the voter.
 pub const VOTER_COOKIE: &str = "pets_voter";
 /// The cookie remembering the voter's pet, so the pet page needs no lookup.
@@ -33,7 +31,7 @@ pub fn voter_router(state: AppState) -> Router {
         .route("/health", put(health::set))
         .route("/kill", get(health::kill))
         .route_layer(middleware::from_fn_with_state(
-            state.clone(),
+            state.settings.clone(),
             health::chaos_allowed,
         ))
         .route_layer(middleware::from_fn(refuse_drive_by));
@@ -44,8 +42,8 @@ pub fn voter_router(state: AppState) -> Router {
         .route("/static/{*path}", get(static_file))
         .route("/pictures/{folder}/{file}", get(mounted_picture))
         .route_layer(middleware::from_fn_with_state(
-            state.clone(),
-            crate::faults::api::inject,
+            state.faults.clone(),
+            faults::inject,
         ));
     let routes = Router::new()
         .merge(switches)
@@ -57,7 +55,7 @@ pub fn voter_router(state: AppState) -> Router {
         ))
         .fallback(not_found)
         .with_state(state.clone());
-    crate::around::site(routes, state)
+    crate::around::site(routes, &state.settings)
 }
 
 /// What the visitor's cookies say about them. Malformed values are ignored;

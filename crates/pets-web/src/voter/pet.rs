@@ -4,9 +4,9 @@ use axum::extract::State;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum_extra::extract::CookieJar;
 
-use super::prerendered::context;
 use super::Visitor;
 use crate::error::AppError;
+use crate::pet_pages::context;
 use crate::state::AppState;
 
 pub async fn show(State(state): State<AppState>, jar: CookieJar) -> Result<Response, AppError> {

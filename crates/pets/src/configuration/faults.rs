@@ -7,10 +7,10 @@
 //! first health check, is what catches it.
 
 use clap::Args;
-use pets_store::faults::{MAX_LATENCY_MS, MAX_MEMORY_MIB, MAX_UNHEALTHY_AFTER_S};
-use pets_store::FaultSpec;
+use pets_store::faults::FaultAsk;
+use pets_store::{FaultCommand, FaultSpec};
 
-use super::parse;
+use super::{parse, ConfigError};
 
 /// How long the `broken` version stays healthy.
 pub const BROKEN_AFTER_S: u64 = 20;
@@ -21,36 +21,52 @@ pub const BROKEN_AFTER_S: u64 = 20;
 pub struct FaultArgs {
     /// Milliseconds added to every voter-site response but /health.
     #[arg(long, env = "PETS_FAULT_LATENCY_MS", value_name = "PETS_FAULT_LATENCY_MS",
-          value_parser = parse::bounded(0, MAX_LATENCY_MS))]
+          value_parser = parse::whole)]
     pub fault_latency_ms: Option<u64>,
     /// The share of voter-site requests answered with a 500 page.
     #[arg(long, env = "PETS_FAULT_ERROR_PERCENT", value_name = "PETS_FAULT_ERROR_PERCENT",
-          value_parser = parse::bounded(0, 100))]
+          value_parser = parse::whole)]
     pub fault_error_percent: Option<u64>,
     /// /health fails this many seconds after start (PETS_VERSION=broken: 20).
     #[arg(long, env = "PETS_FAULT_UNHEALTHY_AFTER_S",
           value_name = "PETS_FAULT_UNHEALTHY_AFTER_S",
-          value_parser = parse::bounded(0, MAX_UNHEALTHY_AFTER_S))]
+          value_parser = parse::whole)]
     pub fault_unhealthy_after_s: Option<u64>,
     /// MiB of memory held, every page written.
     #[arg(long, env = "PETS_FAULT_MEMORY_MIB", value_name = "PETS_FAULT_MEMORY_MIB",
-          value_parser = parse::bounded(0, MAX_MEMORY_MIB))]
+          value_parser = parse::whole)]
     pub fault_memory_mib: Option<u64>,
 }
 
 impl FaultArgs {
-    /// The faults in force at start for this version.
-    pub fn spec(&self, version: &str) -> FaultSpec {
+    /// The faults in force at start for this version, checked as the
+    /// console's are ([`FaultCommand::checked`]).
+    pub fn spec(&self, version: &str) -> Result<FaultSpec, ConfigError> {
         let unhealthy_after_s = self
             .fault_unhealthy_after_s
             .or((version == "broken").then_some(BROKEN_AFTER_S));
-        FaultSpec {
+        let ask = FaultAsk {
             latency_ms: self.fault_latency_ms,
-            error_percent: self.fault_error_percent.map(|p| p as u8),
+            error_percent: self.fault_error_percent,
             unhealthy_after_s,
             memory_mib: self.fault_memory_mib,
+            ..FaultAsk::default()
+        };
+        if ask == FaultAsk::default() {
+            return Ok(FaultSpec::default());
         }
-        .active()
+        FaultCommand::checked(ask)
+            .map(|command| command.spec.active())
+            .map_err(|refused| {
+                let variable = match refused.field {
+                    Some("latency_ms") => "PETS_FAULT_LATENCY_MS",
+                    Some("error_percent") => "PETS_FAULT_ERROR_PERCENT",
+                    Some("unhealthy_after_s") => "PETS_FAULT_UNHEALTHY_AFTER_S",
+                    Some("memory_mib") => "PETS_FAULT_MEMORY_MIB",
+                    _ => "PETS_FAULT_*",
+                };
+                ConfigError::new(variable, refused.problem)
+            })
     }
 }
 
@@ -67,7 +83,7 @@ mod tests {
                 .find(|(k, _)| *k == name)
                 .map(|(_, v)| v.to_string())
         })?;
-        Ok(args.spec(version))
+        args.spec(version)
     }
 
     #[test]
@@ -84,7 +100,7 @@ mod tests {
         assert_eq!((spec.latency_ms, spec.error_percent), (Some(250), Some(10)));
         let wrong = from(&[("PETS_FAULT_ERROR_PERCENT", "150")], "1.0").unwrap_err();
         assert_eq!(wrong.variable, "PETS_FAULT_ERROR_PERCENT");
-        assert!(wrong.problem.contains("0 to 100"), "{wrong}");
+        assert!(wrong.problem.contains("at most 100"), "{wrong}");
         let wrong = from(&[("PETS_FAULT_MEMORY_MIB", "lots")], "1.0").unwrap_err();
         assert_eq!(wrong.variable, "PETS_FAULT_MEMORY_MIB");
     }

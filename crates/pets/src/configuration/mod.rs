@@ -91,7 +91,7 @@ impl Settings {
                 site.option_b.clone(),
                 site.option_c.clone(),
             ),
-            faults: args.faults.spec(&site.pets_version),
+            faults: args.faults.spec(&site.pets_version)?,
             metrics_token: secret(&security.metrics_token_file),
             version: site.pets_version.clone(),
             debug: site.debug,

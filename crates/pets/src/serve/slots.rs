@@ -19,6 +19,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use tokio::sync::Notify;
 
 use super::Counted;
+use pets_store::sync::Locked;
 
 /// Connections admitted past the cap while every other one is busy.
 pub const RESERVE: usize = 16;
@@ -57,7 +58,7 @@ impl Slots {
     }
 
     fn table(&self) -> std::sync::MutexGuard<'_, Table> {
-        self.table.lock().unwrap_or_else(|e| e.into_inner())
+        self.table.locked()
     }
 
     /// A place for a new connection, making room if needed; `None` when

@@ -13,10 +13,11 @@
 //! An idle process's writer sleeps until a line comes.
 
 use std::io::Write;
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+use pets_store::sync::Locked;
 use tracing_subscriber::fmt::MakeWriter;
 
 /// Bytes of lines that may wait before a request that logs waits too:
@@ -46,7 +47,7 @@ impl Shared {
     fn lock(&self) -> MutexGuard<'_, Pending> {
         // A thread that panicked while holding the lock left whole lines
         // (a line is appended in one `extend`), so go on with them.
-        self.pending.lock().unwrap_or_else(|e| e.into_inner())
+        self.pending.locked()
     }
 }
 
@@ -95,7 +96,7 @@ fn write_out(shared: &Shared, mut out: impl Write) {
                 pending = shared
                     .lines_came
                     .wait(pending)
-                    .unwrap_or_else(|e| e.into_inner());
+                    .unwrap_or_else(PoisonError::into_inner);
             }
             if pending.lines.is_empty() {
                 return; // stopping, and everything is written
@@ -117,7 +118,11 @@ impl Lines {
     fn append(&self, line: &[u8]) {
         let mut pending = self.0.lock();
         while pending.lines.len() >= MAX_WAITING && !pending.stopping {
-            pending = self.0.room.wait(pending).unwrap_or_else(|e| e.into_inner());
+            pending = self
+                .0
+                .room
+                .wait(pending)
+                .unwrap_or_else(PoisonError::into_inner);
         }
         pending.lines.extend_from_slice(line);
         if std::mem::take(&mut pending.writer_waiting) {

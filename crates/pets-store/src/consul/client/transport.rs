@@ -16,6 +16,7 @@ use secrecy::{ExposeSecret, SecretString};
 
 use crate::consul::kv::CallError;
 use crate::consul::settings::{ConsulSettings, Target, Targets};
+use crate::sync::{Locked, ReadWrite};
 
 /// How long a connection attempt may take before the next server is tried.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_millis(500);
@@ -108,7 +109,7 @@ impl Transport {
         }
         endpoints.sort();
         endpoints.dedup();
-        let mut current = self.endpoints.write().unwrap_or_else(|e| e.into_inner());
+        let mut current = self.endpoints.write_now();
         if *current != endpoints {
             tracing::info!(endpoints = ?endpoints, "consul endpoints updated");
             *current = endpoints;
@@ -118,7 +119,7 @@ impl Transport {
     /// Sends calls to the endpoint on `host` (the leader's address) when
     /// there is one: a follower would only forward them, costing a hop.
     pub fn prefer_host(&self, host: &str) {
-        let endpoints = self.endpoints.read().unwrap_or_else(|e| e.into_inner());
+        let endpoints = self.endpoints.read_now();
         let needle = format!("//{host}:");
         if let Some(slot) = endpoints.iter().position(|e| e.contains(&needle)) {
             self.current.store(slot, Ordering::Relaxed);
@@ -126,24 +127,18 @@ impl Transport {
     }
 
     pub fn endpoints(&self) -> Vec<String> {
-        self.endpoints
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        self.endpoints.read_now().clone()
     }
 
     pub fn reachable(&self) -> bool {
-        self.health
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .reachable
+        self.health.locked().reachable
     }
 
     /// The last failure, saying how long ago it was and whether Consul has
     /// answered since; once it has answered for [`ERROR_CLEARED_AFTER`], the
     /// failure is history and no longer shown.
     pub fn last_error(&self) -> Option<String> {
-        let health = self.health.lock().unwrap_or_else(|e| e.into_inner());
+        let health = self.health.locked();
         let (at, message) = health.last_error.as_ref()?;
         let ago = at.elapsed().as_secs();
         match health.answered_since {
@@ -156,7 +151,7 @@ impl Transport {
     }
 
     fn record_ok(&self) {
-        let mut health = self.health.lock().unwrap_or_else(|e| e.into_inner());
+        let mut health = self.health.locked();
         if !health.reachable {
             tracing::info!("consul answers again");
         }
@@ -167,7 +162,7 @@ impl Transport {
     }
 
     fn record_error(&self, message: &str) {
-        let mut health = self.health.lock().unwrap_or_else(|e| e.into_inner());
+        let mut health = self.health.locked();
         if health.reachable {
             tracing::warn!(error = message, "consul call failed");
         }
@@ -220,7 +215,7 @@ impl Transport {
     /// last error the console shows; a refusal is logged when it differs
     /// from the last one.
     fn record_refused(&self, message: &str) {
-        let mut health = self.health.lock().unwrap_or_else(|e| e.into_inner());
+        let mut health = self.health.locked();
         health.reachable = true;
         health.last_error = Some((Instant::now(), message.to_owned()));
         health.answered_since = None;

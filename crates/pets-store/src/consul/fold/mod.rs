@@ -25,6 +25,8 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
+use tokio_util::sync::CancellationToken;
+
 use crate::consul::keys::Keys;
 use crate::consul::kv::{CallError, Kv, TxnOp, TxnOutcome};
 
@@ -43,14 +45,18 @@ pub struct Folder {
 }
 
 impl Folder {
-    /// Folds every [`FOLD_EVERY`] for as long as the task runs.
-    pub async fn run(self) {
+    /// Folds every [`FOLD_EVERY`] until `stop`.
+    pub async fn run(self, stop: CancellationToken) {
         let mut suspects = BTreeSet::new();
-        loop {
-            tokio::time::sleep(FOLD_EVERY).await;
-            match self.round(&suspects).await {
-                Ok(dead) => suspects = dead,
-                Err(e) => tracing::debug!(error = %e, "no fold this round"),
+        while stop
+            .run_until_cancelled(tokio::time::sleep(FOLD_EVERY))
+            .await
+            .is_some()
+        {
+            match stop.run_until_cancelled(self.round(&suspects)).await {
+                Some(Ok(dead)) => suspects = dead,
+                Some(Err(e)) => tracing::debug!(error = %e, "no fold this round"),
+                None => return,
             }
         }
     }

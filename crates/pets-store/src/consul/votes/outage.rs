@@ -12,6 +12,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::sync::Locked;
 use tokio::time::Instant;
 
 /// How long Consul may fail (or the cluster be seen without a leader) before
@@ -96,7 +97,7 @@ fn outlasted_election(since: Instant, now: Instant) -> bool {
 }
 
 fn lock(since: &Mutex<Option<Instant>>) -> std::sync::MutexGuard<'_, Option<Instant>> {
-    since.lock().unwrap_or_else(|e| e.into_inner())
+    since.locked()
 }
 
 #[cfg(test)]

@@ -19,46 +19,15 @@ use axum::routing::{get, post};
 use axum::{Form, Json, Router};
 use futures::future::join_all;
 use http::{header, HeaderMap, HeaderValue, StatusCode};
-use pets_store::RevokedSessions;
-use pets_web::auth::session::Session;
-use pets_web::auth::throttle::{ClientKey, LoginThrottle, FAILURE_DELAY};
-use pets_web::auth::AdminAuth;
-use secrecy::{ExposeSecret, SecretString};
+use pets_web::auth::throttle::{ClientKey, FAILURE_DELAY};
 use serde::{Deserialize, Serialize};
 use tera::Context;
 
-use crate::app::Paas;
 use crate::engine::Instance;
+use crate::gate::COOKIE;
 use crate::id::InstanceId;
 use crate::pages::{minutes, render, Message};
-
-const COOKIE: &str = "paas_admin";
-
-/// The console's login: present only with a password.
-pub struct Operator {
-    auth: AdminAuth,
-    throttle: LoginThrottle,
-    /// Sessions ended by logging out.
-    revoked: RevokedSessions,
-}
-
-impl Operator {
-    pub fn new(password: &SecretString) -> Self {
-        Self {
-            auth: AdminAuth::new(password.expose_secret(), None),
-            throttle: LoginThrottle::default(),
-            revoked: RevokedSessions::default(),
-        }
-    }
-
-    /// The live session a request's cookie carries, if any.
-    fn session(&self, headers: &HeaderMap) -> Option<Session> {
-        let value = pets_web::auth::cookie(headers, COOKIE)?;
-        self.auth
-            .session(&value)
-            .filter(|s| !self.revoked.is_revoked(&s.id))
-    }
-}
+use crate::state::Paas;
 
 pub fn routes() -> Router<Paas> {
     Router::new()
