@@ -21,6 +21,7 @@ command -v chromedriver >/dev/null || missing+=(chromium-driver)
 command -v wrk >/dev/null || missing+=(wrk)
 command -v nginx >/dev/null || missing+=(nginx-light)
 command -v debootstrap >/dev/null || missing+=(debootstrap)
+command -v python3 >/dev/null || missing+=(python3)
 { command -v prometheus >/dev/null && command -v promtool >/dev/null; } || missing+=(prometheus)
 if [ ${#missing[@]} -gt 0 ]; then
   need_root "${missing[*]}"

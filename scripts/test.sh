@@ -11,6 +11,9 @@ scripts/install-deps.sh
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 
+echo "== rust-version covers every dependency (clippy holds pets' own code to it)"
+scripts/msrv.sh
+
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 

@@ -11,7 +11,7 @@
 //! guard as pets' ([`pets_web::hardened`]).
 
 use std::net::SocketAddr;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use axum::extract::{ConnectInfo, Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -160,12 +160,7 @@ async fn login(
     operator.throttle.succeeded(client);
     tracing::info!(%address, "operator logged in");
     let (session, value) = operator.auth.new_session();
-    let max_age = session.expires().saturating_sub(
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_secs(),
-    );
+    let max_age = session.expires().saturating_sub(pets_store::unix_now());
     let cookie = format!("{COOKIE}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}");
     let mut answer = Redirect::to("/admin").into_response();
     if let Ok(cookie) = HeaderValue::from_str(&cookie) {
@@ -276,16 +271,10 @@ async fn view(paas: &Paas, i: &Instance) -> InstanceView {
         version: i.version.tag(),
         url: paas.site_url(&i.id),
         admin_url: paas.admin_url(&i.id),
-        created_at: rfc3339(i.created_at),
-        expires_at: rfc3339(i.expires_at),
+        created_at: pets_store::clock::rfc3339(i.created_at),
+        expires_at: pets_store::clock::rfc3339(i.expires_at),
         healthy,
         memory_bytes: usage.memory_bytes,
         cpu_percent: (usage.cpu_percent * 10.0).round() / 10.0,
     }
-}
-
-fn rfc3339(t: SystemTime) -> String {
-    time::OffsetDateTime::from(t)
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
 }

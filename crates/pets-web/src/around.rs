@@ -3,9 +3,8 @@
 //!
 //! `Router::layer` wraps every route in the layer and boxes the result, so a
 //! request passes one more boxed service per layer, and each of those clones
-//! everything inside it on every call: with four such layers that was about
-//! a tenth of a vote's CPU in pets (the profile in `docs/PERFORMANCE.md`).
-//! [`wrap`] wraps the finished router instead, as the one fallback of an
+//! everything inside it on every call (what that cost is in
+//! `docs/PERFORMANCE.md`). [`wrap`] wraps the finished router instead, as the one fallback of an
 //! otherwise empty router: one box, whose clone is the router's reference
 //! count. Use it for middleware that does not need the matched route (the
 //! route-level metrics stay a `route_layer`).

@@ -85,10 +85,7 @@ impl Templates {
             text.trim().parse::<u64>().ok()
         });
         if let Some(at) = extended.or(settings.expires_at) {
-            let now = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap_or_default()
-                .as_secs();
+            let now = pets_store::unix_now();
             context.insert("expires_at", &at);
             context.insert("expires_in_minutes", &at.saturating_sub(now).div_ceil(60));
         }

@@ -1,14 +1,13 @@
 //! The allocator, and memory handed back after a burst.
 //!
-//! pets allocates with mimalloc rather than glibc's malloc. Every page and
+//! pets allocates with mimalloc rather than glibc's malloc: every page and
 //! vote allocates and frees many small blocks (headers, the rendered page,
-//! the log line), and the profile in `docs/PERFORMANCE.md` found a tenth of
-//! pets' time in glibc's allocator.
+//! the log line), and `docs/PERFORMANCE.md` measures what glibc's allocator
+//! cost.
 //!
 //! Left to its defaults on Linux, mimalloc commits its whole arena as it
 //! touches it and keeps freed pages resident, so memory after a burst of
-//! 256 connections stayed at its high-water mark (the benchmark measured
-//! 27 MiB). [`configure_allocator`], run before `main` (before the first
+//! connections stays at its high-water mark. [`configure_allocator`], run before `main` (before the first
 //! allocation reserves the first arena), makes it commit arena memory on
 //! demand and give freed pages back after a short delay; and since mimalloc
 //! does that only as it is next used, [`return_freed_memory`] nudges it once

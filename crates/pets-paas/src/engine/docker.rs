@@ -11,7 +11,7 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 use async_trait::async_trait;
 use bollard::models::{
@@ -26,6 +26,7 @@ use bollard::query_parameters::{
 use bollard::Docker;
 use futures::StreamExt;
 use ipnet::Ipv4Net;
+use pets_store::clock::{from_unix_seconds, unix_seconds};
 use secrecy::ExposeSecret;
 
 use super::labels::{Labels, INSTANCE, SERVICE};
@@ -191,7 +192,7 @@ impl DockerEngine {
             }
         }
         let secs: u64 = first_file(&archive)?.trim().parse().ok()?;
-        Some(UNIX_EPOCH + std::time::Duration::from_secs(secs))
+        Some(from_unix_seconds(secs))
     }
 
     fn container(&self, spec: &Spec, gateway: std::net::Ipv4Addr) -> ContainerCreateBody {
@@ -201,13 +202,7 @@ impl DockerEngine {
             format!("PETS_TRUSTED_PROXIES={gateway}/32"),
             format!("PETS_EXPIRES_AT_FILE={SECRETS_DIR}/{EXPIRY_FILE}"),
             format!("PETS_ALLOWED_HOSTS={},{}", spec.hosts().0, spec.hosts().1),
-            format!(
-                "PETS_EXPIRES_AT={}",
-                spec.expires_at
-                    .duration_since(UNIX_EPOCH)
-                    .unwrap_or_default()
-                    .as_secs()
-            ),
+            format!("PETS_EXPIRES_AT={}", unix_seconds(spec.expires_at)),
         ];
         for (name, option) in ["OPTION_A", "OPTION_B", "OPTION_C"]
             .iter()
@@ -321,7 +316,7 @@ impl Engine for DockerEngine {
     }
 
     async fn set_expiry(&self, id: &InstanceId, at: SystemTime) -> Result<(), EngineError> {
-        let secs = at.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
+        let secs = unix_seconds(at);
         let archive = archive_of(EXPIRY_FILE, secs.to_string().as_bytes(), 0o444)?;
         let upload = UploadToContainerOptionsBuilder::default()
             .path(SECRETS_DIR)

@@ -3,7 +3,8 @@
 //! so they hold no secret: id, client address, version and two times.
 
 use std::collections::HashMap;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use pets_store::clock::{from_unix_seconds, unix_seconds};
 
 use super::{Instance, Spec, Version};
 use crate::id::InstanceId;
@@ -55,8 +56,8 @@ impl Labels {
             (INSTANCE.into(), spec.id.to_string()),
             (CLIENT.into(), spec.client.to_string()),
             (VERSION.into(), spec.version.tag().into()),
-            (CREATED.into(), unix(spec.created_at).to_string()),
-            (EXPIRES.into(), unix(spec.expires_at).to_string()),
+            (CREATED.into(), unix_seconds(spec.created_at).to_string()),
+            (EXPIRES.into(), unix_seconds(spec.expires_at).to_string()),
         ])
     }
 
@@ -71,13 +72,7 @@ impl Labels {
     /// An instance from its container's labels; `None` when a label is
     /// missing or malformed (not ours, or tampered with).
     pub fn read(labels: &HashMap<String, String>) -> Option<Instance> {
-        let time = |key: &str| {
-            labels
-                .get(key)?
-                .parse::<u64>()
-                .ok()
-                .map(|s| UNIX_EPOCH + Duration::from_secs(s))
-        };
+        let time = |key: &str| labels.get(key)?.parse::<u64>().ok().map(from_unix_seconds);
         Some(Instance {
             id: InstanceId::parse(labels.get(INSTANCE)?)?,
             version: Version::parse(labels.get(VERSION)?)?,
@@ -90,10 +85,6 @@ impl Labels {
     }
 }
 
-fn unix(t: SystemTime) -> u64 {
-    t.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -101,7 +92,7 @@ mod tests {
 
     #[test]
     fn labels_round_trip() {
-        let created = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let created = from_unix_seconds(1_700_000_000);
         let spec = Spec {
             id: InstanceId::random(),
             version: Version::V2,
@@ -109,7 +100,7 @@ mod tests {
             password: SecretString::from("x".to_owned()),
             client: "192.0.2.7".parse().unwrap(),
             created_at: created,
-            expires_at: created + Duration::from_secs(2400),
+            expires_at: created + std::time::Duration::from_secs(2400),
             domain: "localhost".into(),
         };
         let labels = Labels::of(&spec, "pets-paas");

@@ -90,7 +90,7 @@ impl Visitor {
 /// server and sent on same-site navigation. `value` is one of our own ids
 /// (hex or a pet's letter), so it needs no quoting. Written out here rather
 /// than through `cookie::Cookie`: a vote sets three, and building them
-/// through the cookie crate was a twentieth of a vote's CPU in pets.
+/// through the cookie crate cost a vote measurably (`docs/PERFORMANCE.md`).
 fn long_lived(name: &'static str, value: impl std::fmt::Display) -> HeaderValue {
     let line = format!("{name}={value}; HttpOnly; SameSite=Lax; Path=/; Max-Age={YEAR_SECONDS}");
     HeaderValue::try_from(line).expect("cookie names and our ids are valid header text")

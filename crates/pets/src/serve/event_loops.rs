@@ -7,12 +7,11 @@
 //! loop's thread, and the tasks its handlers spawn run there too. A loop is
 //! a single-threaded tokio runtime, so a request that becomes ready is run
 //! by the thread that saw it become ready: no hand-over to another worker,
-//! no stealing, no waking a parked thread to run it. On the pet page that
-//! hand-over cost 5 to 10% of pets' CPU (`docs/PERFORMANCE.md`); nginx, the
+//! no stealing, no waking a parked thread to run it; nginx, the
 //! benchmark's yardstick, has one event loop per worker process too.
 //!
-//! Handing a connection over costs its socket a second registration, about
-//! 15 µs, once per connection, not per request. The store's background
+//! Handing a connection over costs its socket a second registration, once
+//! per connection, not per request (`docs/PERFORMANCE.md` measures both). The store's background
 //! work (watches, the vote dispatcher, flushes) stays on the main runtime,
 //! which the loops reach through the same channels and locks as before.
 //! Dropping [`EventLoops`] stops every loop; connections still open on one

@@ -5,10 +5,9 @@
 //!
 //! A line costs the request that logs it a lock and a copy, and nothing
 //! else: the writer thread is woken only when it is waiting for lines, which
-//! under load it never is (it is writing or lingering). A queue with a
-//! wake-up per line (`tracing-appender`'s) cost a vote about a twentieth of
-//! its CPU in pets, most of it the writer thread parking and unparking (the
-//! profile in `docs/PERFORMANCE.md`). No line is dropped: when
+//! under load it never is (it is writing or lingering), where a queue with a
+//! wake-up per line parks and unparks its writer for every line
+//! (`docs/PERFORMANCE.md` measures both). No line is dropped: when
 //! [`MAX_WAITING`] bytes wait, a request that logs waits for the writer.
 //! An idle process's writer sleeps until a line comes.
 

@@ -5,8 +5,8 @@
 //! Lines are formatted where they happen and written by a thread of their
 //! own ([`lines`]), which writes everything waiting in one go: under load
 //! that is one `write` for many requests' lines instead of one each, and a
-//! request never waits on the terminal or the log file (the profile in
-//! `docs/PERFORMANCE.md` found a tenth of the pet page's time there). No line
+//! request never waits on the terminal or the log file (`docs/PERFORMANCE.md` says
+//! what that cost). No line
 //! is dropped: if the writer falls far behind, the request waits for it.
 //! Keep the [`LogGuard`] until the process ends; dropping it writes out what
 //! is left.

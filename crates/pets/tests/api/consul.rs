@@ -9,16 +9,8 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 
-use crate::helpers::{spawn_app_with, votes_of, Env, TestApp, Visitor};
+use crate::helpers::{prefix, replica, spawn_app_with, votes_of, Env, TestApp, Visitor};
 use pets_testkit::{eventually, holds, Cluster, SERVERS};
-
-fn prefix(test: &str) -> String {
-    format!("test-{}-{test}/", std::process::id())
-}
-
-async fn replica(cluster: &Cluster, prefix: &str) -> TestApp {
-    spawn_app_with(Env::on_consul(cluster.db(), prefix)).await
-}
 
 /// What voters were told: each voter's last accepted choice.
 #[derive(Default)]

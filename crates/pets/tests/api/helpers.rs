@@ -60,6 +60,16 @@ fn rand_suffix() -> u64 {
     NEXT.fetch_add(1, Ordering::Relaxed)
 }
 
+/// A KV prefix of this test's own on the shared cluster.
+pub fn prefix(test: &str) -> String {
+    format!("test-{}-{test}/", std::process::id())
+}
+
+/// A replica on `cluster`, keeping its keys under `prefix`.
+pub async fn replica(cluster: &pets_testkit::Cluster, prefix: &str) -> TestApp {
+    spawn_app_with(Env::on_consul(cluster.db(), prefix)).await
+}
+
 pub async fn spawn_app() -> TestApp {
     spawn_app_with(Env::default()).await
 }

@@ -8,15 +8,7 @@ use std::collections::HashSet;
 use futures::future::join_all;
 use pets_testkit::Cluster;
 
-use crate::helpers::{spawn_app_with, Env, TestApp, Visitor};
-
-fn prefix(test: &str) -> String {
-    format!("test-{}-{test}/", std::process::id())
-}
-
-async fn replica(cluster: &Cluster, prefix: &str) -> TestApp {
-    spawn_app_with(Env::on_consul(cluster.db(), prefix)).await
-}
+use crate::helpers::{prefix, replica, spawn_app_with, Env, Visitor};
 
 /// 120 voters, each of whose first vote went out alone (so each is in a
 /// record of its own), move their votes at once across two replicas: a

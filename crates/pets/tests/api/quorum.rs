@@ -10,11 +10,7 @@ use std::time::{Duration, Instant};
 
 use pets_testkit::{Cluster, SERVERS, SPARE};
 
-use crate::helpers::{spawn_app_with, Env, TestApp, Visitor};
-
-fn prefix(test: &str) -> String {
-    format!("test-{}-{test}/", std::process::id())
-}
+use crate::helpers::{prefix, spawn_app_with, Env, TestApp, Visitor};
 
 /// What the console and the voters saw while the test ran.
 #[derive(Default)]
