@@ -2,9 +2,14 @@
 //! (open loop), each for the next visitor in turn and the next address in
 //! turn. A visitor with no vote yet votes (`POST /vote`, keeping the cookies
 //! the answer sets), then mostly looks at their pet (`GET /`), voting again
-//! now and then (`--vote-share`). Runs for `--duration`, or until Ctrl-C or
-//! SIGTERM, then waits briefly for requests in flight and reports.
+//! now and then (`--vote-share`). A visitor never has two votes in flight (a
+//! vote due meanwhile is a page view instead), so the order of their votes
+//! is the order the store committed them, and the last vote each visitor
+//! had accepted in each round (the answer's `pets-round`) is what that
+//! round must count. Runs for `--duration`, or until Ctrl-C or SIGTERM, then
+//! waits briefly for requests in flight and reports.
 
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -17,7 +22,7 @@ use pets_store::MeterPublisher;
 
 use crate::options::LoadOptions;
 use crate::publish::Publisher;
-use crate::report::{self, Report};
+use crate::report::{self, Report, RoundTally};
 use crate::tally::{Counts, Outcome};
 use crate::targets::Addresses;
 use pets_store::sync::Locked;
@@ -34,7 +39,14 @@ const DRAIN: Duration = Duration::from_secs(6);
 struct Visitor {
     /// The cookies the vote's answer set, sent with every later request.
     cookies: Option<String>,
+    /// True while a vote of theirs is in flight.
+    voting: bool,
+    /// Their last accepted vote in each round (the pet's index).
+    last_in_round: BTreeMap<u64, usize>,
 }
+
+/// The pet options, in order.
+const PETS: [&str; 3] = ["a", "b", "c"];
 
 /// Runs the load and returns its report; with a `publisher`, each second
 /// also goes to the store for the console's availability meter.
@@ -111,10 +123,19 @@ pub async fn run(options: LoadOptions, publisher: Option<MeterPublisher>) -> Rep
         .iter()
         .filter(|v| lock(v).cookies.is_some())
         .count() as u64;
+    let mut rounds: BTreeMap<u64, RoundTally> = BTreeMap::new();
+    for visitor in visitors.iter() {
+        for (&round, &pet) in &lock(visitor).last_in_round {
+            let tally = rounds.entry(round).or_default();
+            tally.voters += 1;
+            tally.votes[pet] += 1;
+        }
+    }
     Report {
         total,
         elapsed: started.elapsed(),
         voters,
+        rounds,
     }
 }
 
@@ -142,14 +163,36 @@ impl Job {
         let Some(addr) = self.addresses.next() else {
             return Outcome::Failed("no_address".into());
         };
-        let cookies = lock(&self.visitors[self.visitor]).cookies.clone();
-        let vote = cookies.is_none() || rand::rng().random_bool(self.vote_share);
-        let request = if vote {
-            let pet = ["a", "b", "c"][rand::rng().random_range(0..3)];
+        let (cookies, vote) = {
+            let mut visitor = lock(&self.visitors[self.visitor]);
+            let wants = visitor.cookies.is_none() || rand::rng().random_bool(self.vote_share);
+            let vote = wants && !visitor.voting;
+            visitor.voting |= vote;
+            (visitor.cookies.clone(), vote)
+        };
+        let pet = rand::rng().random_range(0..PETS.len());
+        let answer = self
+            .send_as_visitor(addr, cookies, vote.then_some(pet))
+            .await;
+        if vote {
+            lock(&self.visitors[self.visitor]).voting = false;
+        }
+        answer
+    }
+
+    /// One request: a vote for `pet`, or with none a look at the pet page.
+    async fn send_as_visitor(
+        &self,
+        addr: std::net::SocketAddr,
+        cookies: Option<String>,
+        pet: Option<usize>,
+    ) -> Outcome {
+        let vote = pet.is_some();
+        let request = if let Some(pet) = pet {
             let name = format!("visitor {}", self.visitor);
             self.client
                 .post(format!("http://{addr}/vote"))
-                .form(&[("name", name.as_str()), ("vote", pet)])
+                .form(&[("name", name.as_str()), ("vote", PETS[pet])])
         } else {
             self.client.get(format!("http://{addr}/"))
         };
@@ -160,15 +203,23 @@ impl Job {
         match request.send().await {
             Ok(response) => {
                 let status = response.status();
-                if vote && status.as_u16() == 303 {
+                if let Some(pet) = pet.filter(|_| status.as_u16() == 303) {
+                    let round = response
+                        .headers()
+                        .get("pets-round")
+                        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
                     let set: Vec<String> = response
                         .headers()
                         .get_all(SET_COOKIE)
                         .iter()
                         .filter_map(|v| v.to_str().ok()?.split(';').next().map(str::to_owned))
                         .collect();
+                    let mut visitor = lock(&self.visitors[self.visitor]);
                     if !set.is_empty() {
-                        lock(&self.visitors[self.visitor]).cookies = Some(set.join("; "));
+                        visitor.cookies = Some(merge_cookies(visitor.cookies.as_deref(), &set));
+                    }
+                    if let Some(round) = round {
+                        visitor.last_in_round.insert(round, pet);
                     }
                     return Outcome::VoteAccepted;
                 }
@@ -183,6 +234,23 @@ impl Job {
             Err(e) => Outcome::Failed(kind(&e).into()),
         }
     }
+}
+
+/// The cookies a visitor holds once an answer set `set` (`name=value`
+/// each) over those it held: a cookie set again replaces the old one.
+fn merge_cookies(held: Option<&str>, set: &[String]) -> String {
+    let name = |c: &str| c.split('=').next().unwrap_or("").trim().to_owned();
+    let mut cookies: Vec<String> = held
+        .unwrap_or("")
+        .split("; ")
+        .filter(|c| !c.is_empty())
+        .map(str::to_owned)
+        .collect();
+    for new in set {
+        cookies.retain(|c| name(c) != name(new));
+        cookies.push(new.clone());
+    }
+    cookies.join("; ")
 }
 
 /// The kind of a failed exchange.
@@ -220,5 +288,18 @@ async fn stop_signal() {
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}
         _ = terminate.recv() => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cookies_set_again_replace_the_old_ones() {
+        let first = merge_cookies(None, &["pets_voter=v1".into(), "pets_vote=a.1".into()]);
+        assert_eq!(first, "pets_voter=v1; pets_vote=a.1");
+        let later = merge_cookies(Some(&first), &["pets_vote=b.2".into()]);
+        assert_eq!(later, "pets_voter=v1; pets_vote=b.2");
     }
 }

@@ -2,6 +2,7 @@
 //! table at the end; with `--json`, one JSON object a line (one a second,
 //! then the final report, marked `"final": true`).
 
+use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
 use std::time::Duration;
 
@@ -17,6 +18,17 @@ pub struct Report {
     /// Visitors whose vote was accepted at least once: what the tally
     /// counts (a visitor voting again moves their vote, it adds none).
     pub voters: u64,
+    /// By round (as the answers named it): what that round must count.
+    pub rounds: BTreeMap<u64, RoundTally>,
+}
+
+/// What one round must count of this driver's visitors: each visitor's
+/// last accepted vote in it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RoundTally {
+    pub voters: u64,
+    /// Votes for a, b and c.
+    pub votes: [u64; 3],
 }
 
 impl Report {
@@ -25,6 +37,14 @@ impl Report {
         value["latency_ms"] = json!(self.total.latency());
         value["seconds"] = json!(self.elapsed.as_secs_f64());
         value["voters"] = json!(self.voters);
+        value["rounds"] = self
+            .rounds
+            .iter()
+            .map(|(round, t)| {
+                let [a, b, c] = t.votes;
+                json!({ "round": round, "voters": t.voters, "votes": { "a": a, "b": b, "c": c } })
+            })
+            .collect();
         value["final"] = json!(true);
         value
     }
@@ -78,6 +98,13 @@ pub fn finish(json: bool, report: &Report) {
         "  votes accepted  {:>10}  ({} voters)",
         t.votes_accepted, report.voters
     );
+    for (round, tally) in &report.rounds {
+        let [a, b, c] = tally.votes;
+        println!(
+            "  round {round:<9} {:>10} voters  (a {a}, b {b}, c {c})",
+            tally.voters
+        );
+    }
     for (kind, n) in &t.errors {
         println!("  error {kind:<10}{n:>10}");
     }

@@ -38,6 +38,12 @@ pub fn rfc3339(t: SystemTime) -> String {
         .unwrap_or_default()
 }
 
+/// `millis` after the Unix epoch as RFC 3339 text, in UTC, to the
+/// millisecond.
+pub fn rfc3339_millis(millis: u64) -> String {
+    rfc3339(UNIX_EPOCH + Duration::from_millis(millis))
+}
+
 /// Now, to the second, as RFC 3339 text.
 pub fn now_rfc3339() -> String {
     rfc3339(from_unix_seconds(unix_now()))
@@ -52,6 +58,7 @@ mod tests {
         let t = from_unix_seconds(1_800_000_000);
         assert_eq!(unix_seconds(t), 1_800_000_000);
         assert_eq!(rfc3339(t), "2027-01-15T08:00:00Z");
+        assert_eq!(rfc3339_millis(1_800_000_000_250), "2027-01-15T08:00:00.25Z");
         assert!(unix_millis() / 1000 >= unix_now() - 1);
         assert_eq!(minute_now(), unix_now() / 60);
     }

@@ -182,6 +182,8 @@ pub struct Receipt {
     /// Where this first vote was recorded, when the store grouped it with
     /// others (the voter's later votes need it); `None` otherwise.
     pub first_in: Option<BallotRef>,
+    /// The round the vote counts in.
+    pub round: u64,
 }
 
 #[cfg(test)]

@@ -15,6 +15,7 @@ pub mod fleet;
 mod memory;
 pub mod meter;
 mod revoked;
+pub mod rounds;
 mod snapshot;
 mod store;
 pub mod sync;
@@ -29,5 +30,8 @@ pub use fleet::{
 pub use memory::MemoryStore;
 pub use meter::{DriverSeries, Meter, MeterSecond};
 pub use revoked::RevokedSessions;
+pub use rounds::{Round, RoundOption};
 pub use snapshot::{Snapshot, StoreKind, StoreStatus, Tally};
-pub use store::{FaultOrderStore, FleetRoster, SessionStore, Store, StoreError, VoteStore};
+pub use store::{
+    FaultOrderStore, FleetRoster, RoundStore, SessionStore, Store, StoreError, VoteStore,
+};

@@ -3,20 +3,23 @@
 //! This is what `pets` runs on with no `DB` configured. Each replica has its
 //! own tally, which the pages say in a discreet line.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
 use async_trait::async_trait;
 use tokio::sync::watch;
 
-use crate::clock::minute_now;
+use crate::clock::{minute_now, unix_millis};
 use crate::domain::{Ballot, PetChoice, Receipt, VoterId, VoterKey};
 use crate::faults::{FaultCommand, FaultOrder, FaultOrders, FaultTarget};
 use crate::fleet::{Fleet, FleetStore, Registration};
 use crate::revoked::RevokedSessions;
+use crate::rounds::{Round, RoundBook};
 use crate::snapshot::{Snapshot, StoreKind, StoreStatus, Tally};
-use crate::store::{FaultOrderStore, FleetRoster, SessionStore, Store, StoreError, VoteStore};
+use crate::store::{
+    FaultOrderStore, FleetRoster, RoundStore, SessionStore, Store, StoreError, VoteStore,
+};
 use crate::sync::Locked;
 
 pub struct MemoryStore {
@@ -42,18 +45,27 @@ pub struct MemoryStore {
 /// what bounds its memory.
 pub const MAX_VOTERS: usize = 1_000_000;
 
-#[derive(Default)]
+/// The current round's voters and votes, and the rounds before.
 struct Ballots {
     by_voter: HashMap<VoterId, PetChoice>,
     votes: [u64; 3],
+    book: RoundBook,
+    /// Each closed round's votes.
+    past: BTreeMap<u64, [u64; 3]>,
 }
 
 impl MemoryStore {
     pub fn new() -> Self {
+        let ballots = Ballots {
+            by_voter: HashMap::new(),
+            votes: [0; 3],
+            book: RoundBook::first(unix_millis()),
+            past: BTreeMap::new(),
+        };
         Self {
-            ballots: Mutex::default(),
+            ballots: Mutex::new(ballots),
             served: AtomicU64::new(0),
-            changes: watch::Sender::new(Self::snapshot_of(Tally::default())),
+            changes: watch::Sender::new(Self::snapshot_of(Tally::default(), 1)),
             revoked: RevokedSessions::default(),
             failures: Mutex::default(),
             me: Mutex::default(),
@@ -63,9 +75,10 @@ impl MemoryStore {
         }
     }
 
-    fn snapshot_of(tally: Tally) -> Snapshot {
+    fn snapshot_of(tally: Tally, round: u64) -> Snapshot {
         Snapshot {
             tally,
+            round,
             stale: false,
             status: StoreStatus {
                 kind: StoreKind::Memory,
@@ -75,12 +88,16 @@ impl MemoryStore {
         }
     }
 
-    fn tally(&self) -> Tally {
-        let votes = self.ballots.locked().votes;
-        Tally {
+    fn tally(&self) -> (Tally, u64) {
+        let (votes, round) = {
+            let ballots = self.ballots.locked();
+            (ballots.votes, ballots.book.number)
+        };
+        let tally = Tally {
             votes,
             pets_served: self.served.load(Ordering::Relaxed),
-        }
+        };
+        (tally, round)
     }
 }
 
@@ -93,7 +110,7 @@ impl Default for MemoryStore {
 #[async_trait]
 impl VoteStore for MemoryStore {
     async fn cast_vote(&self, ballot: Ballot) -> Result<Receipt, StoreError> {
-        {
+        let round = {
             let mut ballots = self.ballots.locked();
             if ballots.by_voter.len() >= MAX_VOTERS && !ballots.by_voter.contains_key(&ballot.voter)
             {
@@ -106,10 +123,14 @@ impl VoteStore for MemoryStore {
                 ballots.votes[previous.index()] -= 1;
             }
             ballots.votes[ballot.choice.index()] += 1;
-        }
+            ballots.book.number
+        };
         self.recorded.fetch_add(1, Ordering::Relaxed);
         self.changes.send_replace(self.snapshot());
-        Ok(Receipt::default())
+        Ok(Receipt {
+            first_in: None,
+            round,
+        })
     }
 
     async fn voter_key(&self) -> Result<VoterKey, StoreError> {
@@ -124,16 +145,64 @@ impl VoteStore for MemoryStore {
         self.served.load(Ordering::Relaxed)
     }
 
+    fn current_round(&self) -> u64 {
+        self.ballots.locked().book.number
+    }
+
     async fn read(&self) -> Snapshot {
         self.snapshot()
     }
 
     fn snapshot(&self) -> Snapshot {
-        Self::snapshot_of(self.tally())
+        let (tally, round) = self.tally();
+        Self::snapshot_of(tally, round)
     }
 
     fn changes(&self) -> watch::Receiver<Snapshot> {
         self.changes.subscribe()
+    }
+}
+
+#[async_trait]
+impl RoundStore for MemoryStore {
+    async fn close_round(
+        &self,
+        number: Option<u64>,
+        names: [String; 3],
+    ) -> Result<Round, StoreError> {
+        let closed = {
+            let mut ballots = self.ballots.locked();
+            let current = ballots.book.number;
+            if let Some(number) = number.filter(|&n| n != current) {
+                return Err(StoreError::Conflict(format!(
+                    "round {number} is not in progress; round {current} is"
+                )));
+            }
+            let served = self.served.load(Ordering::Relaxed);
+            let next = ballots
+                .book
+                .closed_at(unix_millis(), names.clone(), served)
+                .map_err(StoreError::Conflict)?;
+            let votes = std::mem::take(&mut ballots.votes);
+            ballots.past.insert(current, votes);
+            ballots.by_voter.clear();
+            ballots.book = next;
+            current
+        };
+        self.changes.send_replace(self.snapshot());
+        self.rounds(&names)
+            .into_iter()
+            .find(|r| r.number == closed)
+            .ok_or_else(|| StoreError::Unavailable(format!("round {closed} was not kept")))
+    }
+
+    fn rounds(&self, names: &[String; 3]) -> Vec<Round> {
+        let ballots = self.ballots.locked();
+        let mut counts = ballots.past.clone();
+        counts.insert(ballots.book.number, ballots.votes);
+        ballots
+            .book
+            .rounds(&counts, names, self.served.load(Ordering::Relaxed))
     }
 }
 
@@ -263,6 +332,36 @@ mod tests {
             .unwrap();
         assert_eq!(store.read().await.tally.votes, [0, 0, 2]);
         assert_eq!(store.changes().borrow().tally.votes, [0, 0, 2]);
+    }
+
+    #[tokio::test]
+    async fn a_closed_round_keeps_its_votes_and_everyone_votes_again() {
+        let store = MemoryStore::new();
+        let names: [String; 3] = ["Cats".into(), "Dogs".into(), "Whales".into()];
+        let ann = VoterId::random();
+        store.cast_vote(ballot(ann, PetChoice::A)).await.unwrap();
+        store.count_pet_served();
+        let closed = store.close_round(None, names.clone()).await.unwrap();
+        assert_eq!(
+            (closed.number, closed.voters, closed.pets_served),
+            (1, 1, 1)
+        );
+        assert_eq!(store.snapshot().round, 2);
+        assert_eq!(store.snapshot().tally.votes, [0, 0, 0]);
+        let receipt = store.cast_vote(ballot(ann, PetChoice::B)).await.unwrap();
+        assert_eq!(receipt.round, 2);
+        assert_eq!(
+            store.snapshot().tally.votes,
+            [0, 1, 0],
+            "a new vote, none moved"
+        );
+        let stale = store.close_round(Some(1), names.clone()).await;
+        assert!(matches!(stale, Err(StoreError::Conflict(_))));
+        let rounds = store.rounds(&names);
+        assert_eq!(rounds.len(), 2);
+        assert_eq!(rounds[0].options[0].votes, 1);
+        assert_eq!(rounds[1].options[1].votes, 1);
+        assert!(rounds[1].in_progress());
     }
 
     #[tokio::test]

@@ -59,7 +59,10 @@ pub struct StoreStatus {
 /// The results as the store knows them.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Snapshot {
+    /// The current round's votes, and pets served.
     pub tally: Tally,
+    /// The current round's number, from 1.
+    pub round: u64,
     /// True when the store could not be read and the tally is the last known.
     pub stale: bool,
     pub status: StoreStatus,

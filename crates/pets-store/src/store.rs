@@ -12,6 +12,7 @@ use crate::domain::{Ballot, Receipt, VoterKey};
 use crate::faults::{FaultCommand, FaultOrders, FaultTarget};
 use crate::fleet::{Fleet, Registration};
 use crate::meter::Meter;
+use crate::rounds::Round;
 use crate::snapshot::{Snapshot, StoreKind};
 
 #[derive(Debug, thiserror::Error)]
@@ -23,6 +24,10 @@ pub enum StoreError {
     /// A command named a replica the fleet does not have.
     #[error("no replica by that id is in the fleet")]
     NoSuchReplica,
+    /// The request does not fit what the store holds now (a round that is
+    /// not the current one); nothing was changed.
+    #[error("{0}")]
+    Conflict(String),
 }
 
 /// The votes and pets served: recording them, and the snapshot of the
@@ -46,6 +51,9 @@ pub trait VoteStore: Send + Sync {
     /// Pets served across all replicas as last known, without I/O.
     fn pets_served(&self) -> u64;
 
+    /// The round votes go to now, as last known, without I/O.
+    fn current_round(&self) -> u64;
+
     /// The tally read from the store now; when it cannot be read, the last
     /// known one, marked stale.
     async fn read(&self) -> Snapshot;
@@ -56,6 +64,26 @@ pub trait VoteStore: Send + Sync {
     /// Changes whenever the snapshot does (votes, other replicas' counts, the
     /// store's state); this replica's own page views alone do not wake it.
     fn changes(&self) -> watch::Receiver<Snapshot>;
+}
+
+/// Rounds: the current one closed and the next started, and every round so
+/// far (see [`crate::rounds`]).
+#[async_trait]
+pub trait RoundStore: Send + Sync {
+    /// Closes round `number` (the current one when `None`), keeping its
+    /// results with the options called `names`, and starts the next at
+    /// zero. Returns the closed round, with every vote committed before the
+    /// close. An error changes nothing; [`StoreError::Conflict`] when
+    /// `number` is not the current round.
+    async fn close_round(
+        &self,
+        number: Option<u64>,
+        names: [String; 3],
+    ) -> Result<Round, StoreError>;
+
+    /// Every round so far, the current one last with its options called
+    /// `names`, as last known. No I/O.
+    fn rounds(&self, names: &[String; 3]) -> Vec<Round>;
 }
 
 /// What the admin console's login shares between replicas.
@@ -105,7 +133,9 @@ pub trait FaultOrderStore: Send + Sync {
 /// A place to keep votes, and everything replicas share: each concern a
 /// trait of its own, so a reader (or a fake) sees one at a time.
 #[async_trait]
-pub trait Store: VoteStore + SessionStore + FleetRoster + FaultOrderStore + 'static {
+pub trait Store:
+    VoteStore + RoundStore + SessionStore + FleetRoster + FaultOrderStore + 'static
+{
     fn kind(&self) -> StoreKind;
 
     /// A one-line description for the start-up log.

@@ -21,6 +21,8 @@ pub enum AppError {
     NotFound,
     #[error("{0}")]
     Misdirected(String),
+    #[error("{0}")]
+    Conflict(String),
     #[error("Too many failed logins from your address. Try again in {0} seconds.")]
     TooManyAttempts(u64),
     #[error(
@@ -58,6 +60,7 @@ impl AppError {
             Self::LoginRequired => StatusCode::UNAUTHORIZED,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::Misdirected(_) => StatusCode::MISDIRECTED_REQUEST,
+            Self::Conflict(_) => StatusCode::CONFLICT,
             Self::TooManyAttempts(_) | Self::LoginsPaused(_) | Self::TooManyNewVoters(_) => {
                 StatusCode::TOO_MANY_REQUESTS
             }
@@ -75,6 +78,7 @@ impl AppError {
             Self::LoginRequired => "Login required",
             Self::NotFound => "Not found",
             Self::Misdirected(_) => "Wrong address",
+            Self::Conflict(_) => "Already changed",
             Self::TooManyAttempts(_) | Self::LoginsPaused(_) | Self::TooManyNewVoters(_) => {
                 "Slow down"
             }

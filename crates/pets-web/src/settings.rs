@@ -18,6 +18,11 @@ impl PetOptions {
     pub fn name(&self, choice: PetChoice) -> &str {
         &self.0[choice.index()]
     }
+
+    /// The three names, in option order.
+    pub fn names(&self) -> &[String; 3] {
+        &self.0
+    }
 }
 
 impl Default for PetOptions {

@@ -4,8 +4,11 @@
   if (!window.EventSource) return;
   var text = function (id, value) { var el = document.getElementById(id); if (el) el.textContent = value; };
   var source = new EventSource('/api/events');
+  var round = document.body.dataset.round;
   source.addEventListener('results', function (event) {
     var r = JSON.parse(event.data);
+    // A round closed: the page's list of rounds is drawn on the server.
+    if (round && String(r.round) !== round) { window.location.reload(); return; }
     r.options.forEach(function (o) {
       var bar = document.getElementById('bar-' + o.id);
       if (bar) bar.setAttribute('width', String(o.percent * 4));

@@ -99,6 +99,11 @@ impl FakeKv {
             .insert(key.to_owned(), (entry.value.unwrap_or_default(), index));
     }
 
+    /// Removes `key`, as an operator's edit would.
+    pub fn delete(&self, key: &str) {
+        self.lock().data.remove(key);
+    }
+
     pub fn get(&self, key: &str) -> Option<KvEntry> {
         self.lock().entry(key)
     }
@@ -152,6 +157,7 @@ impl State {
                 ("cas", Some(0)) => current.is_none(),
                 ("cas" | "delete-cas", Some(index)) => current == Some(index),
                 ("check-not-exists", _) => current.is_none(),
+                ("check-index", Some(index)) => current == Some(index),
                 _ => true,
             };
             if !ok {
@@ -166,7 +172,7 @@ impl State {
         }
         let writes = ops
             .iter()
-            .any(|op| !matches!(op.kv.verb, "get-tree" | "check-not-exists"));
+            .any(|op| !matches!(op.kv.verb, "get-tree" | "check-not-exists" | "check-index"));
         if writes {
             self.index += 1;
         }
@@ -190,6 +196,10 @@ impl State {
                 "get-tree" => {
                     results.extend(self.tree(&op.kv.key).into_iter().map(|kv| TxnResult { kv }))
                 }
+                // As Consul does: the entry checked, without its value.
+                "check-index" => results.extend(self.entry(&op.kv.key).map(|kv| TxnResult {
+                    kv: KvEntry { value: None, ..kv },
+                })),
                 _ => {}
             }
         }

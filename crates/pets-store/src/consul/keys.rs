@@ -4,6 +4,9 @@ use crate::domain::{BallotRef, VoterId};
 
 /// The name of the archive keys.
 const ARCHIVE: &str = "archive";
+/// The round book's name under `votes/`: like the archive, no replica's (a
+/// replica id has a random suffix).
+const ROUND_BOOK: &str = "round";
 
 /// Key names under the prefix, for one replica.
 #[derive(Debug, Clone)]
@@ -41,6 +44,12 @@ impl Keys {
         format!("{}votes/{ARCHIVE}", self.prefix)
     }
 
+    /// The rounds so far (see [`RoundBook`](crate::rounds::RoundBook)):
+    /// under `votes/`, so the watcher reads it with the counts, at one index.
+    pub fn round_book(&self) -> String {
+        format!("{}votes/{ROUND_BOOK}", self.prefix)
+    }
+
     pub fn served_archive(&self) -> String {
         format!("{}served/{ARCHIVE}", self.prefix)
     }
@@ -67,7 +76,8 @@ impl Keys {
             _ => return None,
         };
         let owner = rest.split('/').next()?;
-        (!owner.is_empty() && owner != ARCHIVE).then_some(owner)
+        let book = kind == "votes" && owner == ROUND_BOOK;
+        (!owner.is_empty() && owner != ARCHIVE && !book).then_some(owner)
     }
 
     pub fn vote_counter(&self, lane: usize) -> String {
@@ -139,6 +149,7 @@ mod tests {
         assert_eq!(keys.owner(&keys.own_logins()), Some("web-1-ab12"));
         assert_eq!(keys.owner(&keys.votes_archive()), None);
         assert_eq!(keys.owner(&keys.served_archive()), None);
+        assert_eq!(keys.owner(&keys.round_book()), None);
         assert_eq!(keys.owner("p/faults/replicas/web-2-cd"), Some("web-2-cd"));
         assert_eq!(keys.owner("p/faults/fleet"), None);
         assert_eq!(keys.owner("p/voters/x"), None);

@@ -142,6 +142,11 @@ impl TxnOp {
         Self::op("check-not-exists", key, None, None)
     }
 
+    /// Fails the transaction unless the key exists with this ModifyIndex.
+    pub fn check_index(key: String, index: u64) -> Self {
+        Self::op("check-index", key, None, Some(index))
+    }
+
     /// Reads every key under a prefix; finds nothing rather than failing.
     pub fn get_tree(key: String) -> Self {
         Self::op("get-tree", key, None, None)

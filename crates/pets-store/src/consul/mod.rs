@@ -5,9 +5,10 @@
 //!
 //! | key | value | written by |
 //! | --- | --- | --- |
-//! | `ballots/<ref>` | `{"token","voters":{"<voter id>":["name","vote"]}}`: first votes committed together, the ref in each voter's cookie | the replica that took them, once |
-//! | `voters/<voter id>` | `{"name","vote","token"}`: a voter's vote once moved | whichever replica the voter votes on, check-and-set |
-//! | `votes/<replica>/<lane>` | `{"a","b","c","token"}`: votes this lane moved | that lane only |
+//! | `ballots/<ref>` | `{"token","round","voters":{"<voter id>":["name","vote"]}}`: first votes committed together, the ref in each voter's cookie | the replica that took them, once |
+//! | `voters/<voter id>` | `{"name","vote","round","token"}`: a voter's vote once moved | whichever replica the voter votes on, check-and-set |
+//! | `votes/<replica>/<lane>` | `{"rounds":{"<n>":[a,b,c]},"token"}`: votes this lane moved, by round | that lane only |
+//! | `votes/round` | the round book: the current round, and every closed one (see [`rounds`]) | whichever replica closes a round, check-and-set; every vote checks its index |
 //! | `served/<replica>` | `{"n","token"}`: pets this replica served | that replica only |
 //! | `sessions/<id>` | `{"until"}`: an admin session ended by logout | the replica that ended it |
 //! | `logins/<replica>` | `{"minute","n"}`: failed admin logins this minute | that replica only |
@@ -36,6 +37,7 @@ mod membership;
 mod meter;
 mod metrics;
 mod records;
+mod rounds;
 mod served;
 mod sessions;
 mod settings;
@@ -54,7 +56,8 @@ use self::client::ConsulClient;
 use self::keys::Keys;
 use self::kv::{Kv, TxnOp, TxnOutcome};
 use self::membership::Membership;
-use self::records::{sum_counters, Revoked};
+use self::records::Revoked;
+use self::rounds::{CurrentRound, VotesRead};
 use self::served::{Flusher, ServedCounter};
 use self::voter_key::SharedVoterKey;
 use self::votes::VoteLanes;
@@ -62,8 +65,11 @@ use self::watch::Watched;
 use crate::domain::{Ballot, Receipt, VoterKey};
 use crate::faults::{FaultCommand, FaultOrders, FaultTarget};
 use crate::fleet::{Fleet, FleetStore, Registration, ReplicaRecord};
+use crate::rounds::Round;
 use crate::snapshot::{Snapshot, StoreKind};
-use crate::store::{FaultOrderStore, FleetRoster, SessionStore, Store, StoreError, VoteStore};
+use crate::store::{
+    FaultOrderStore, FleetRoster, RoundStore, SessionStore, Store, StoreError, VoteStore,
+};
 use crate::sync::Locked;
 
 pub use self::client::{ClientError, BLOCKING_WAIT, CONNECT_TIMEOUT, READ_TIMEOUT, WRITE_TIMEOUT};
@@ -85,6 +91,9 @@ const READ_CATCH_UP: std::time::Duration = std::time::Duration::from_secs(1);
 
 pub struct ConsulStore {
     watched: Arc<Watched>,
+    /// The current round as this replica knows it (its lanes and watcher
+    /// share it).
+    round: Arc<CurrentRound>,
     kv: Arc<dyn Kv>,
     voter_key: SharedVoterKey,
     /// One failed-login write at a time, so they land in order.
@@ -138,6 +147,13 @@ impl ConsulStore {
         let recorded = Arc::new(AtomicU64::new(0));
         let written = Arc::new(AtomicU64::new(0));
         let outage = votes::Outage::default();
+        let round = Arc::new(CurrentRound::default());
+        tokio::spawn(rounds::make_book(
+            kv.clone(),
+            keys.round_book(),
+            round.clone(),
+            stop.clone(),
+        ));
         Ok(Arc::new(Self {
             voter_key: SharedVoterKey::new(keys.voter_key()),
             kv: kv.clone(),
@@ -145,15 +161,19 @@ impl ConsulStore {
                 kv,
                 keys.clone(),
                 VOTE_LANES,
-                changed.clone(),
-                recorded.clone(),
-                written.clone(),
-                outage.clone(),
+                votes::Shared {
+                    changed: changed.clone(),
+                    recorded: recorded.clone(),
+                    written: written.clone(),
+                    outage: outage.clone(),
+                    round: round.clone(),
+                },
             ),
             recorded,
             written,
             membership: Mutex::default(),
-            watched: Watched::start(client, keys, served, changed, outage, &stop),
+            watched: Watched::start(client, keys, served, round.clone(), changed, outage, &stop),
+            round,
             login_writes: tokio::sync::Mutex::new(()),
             flusher: Mutex::new(Some(tokio::spawn(flusher.run(flush_stop.clone())))),
             flush_stop,
@@ -174,8 +194,9 @@ impl ConsulStore {
         match (votes, served) {
             (Ok((_, votes)), Ok((_, served))) => {
                 let others_served = w.others_served(&served);
+                let votes = VotesRead::of(&w.keys, &votes, &self.round);
                 let mut known = w.known();
-                known.votes = sum_counters(&votes);
+                known.votes = votes;
                 known.others_served = others_served;
             }
             (Err(e), _) | (_, Err(e)) => {
@@ -203,6 +224,10 @@ impl VoteStore for ConsulStore {
 
     fn pets_served(&self) -> u64 {
         self.watched.pets_served()
+    }
+
+    fn current_round(&self) -> u64 {
+        self.round.get().number
     }
 
     /// From memory: the watchers keep the tally current with blocking
@@ -236,6 +261,46 @@ impl VoteStore for ConsulStore {
 
     fn changes(&self) -> channel::Receiver<Snapshot> {
         self.watched.subscribe()
+    }
+}
+
+#[async_trait]
+impl RoundStore for ConsulStore {
+    /// One check-and-set of the round book; answers once this replica's
+    /// watcher has seen the close, so the round returned holds every vote
+    /// committed before it.
+    async fn close_round(
+        &self,
+        number: Option<u64>,
+        names: [String; 3],
+    ) -> Result<Round, StoreError> {
+        let key = self.watched.keys.round_book();
+        let served = self.pets_served();
+        let (closed, at) = rounds::close(
+            self.kv.as_ref(),
+            &key,
+            &self.round,
+            number,
+            names.clone(),
+            served,
+        )
+        .await?;
+        self.written.fetch_max(at, Ordering::Relaxed);
+        self.read().await;
+        self.rounds(&names)
+            .into_iter()
+            .find(|r| r.number == closed)
+            .ok_or_else(|| {
+                StoreError::Unavailable(format!("round {closed} closed, but not read back yet"))
+            })
+    }
+
+    fn rounds(&self, names: &[String; 3]) -> Vec<Round> {
+        let served = self.pets_served();
+        let known = self.watched.known();
+        let first = crate::rounds::RoundBook::first(0);
+        let book = known.votes.book.as_ref().unwrap_or(&first);
+        book.rounds(&known.votes.counts, names, served)
     }
 }
 

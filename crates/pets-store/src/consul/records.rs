@@ -15,28 +15,105 @@ pub fn new_token() -> String {
     hex::encode(rand::random::<[u8; 8]>())
 }
 
+/// Votes by round: each round's `[a, b, c]`. On the wire
+/// `{"rounds":{"1":[a,b,c]}}`; a value written before rounds existed,
+/// `{"a","b","c"}`, holds round 1's.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "RoundCountsWire", into = "RoundCountsWire")]
+pub struct RoundCounts(pub BTreeMap<u64, [i64; 3]>);
+
+#[derive(Serialize, Deserialize)]
+struct RoundCountsWire {
+    #[serde(default, skip_serializing_if = "is_zero")]
+    a: i64,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    b: i64,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    c: i64,
+    /// Round numbers as text: JSON's keys are, and a flattened map's keys
+    /// reach serde only as text.
+    #[serde(default)]
+    rounds: BTreeMap<String, [i64; 3]>,
+}
+
+fn is_zero(n: &i64) -> bool {
+    *n == 0
+}
+
+impl From<RoundCountsWire> for RoundCounts {
+    fn from(wire: RoundCountsWire) -> Self {
+        let mut rounds: BTreeMap<u64, [i64; 3]> = wire
+            .rounds
+            .into_iter()
+            .filter_map(|(round, counts)| Some((round.parse().ok()?, counts)))
+            .collect();
+        if [wire.a, wire.b, wire.c] != [0; 3] {
+            let first = rounds.entry(1).or_default();
+            for (s, c) in first.iter_mut().zip([wire.a, wire.b, wire.c]) {
+                *s += c;
+            }
+        }
+        Self(rounds)
+    }
+}
+
+impl From<RoundCounts> for RoundCountsWire {
+    fn from(counts: RoundCounts) -> Self {
+        Self {
+            a: 0,
+            b: 0,
+            c: 0,
+            rounds: counts
+                .0
+                .into_iter()
+                .map(|(round, counts)| (round.to_string(), counts))
+                .collect(),
+        }
+    }
+}
+
+impl RoundCounts {
+    /// These counts with round `round`'s moved by `delta`.
+    pub fn moved(&self, round: u64, delta: [i64; 3]) -> Self {
+        let mut next = self.clone();
+        if delta != [0; 3] {
+            let counts = next.0.entry(round).or_default();
+            for (s, d) in counts.iter_mut().zip(delta) {
+                *s += d;
+            }
+        }
+        next
+    }
+
+    /// Adds every round of `other` to these.
+    pub fn add(&mut self, other: &RoundCounts) {
+        for (&round, &delta) in &other.0 {
+            *self = self.moved(round, delta);
+        }
+    }
+}
+
 /// A vote lane's counter, `votes/<replica>/<lane>`: the votes this lane
-/// moved. Values may be negative (a lane can move votes it did not add).
+/// moved, by round. Values may be negative (a lane can move votes it did
+/// not add).
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Counter {
     /// The key's ModifyIndex when read or written; not stored.
     #[serde(skip)]
     pub index: u64,
-    pub a: i64,
-    pub b: i64,
-    pub c: i64,
+    #[serde(flatten)]
+    pub counts: RoundCounts,
     /// The transaction that wrote this value.
     pub token: String,
 }
 
 impl Counter {
-    /// This counter moved by `delta`, as written by the write `token`.
-    pub fn moved(&self, delta: [i64; 3], token: &str) -> Self {
+    /// This counter with round `round` moved by `delta`, as written by the
+    /// write `token`.
+    pub fn moved(&self, round: u64, delta: [i64; 3], token: &str) -> Self {
         Self {
             index: self.index,
-            a: self.a + delta[0],
-            b: self.b + delta[1],
-            c: self.c + delta[2],
+            counts: self.counts.moved(round, delta),
             token: token.to_owned(),
         }
     }
@@ -46,21 +123,19 @@ impl Counter {
         counter.index = entry.modify_index;
         Some(counter)
     }
-
-    pub fn counts(&self) -> [i64; 3] {
-        [self.a, self.b, self.c]
-    }
 }
 
-/// Sums every lane counter under `votes/`.
-pub fn sum_counters(entries: &[KvEntry]) -> [u64; 3] {
-    let mut sum = [0i64; 3];
+/// Sums every lane counter in `entries` (those under `votes/`), by round;
+/// a round's sum never goes below zero.
+pub fn sum_counters(entries: &[KvEntry]) -> BTreeMap<u64, [u64; 3]> {
+    let mut sum = RoundCounts::default();
     for counter in entries.iter().filter_map(Counter::from_entry) {
-        for (s, c) in sum.iter_mut().zip(counter.counts()) {
-            *s += c;
-        }
+        sum.add(&counter.counts);
     }
-    sum.map(|v| v.max(0) as u64)
+    sum.0
+        .into_iter()
+        .map(|(round, counts)| (round, counts.map(|v| v.max(0) as u64)))
+        .collect()
 }
 
 /// A voter's record, `voters/<id>`.
@@ -68,8 +143,17 @@ pub fn sum_counters(entries: &[KvEntry]) -> [u64; 3] {
 pub struct VoterRecord {
     pub name: String,
     pub vote: String,
+    /// The round the vote is in: a record from an earlier round holds no
+    /// vote in this one.
+    #[serde(default = "round_one")]
+    pub round: u64,
     /// The transaction that wrote it.
     pub token: String,
+}
+
+/// The round of a value written before rounds existed.
+fn round_one() -> u64 {
+    1
 }
 
 /// First votes committed together, `ballots/<ref>`: written once, by the
@@ -78,14 +162,18 @@ pub struct VoterRecord {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct FirstVotes {
     pub token: String,
+    /// The round these votes are in.
+    #[serde(default = "round_one")]
+    pub round: u64,
     /// Voter id -> `[name, vote]`.
     pub voters: BTreeMap<String, [String; 2]>,
 }
 
 impl FirstVotes {
-    pub fn new(token: &str) -> Self {
+    pub fn new(token: &str, round: u64) -> Self {
         Self {
             token: token.to_owned(),
+            round,
             voters: BTreeMap::new(),
         }
     }
@@ -95,9 +183,13 @@ impl FirstVotes {
             .insert(voter.to_string(), [name.to_owned(), choice.id().to_owned()]);
     }
 
-    /// The first vote `voter` cast, if the record `raw` holds it.
-    pub fn choice_of(raw: &[u8], voter: &VoterId) -> Option<PetChoice> {
+    /// The first vote `voter` cast in round `round`, if the record `raw`
+    /// holds it.
+    pub fn choice_of(raw: &[u8], voter: &VoterId, round: u64) -> Option<PetChoice> {
         let record: FirstVotes = serde_json::from_slice(raw).ok()?;
+        if record.round != round {
+            return None;
+        }
         let [_, vote] = record.voters.get(&voter.to_string())?;
         PetChoice::parse(vote).ok()
     }
@@ -110,6 +202,8 @@ pub struct Stored {
     pub index: u64,
     pub raw: Vec<u8>,
     pub choice: Option<PetChoice>,
+    /// The round its vote is in.
+    pub round: u64,
     pub token: String,
 }
 
@@ -119,6 +213,8 @@ pub struct Stored {
 struct Head {
     #[serde(default)]
     vote: String,
+    #[serde(default = "round_one")]
+    round: u64,
     #[serde(default)]
     token: String,
 }
@@ -130,6 +226,7 @@ impl Stored {
         Self {
             index: entry.modify_index,
             choice: head.as_ref().and_then(|r| PetChoice::parse(&r.vote).ok()),
+            round: head.as_ref().map_or(1, |r| r.round),
             token: head.map(|r| r.token).unwrap_or_default(),
             raw,
         }
@@ -145,15 +242,27 @@ pub enum Previous {
     Absent,
     /// No record of its own: its first vote, recorded with others, is this.
     First(PetChoice),
-    /// The record as read.
+    /// The record as read, its vote in this round.
     Record(Stored),
+    /// The voter's record, from an earlier round: no vote to move, but the
+    /// record is overwritten (check-and-set against it).
+    Earlier(Stored),
 }
 
 impl Previous {
+    /// A voter's own record, as it stands in round `round`.
+    pub fn of_record(stored: Stored, round: u64) -> Self {
+        if stored.round == round {
+            Self::Record(stored)
+        } else {
+            Self::Earlier(stored)
+        }
+    }
+
     /// The index a check-and-set against this must expect (0: absent).
     pub fn index(&self) -> u64 {
         match self {
-            Self::Record(stored) => stored.index,
+            Self::Record(stored) | Self::Earlier(stored) => stored.index,
             Self::Unread | Self::Absent | Self::First(_) => 0,
         }
     }
@@ -163,7 +272,7 @@ impl Previous {
         match self {
             Self::Record(stored) => stored.choice,
             Self::First(choice) => Some(*choice),
-            Self::Unread | Self::Absent => None,
+            Self::Unread | Self::Absent | Self::Earlier(_) => None,
         }
     }
 }
@@ -201,16 +310,37 @@ mod tests {
     use super::*;
 
     #[test]
-    fn counters_sum_and_never_go_below_zero() {
+    fn counters_sum_by_round_and_never_go_below_zero() {
         let entry =
             |key: &str, c: &Counter| KvEntry::new(key.into(), &serde_json::to_vec(c).unwrap(), 1);
-        let one = Counter::default().moved([2, -1, 0], "t1");
-        let two = Counter::default().moved([1, 0, 3], "t2");
+        let one = Counter::default().moved(1, [2, -1, 0], "t1");
+        let two = Counter::default()
+            .moved(1, [1, 0, 3], "t2")
+            .moved(2, [0, 1, 0], "t3");
         let junk = KvEntry::new("x".into(), b"not json", 1);
-        assert_eq!(
-            sum_counters(&[entry("1", &one), entry("2", &two), junk]),
-            [3, 0, 3]
-        );
+        let sums = sum_counters(&[entry("1", &one), entry("2", &two), junk]);
+        assert_eq!(sums, BTreeMap::from([(1, [3, 0, 3]), (2, [0, 1, 0])]));
+    }
+
+    #[test]
+    fn a_counter_from_before_rounds_is_round_ones() {
+        let old = KvEntry::new("k".into(), br#"{"a":2,"b":0,"c":-1,"token":"t"}"#, 7);
+        let counter = Counter::from_entry(&old).unwrap();
+        assert_eq!((counter.counts.0[&1], counter.index), ([2, 0, -1], 7));
+        let moved = counter.moved(3, [0, 1, 0], "u");
+        let json = serde_json::to_string(&moved).unwrap();
+        assert_eq!(json, r#"{"rounds":{"1":[2,0,-1],"3":[0,1,0]},"token":"u"}"#);
+        let back = Counter::from_entry(&KvEntry::new("k".into(), json.as_bytes(), 8)).unwrap();
+        assert_eq!(back.counts, moved.counts);
+        let record = br#"{"name":"Ann","vote":"b","token":"t"}"#;
+        let stored = Stored::from_entry(&KvEntry::new("k".into(), record, 3));
+        assert_eq!(stored.round, 1);
+        assert!(matches!(
+            Previous::of_record(stored.clone(), 1),
+            Previous::Record(_)
+        ));
+        let earlier = Previous::of_record(stored, 2);
+        assert_eq!((earlier.index(), earlier.choice()), (3, None));
     }
 
     #[test]
@@ -218,6 +348,7 @@ mod tests {
         let record = VoterRecord {
             name: "Ann".into(),
             vote: "b".into(),
+            round: 1,
             token: "t".into(),
         };
         let stored = Stored::from_entry(&KvEntry::new(
@@ -241,13 +372,14 @@ mod tests {
     #[test]
     fn first_votes_say_each_voters_choice_and_their_write() {
         let (ann, bob) = (VoterId::random(), VoterId::random());
-        let mut first = FirstVotes::new("t");
+        let mut first = FirstVotes::new("t", 2);
         first.add(&ann, "Ann", PetChoice::C);
         let entry = KvEntry::new("k".into(), &serde_json::to_vec(&first).unwrap(), 4);
         let raw = entry.bytes();
-        assert_eq!(FirstVotes::choice_of(&raw, &ann), Some(PetChoice::C));
-        assert_eq!(FirstVotes::choice_of(&raw, &bob), None);
-        assert_eq!(FirstVotes::choice_of(b"junk", &ann), None);
+        assert_eq!(FirstVotes::choice_of(&raw, &ann, 2), Some(PetChoice::C));
+        assert_eq!(FirstVotes::choice_of(&raw, &ann, 3), None, "another round");
+        assert_eq!(FirstVotes::choice_of(&raw, &bob, 2), None);
+        assert_eq!(FirstVotes::choice_of(b"junk", &ann, 2), None);
         let stored = Stored::from_entry(&entry);
         assert_eq!((stored.token.as_str(), stored.choice), ("t", None));
         let previous = Previous::First(PetChoice::C);

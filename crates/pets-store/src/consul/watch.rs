@@ -14,7 +14,8 @@ use tokio_util::sync::CancellationToken;
 use crate::consul::client::ConsulClient;
 use crate::consul::keys::Keys;
 use crate::consul::kv::{Kv, KvEntry};
-use crate::consul::records::{sum_counters, ServedValue};
+use crate::consul::records::ServedValue;
+use crate::consul::rounds::{CurrentRound, VotesRead};
 use crate::consul::served::ServedCounter;
 use crate::consul::sessions::SharedSessions;
 use crate::consul::votes::Outage;
@@ -47,7 +48,8 @@ const PUBLISH_AT_LEAST: Duration = Duration::from_secs(1);
 /// What the watchers last saw.
 #[derive(Default)]
 pub struct Known {
-    pub votes: [u64; 3],
+    /// The round book and the votes of every round.
+    pub votes: VotesRead,
     /// The highest index among the `votes/` entries last read (every commit
     /// at or below it is in `votes`); `None` until the first read.
     pub votes_index: Option<u64>,
@@ -70,6 +72,8 @@ pub struct Watched {
     pub client: Arc<ConsulClient>,
     pub keys: Arc<Keys>,
     pub served: Arc<ServedCounter>,
+    /// The current round, as this replica knows it.
+    pub round: Arc<CurrentRound>,
     /// Notified by anything that may change the snapshot.
     pub changed: Arc<Notify>,
     /// Ended admin sessions and failed logins, shared by replicas.
@@ -92,6 +96,7 @@ impl Watched {
         client: Arc<ConsulClient>,
         keys: Arc<Keys>,
         served: Arc<ServedCounter>,
+        round: Arc<CurrentRound>,
         changed: Arc<Notify>,
         outage: Outage,
         stop: &CancellationToken,
@@ -101,6 +106,7 @@ impl Watched {
             client,
             keys,
             served,
+            round,
             changed,
             admin: SharedSessions::default(),
             known: Mutex::default(),
@@ -113,8 +119,9 @@ impl Watched {
             stop.clone(),
             Keys::votes,
             |w, entries| {
+                let votes = VotesRead::of(&w.keys, entries, &w.round);
                 let mut known = w.known();
-                known.votes = sum_counters(entries);
+                known.votes = votes;
                 known.votes_index = Some(entries.iter().map(|e| e.modify_index).max().unwrap_or(0));
             },
         ));
@@ -241,12 +248,16 @@ impl Watched {
 
     /// The snapshot from what the watchers last saw, `stale` as given.
     pub fn last_known(&self, stale: bool) -> Snapshot {
-        let votes = self.known().votes;
+        let (votes, round) = {
+            let known = self.known();
+            (known.votes.current(), known.votes.round())
+        };
         Snapshot {
             tally: Tally {
                 votes,
                 pets_served: self.pets_served(),
             },
+            round,
             stale,
             status: self.status(),
         }

@@ -20,6 +20,10 @@ pub async fn show(State(state): State<AppState>) -> Result<Html<String>, AppErro
         "meter",
         &MeterView::new(&state.store.meter(), pets_store::unix_now()),
     );
+    context.insert(
+        "rounds",
+        &super::rounds::views(state.store.as_ref(), &state.settings),
+    );
     context.insert("login_required", &state.auth.is_some());
     state.render("admin.html", context)
 }

@@ -64,6 +64,7 @@ async fn order(
             "No replica {:?} is in the fleet now; see /api/fleet.",
             request.target
         ))),
+        Err(StoreError::Conflict(reason)) => Err(AppError::Conflict(reason)),
         Err(StoreError::Unavailable(reason)) => Err(AppError::Unavailable(format!(
             "The faults were not stored: {reason}. Try again in a few seconds."
         ))),

@@ -1,5 +1,5 @@
-//! The console (port 7000): results, the fleet, the meter, faults on
-//! demand, live updates, and the login that guards them when
+//! The console (port 7000): results, rounds, the fleet, the meter, faults
+//! on demand, live updates, and the login that guards them when
 //! `ADMIN_PASSWORD_FILE` is set.
 
 mod dashboard;
@@ -9,6 +9,7 @@ mod fleet;
 mod login;
 mod meter;
 mod results;
+mod rounds;
 
 use axum::extract::{Request, State};
 use axum::middleware::{self, Next};
@@ -31,6 +32,9 @@ pub fn console_router(state: AppState) -> Router {
         .route("/api/events", get(events::stream))
         .route("/api/faults", post(faults::post_json))
         .route("/faults", post(faults::post_form))
+        .route("/api/rounds", get(rounds::list).post(rounds::close_json))
+        .route("/api/rounds/{file}", get(rounds::export))
+        .route("/rounds", post(rounds::close_form))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_login));
     let routes = Router::new()
         .merge(guarded)

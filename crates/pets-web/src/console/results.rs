@@ -24,6 +24,8 @@ pub struct Results<'a> {
     /// Pets served, the original's name for it.
     pub hits: u64,
     pub total_votes: u64,
+    /// The round these are the results of, from 1.
+    pub round: u64,
     /// True when the store could not be read and these are the last known.
     pub stale: bool,
     pub store: StoreStatus,
@@ -33,6 +35,7 @@ impl<'a> Results<'a> {
     pub fn new(state: &'a AppState, snapshot: Snapshot) -> Self {
         let Snapshot {
             tally,
+            round,
             stale,
             status,
         } = snapshot;
@@ -49,6 +52,7 @@ impl<'a> Results<'a> {
                 .collect(),
             hits: tally.pets_served,
             total_votes: total,
+            round,
             stale,
             store: status,
         }

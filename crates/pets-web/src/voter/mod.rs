@@ -20,7 +20,8 @@ use crate::state::AppState;
 
 /// The cookie naming the voter.
 pub const VOTER_COOKIE: &str = "pets_voter";
-/// The cookie remembering the voter's pet, so the pet page needs no lookup.
+/// The cookie remembering the voter's pet and the round the vote is in
+/// (`b.3`; a bare `b` is round 1's), so the pet page needs no lookup.
 pub const VOTE_COOKIE: &str = "pets_vote";
 /// The cookie saying where the voter's first vote was recorded, when the
 /// store recorded it together with others' (see [`pets_store::BallotRef`]).
@@ -63,7 +64,8 @@ pub fn voter_router(state: AppState) -> Router {
 /// when voting ([`Visitor::voter`]).
 pub(crate) struct Visitor {
     voter: Option<String>,
-    pub vote: Option<PetChoice>,
+    /// The pet the visitor last voted for, and the round that vote is in.
+    vote: Option<(PetChoice, u64)>,
     pub first_in: Option<BallotRef>,
 }
 
@@ -73,17 +75,35 @@ impl Visitor {
         signed::verify(key, self.voter.as_deref()?)
     }
 
+    /// The visitor's vote in round `round`: none if it was in another,
+    /// since every round starts at zero.
+    pub(crate) fn vote_in(&self, round: u64) -> Option<PetChoice> {
+        self.vote
+            .filter(|&(_, voted_in)| voted_in == round)
+            .map(|(choice, _)| choice)
+    }
+
     pub(crate) fn from_cookies(jar: &CookieJar) -> Self {
         Self {
             voter: jar.get(VOTER_COOKIE).map(|c| c.value().to_owned()),
-            vote: jar
-                .get(VOTE_COOKIE)
-                .and_then(|c| PetChoice::parse(c.value()).ok()),
+            vote: jar.get(VOTE_COOKIE).and_then(|c| parse_vote(c.value())),
             first_in: jar
                 .get(BALLOT_COOKIE)
                 .and_then(|c| BallotRef::parse(c.value()).ok()),
         }
     }
+}
+
+/// A vote cookie's value: the pet, and the round (`b.3`; `b` is round 1's).
+fn parse_vote(value: &str) -> Option<(PetChoice, u64)> {
+    let (choice, round) = value.split_once('.').unwrap_or((value, "1"));
+    let round = round.parse().ok().filter(|&r| r > 0)?;
+    Some((PetChoice::parse(choice).ok()?, round))
+}
+
+/// What a vote cookie holds for `choice` in round `round`.
+fn vote_cookie(choice: PetChoice, round: u64) -> String {
+    format!("{}.{round}", choice.id())
 }
 
 /// A `Set-Cookie` value for a cookie kept a year, readable only by the
@@ -104,6 +124,22 @@ mod tests {
     use axum_extra::extract::cookie::{Cookie, SameSite};
 
     use super::*;
+
+    #[test]
+    fn a_vote_cookie_names_its_round() {
+        assert_eq!(
+            parse_vote("b"),
+            Some((PetChoice::B, 1)),
+            "from before rounds"
+        );
+        assert_eq!(
+            parse_vote(&vote_cookie(PetChoice::C, 12)),
+            Some((PetChoice::C, 12))
+        );
+        for junk in ["", "x", "b.", "b.0", "b.-1", "b.x", "b.1.2"] {
+            assert_eq!(parse_vote(junk), None, "{junk:?}");
+        }
+    }
 
     #[test]
     fn long_lived_cookies_parse_back_with_their_attributes() {

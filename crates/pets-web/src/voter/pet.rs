@@ -10,7 +10,8 @@ use crate::pet_pages::context;
 use crate::state::AppState;
 
 pub async fn show(State(state): State<AppState>, jar: CookieJar) -> Result<Response, AppError> {
-    let Some(choice) = Visitor::from_cookies(&jar).vote else {
+    let round = state.store.current_round();
+    let Some(choice) = Visitor::from_cookies(&jar).vote_in(round) else {
         return Ok(Redirect::to("/vote").into_response());
     };
     state.store.count_pet_served();

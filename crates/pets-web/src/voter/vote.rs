@@ -4,15 +4,15 @@ use std::net::SocketAddr;
 
 use axum::extract::{ConnectInfo, State};
 use axum::http::header::SET_COOKIE;
-use axum::http::HeaderMap;
 use axum::http::StatusCode;
+use axum::http::{HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::CookieJar;
 use pets_store::{Ballot, PetChoice, StoreError, VoterId, VoterName};
 use serde::{Deserialize, Serialize};
 use tera::Context;
 
-use super::{long_lived, signed, Visitor, BALLOT_COOKIE, VOTER_COOKIE, VOTE_COOKIE};
+use super::{long_lived, signed, vote_cookie, Visitor, BALLOT_COOKIE, VOTER_COOKIE, VOTE_COOKIE};
 use crate::auth::client::client_address;
 use crate::auth::throttle::ClientKey;
 use crate::error::AppError;
@@ -56,7 +56,7 @@ fn ballot_page(
 }
 
 pub async fn form(State(state): State<AppState>, jar: CookieJar) -> Result<Response, AppError> {
-    let current = Visitor::from_cookies(&jar).vote;
+    let current = Visitor::from_cookies(&jar).vote_in(state.store.current_round());
     Ok(ballot_page(&state, current, "", None)?.into_response())
 }
 
@@ -74,7 +74,8 @@ pub async fn cast(
         Ok(valid) => valid,
         Err(problem) => {
             state.metrics.vote_refused("invalid");
-            let page = ballot_page(&state, visitor.vote, &form.name, Some(&problem))?;
+            let current = visitor.vote_in(state.store.current_round());
+            let page = ballot_page(&state, current, &form.name, Some(&problem))?;
             return Ok((StatusCode::BAD_REQUEST, page).into_response());
         }
     };
@@ -111,7 +112,11 @@ pub async fn cast(
                 SET_COOKIE,
                 long_lived(VOTER_COOKIE, signed::sign(&key, &voter)),
             );
-            headers.append(SET_COOKIE, long_lived(VOTE_COOKIE, choice.id()));
+            headers.append(
+                SET_COOKIE,
+                long_lived(VOTE_COOKIE, vote_cookie(choice, receipt.round)),
+            );
+            headers.insert(ROUND_HEADER, HeaderValue::from(receipt.round));
             // A new first vote's place, or the one the voter had, kept.
             if let Some(at) = receipt.first_in.or(ballot_first_in) {
                 headers.append(SET_COOKIE, long_lived(BALLOT_COOKIE, at));
@@ -122,6 +127,9 @@ pub async fn cast(
     }
 }
 
+/// The round a recorded vote counts in, on its answer.
+pub const ROUND_HEADER: &str = "pets-round";
+
 /// The store could not take the vote: counted, and said.
 fn refused_by_store(state: &AppState, error: StoreError) -> AppError {
     match error {
@@ -131,6 +139,8 @@ fn refused_by_store(state: &AppState, error: StoreError) -> AppError {
                 "Your vote was not recorded: {reason}. Please try again in a few seconds."
             ))
         }
-        e @ StoreError::NoSuchReplica => AppError::Internal(e.to_string()),
+        e @ (StoreError::NoSuchReplica | StoreError::Conflict(_)) => {
+            AppError::Internal(e.to_string())
+        }
     }
 }

@@ -267,13 +267,15 @@ async fn replicas_racing_on_an_empty_store_agree_on_zero() {
         assert_eq!(votes_of(&results), [0, 0, 0]);
         assert_eq!(results["hits"], 0);
     }
-    // Each replica writes its own fleet record (one writer per key); no
-    // counter, nothing replicas would have to agree on.
+    // Each replica writes its own fleet record (one writer per key), and
+    // the round book once between them (check-and-set against "must not
+    // exist"); no counter, nothing else replicas would have to agree on.
     let written = cluster.keys(&prefix).await;
+    let book = format!("{prefix}votes/round");
     assert!(
         written
             .iter()
-            .all(|k| k.starts_with(&format!("{prefix}replicas/"))),
+            .all(|k| k.starts_with(&format!("{prefix}replicas/")) || *k == book),
         "starting writes no counter: {written:?}"
     );
     for (i, app) in apps.iter().enumerate() {

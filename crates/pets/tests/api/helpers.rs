@@ -150,6 +150,33 @@ impl TestApp {
         format!("{}/api/events", self.admin)
     }
 
+    pub fn rounds_url(&self) -> String {
+        format!("{}/api/rounds", self.admin)
+    }
+
+    /// `GET /api/rounds` as a visitor with no session: every round.
+    pub async fn rounds(&self) -> Vec<Value> {
+        let response = Visitor::new().get(&self.rounds_url()).await;
+        assert_eq!(response.status(), 200, "the rounds answer");
+        let rounds: Value = response.json().await.unwrap();
+        rounds.as_array().expect("a list").clone()
+    }
+
+    /// `POST /api/rounds` with `body`, as a visitor with no session; the
+    /// status and the answer.
+    pub async fn close_round(&self, body: &str) -> (u16, Value) {
+        let response = Visitor::new()
+            .http
+            .post(self.rounds_url())
+            .header("content-type", "application/json")
+            .body(body.to_owned())
+            .send()
+            .await
+            .expect("POST answers");
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
     /// `GET /api/results` as a visitor with no session.
     pub async fn results(&self) -> Value {
         let response = Visitor::new().get(&self.results_url()).await;

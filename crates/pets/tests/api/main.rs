@@ -21,6 +21,7 @@ mod metrics;
 mod movers;
 mod quorum;
 mod results;
+mod rounds;
 mod security;
 mod shutdown;
 mod slow_bodies;

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::consul::keys::Keys;
 use crate::consul::kv::{KvEntry, TxnOp};
-use crate::consul::records::{new_token, Counter, ServedValue};
+use crate::consul::records::{new_token, Counter, RoundCounts, ServedValue};
 
 /// How many folded values' tokens an archive remembers (the newest): a
 /// replica that comes back after a fold finds there whether a write it lost
@@ -23,12 +23,11 @@ pub const FOLDED_TOKENS: usize = 64;
 /// The most replicas folded in one transaction (Consul takes 64 operations).
 pub const MAX_PER_FOLD: usize = 8;
 
-/// `votes/archive`: read by every sum as a lane counter.
+/// `votes/archive`: read by every sum as a lane counter, by round.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VotesArchive {
-    pub a: i64,
-    pub b: i64,
-    pub c: i64,
+    #[serde(flatten)]
+    pub counts: RoundCounts,
     pub token: String,
     #[serde(default)]
     pub folded: Vec<String>,
@@ -127,9 +126,7 @@ pub fn fold(
         for entry in entries {
             if entry.key.starts_with(&keys.votes()) {
                 if let Some(counter) = Counter::from_entry(entry) {
-                    votes.a += counter.a;
-                    votes.b += counter.b;
-                    votes.c += counter.c;
+                    votes.counts.add(&counter.counts);
                     votes.folded.push(counter.token);
                 }
             } else if entry.key.starts_with(&keys.served()) {

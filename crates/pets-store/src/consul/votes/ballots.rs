@@ -12,9 +12,9 @@ use crate::domain::{Ballot, BallotRef, Receipt, VoterId};
 use crate::store::StoreError;
 
 /// Consul takes at most 64 operations in one transaction; one is the
-/// lane's counter and one the group's first votes, and each voter who
-/// moves a vote takes one.
-pub const MAX_MOVES_PER_TXN: usize = MAX_OPS_PER_TXN - 2;
+/// check of the round, one the lane's counter and one the group's first
+/// votes, and each voter who moves a vote takes one.
+pub const MAX_MOVES_PER_TXN: usize = MAX_OPS_PER_TXN - 3;
 /// First votes share one record, so they are bounded by its size, not by
 /// operations: a voter takes at most about 300 bytes of it (a 64-character
 /// name), so 512 stay far below Consul's 512 KiB limit on a value.
@@ -158,17 +158,19 @@ impl Group {
     }
 
     /// Tells every voter the outcome, once; later calls do nothing. A
-    /// commit says where the group's first votes were recorded, if they
-    /// were recorded together: their voters keep it.
-    pub fn answer(&mut self, outcome: Result<Option<BallotRef>, &str>) {
+    /// commit says the round it counts in, and where the group's first
+    /// votes were recorded, if they were recorded together: their voters
+    /// keep it.
+    pub fn answer(&mut self, outcome: Result<(Option<BallotRef>, u64), &str>) {
         if self.answered {
             return;
         }
         self.answered = true;
         for entry in &mut self.entries {
             let answer = match outcome {
-                Ok(first_in) => Ok(Receipt {
+                Ok((first_in, round)) => Ok(Receipt {
                     first_in: first_in.filter(|_| entry.ballot.first_vote),
+                    round,
                 }),
                 Err(message) => Err(message),
             };
@@ -210,10 +212,14 @@ mod tests {
         assert_eq!(group.entries.len(), 1);
         assert_eq!(group.entries[0].ballot.choice, PetChoice::C);
         assert_eq!(group.delta(), [0, 0, 1]);
-        group.answer(Ok(Some(BallotRef::random())));
+        group.answer(Ok((Some(BallotRef::random()), 4)));
         group.answer(Err("ignored: already answered"));
-        assert_eq!(first_answer.await.unwrap().unwrap(), Receipt::default());
-        assert_eq!(second_answer.await.unwrap().unwrap(), Receipt::default());
+        let moved = Receipt {
+            first_in: None,
+            round: 4,
+        };
+        assert_eq!(first_answer.await.unwrap().unwrap(), moved);
+        assert_eq!(second_answer.await.unwrap().unwrap(), moved);
     }
 
     #[tokio::test(start_paused = true)]
@@ -230,7 +236,7 @@ mod tests {
         );
         assert_eq!(group.entries[1].previous, Previous::Unread);
         let at = BallotRef::random();
-        group.answer(Ok(Some(at)));
+        group.answer(Ok((Some(at), 1)));
         assert_eq!(first_answer.await.unwrap().unwrap().first_in, Some(at));
         assert_eq!(moved_answer.await.unwrap().unwrap().first_in, None);
     }
@@ -260,13 +266,13 @@ mod tests {
             "the busy voter, two moves and a first vote over the limits wait"
         );
         assert_eq!(waiting[0].ballot.voter, busy, "order is kept");
-        let ops = 1 + MAX_MOVES_PER_TXN + 1;
+        let ops = 1 + MAX_MOVES_PER_TXN + 1 + 1;
         assert!(ops <= 64, "Consul's limit on operations");
     }
 
     #[test]
     fn the_largest_first_votes_record_fits_in_a_consul_value() {
-        let mut record = crate::consul::records::FirstVotes::new("0123456789abcdef");
+        let mut record = crate::consul::records::FirstVotes::new("0123456789abcdef", 1);
         let name = "\u{1d11e}".repeat(crate::domain::MAX_NAME_CHARS);
         for _ in 0..MAX_FIRST_VOTES_PER_TXN {
             record.add(&VoterId::random(), &name, PetChoice::A);
@@ -283,6 +289,7 @@ mod tests {
             index: 3,
             raw: Vec::new(),
             choice: Some(PetChoice::A),
+            round: 1,
             token: String::new(),
         };
         let entry = Entry {

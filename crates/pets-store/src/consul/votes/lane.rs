@@ -1,7 +1,8 @@
-//! A vote lane commits one group at a time, in one transaction: the group's
-//! first votes in one new record, the record of each voter who moves a vote
-//! check-and-set against the index it was read at, and the lane's own
-//! counter check-and-set, moved by the group's sum. A rolled-back
+//! A vote lane commits one group at a time, in one transaction: a check that
+//! the round is still the one the lane knows, the group's first votes in one
+//! new record, the record of each voter who moves a vote check-and-set
+//! against the index it was read at, and the lane's own counter
+//! check-and-set, its round moved by the group's sum. A rolled-back
 //! transaction is read again and retried; a write whose outcome is unknown
 //! is settled first ([`recovery`](crate::consul::votes::recovery)).
 
@@ -16,9 +17,11 @@ use tokio::time::{sleep, Instant};
 use crate::consul::keys::Keys;
 use crate::consul::kv::{CallError, Kv, TxnError, TxnOp, TxnOutcome, MAX_OPS_PER_TXN};
 use crate::consul::records::{Counter, FirstVotes, Previous, Stored, VoterRecord};
+use crate::consul::rounds::{self, CurrentRound, Seen};
 use crate::consul::votes::ballots::Group;
 use crate::consul::votes::outage::{Failing, Outage, FAIL_FAST_AFTER};
 use crate::consul::votes::recovery::{Settled, Undo};
+use crate::consul::votes::Shared;
 use crate::domain::BallotRef;
 
 /// Consul refused the group's transaction outright: no retry can pass, so
@@ -49,6 +52,8 @@ pub struct Lane {
     pub(crate) counter_key: String,
     /// The lane's counter as last written or read, with its index.
     pub(crate) counter: Counter,
+    /// The round votes commit in, as this replica knows it.
+    pub(crate) round: Arc<CurrentRound>,
     pub(crate) changed: Arc<Notify>,
     pub(crate) outage: Outage,
     /// Groups that committed after their voters were told they had not,
@@ -63,25 +68,20 @@ pub struct Lane {
 }
 
 impl Lane {
-    pub fn new(
-        kv: Arc<dyn Kv>,
-        keys: Arc<Keys>,
-        lane: usize,
-        changed: Arc<Notify>,
-        outage: Outage,
-    ) -> Self {
+    pub fn new(kv: Arc<dyn Kv>, keys: Arc<Keys>, lane: usize, shared: &Shared) -> Self {
         Self {
             index: lane,
             kv,
             counter_key: keys.vote_counter(lane),
             keys,
             counter: Counter::default(),
-            changed,
-            outage,
+            round: shared.round.clone(),
+            changed: shared.changed.clone(),
+            outage: shared.outage.clone(),
             owed: Vec::new(),
             last_undo_try: Instant::now(),
-            recorded: Arc::default(),
-            written: Arc::default(),
+            recorded: shared.recorded.clone(),
+            written: shared.written.clone(),
         }
     }
 
@@ -103,28 +103,31 @@ impl Lane {
                 ));
                 return;
             }
-            if let Err(e) = self.read_previous(&mut group).await {
-                last_error = e.message().to_owned();
-                if matches!(e, CallError::Refused(_)) {
-                    refused(&mut group, &last_error);
-                    return;
+            let round = match self.prepare(&mut group).await {
+                Ok(round) => round,
+                Err(e) => {
+                    last_error = e.message().to_owned();
+                    if matches!(e, CallError::Refused(_)) {
+                        refused(&mut group, &last_error);
+                        return;
+                    }
+                    if self.give_up(&mut group, &last_error) {
+                        return;
+                    }
+                    sleep(RETRY_PAUSE).await;
+                    continue;
                 }
-                if self.give_up(&mut group, &last_error) {
-                    return;
-                }
-                sleep(RETRY_PAUSE).await;
-                continue;
-            }
+            };
             // The write's token names its first-votes record too.
             let at = BallotRef::random();
             let token = at.to_string();
-            let next = self.counter.moved(group.delta(), &token);
-            let (ops, layout) = self.vote_ops(&group, &next, &at);
+            let next = self.counter.moved(round.number, group.delta(), &token);
+            let (ops, layout) = self.vote_ops(&group, &next, &at, round);
             match self.kv.write(&ops).await {
                 Ok(outcome @ TxnOutcome::Committed(_)) => {
                     self.committed(next, outcome.last_index());
                     self.outage.recovered();
-                    self.answer_committed(&mut group, at);
+                    self.answer_committed(&mut group, at, round.number);
                     return;
                 }
                 Ok(TxnOutcome::RolledBack(errors)) => {
@@ -153,10 +156,11 @@ impl Lane {
                             self.committed(next, None);
                             if group.answered {
                                 // The voters were already told no: take it back.
-                                self.owed.push(Undo::of(&group, &self.keys, at));
+                                self.owed
+                                    .push(Undo::of(&group, &self.keys, at, round.number));
                                 self.pay_debts().await;
                             } else {
-                                self.answer_committed(&mut group, at);
+                                self.answer_committed(&mut group, at, round.number);
                             }
                             return;
                         }
@@ -168,12 +172,23 @@ impl Lane {
         }
     }
 
-    /// Tells the group's voters their ballots are committed (the first
-    /// voters, where their votes are), and counts them.
-    fn answer_committed(&self, group: &mut Group, at: BallotRef) {
+    /// Tells the group's voters their ballots are committed in `round`
+    /// (the first voters, where their votes are), and counts them.
+    fn answer_committed(&self, group: &mut Group, at: BallotRef, round: u64) {
         self.recorded
             .fetch_add(group.entries.len() as u64, Ordering::Relaxed);
-        group.answer(Ok(Some(at)));
+        group.answer(Ok((Some(at), round)));
+    }
+
+    /// The round to commit in (read from the leader the first time), with
+    /// the previous vote in it of every voter not read yet.
+    async fn prepare(&mut self, group: &mut Group) -> Result<Seen, CallError> {
+        let mut round = self.round.get();
+        if round.index == 0 {
+            round = rounds::load(self.kv.as_ref(), &self.keys.round_book(), &self.round).await?;
+        }
+        self.read_previous(group, round.number).await?;
+        Ok(round)
     }
 
     /// In an outage that has outlasted an election a group gets a single
@@ -198,13 +213,22 @@ impl Lane {
         }
     }
 
-    /// The transaction: the record of each voter who moves a vote, the
-    /// group's first votes in one record (if it has any), then the lane's
-    /// counter. Also says which entry each of the first operations is.
-    fn vote_ops(&self, group: &Group, next: &Counter, at: &BallotRef) -> (Vec<TxnOp>, Vec<usize>) {
-        let mut ops = Vec::with_capacity(group.entries.len() + 1);
-        let mut layout = Vec::with_capacity(group.entries.len());
-        let mut first = FirstVotes::new(&next.token);
+    /// The transaction: the check of the round, the record of each voter
+    /// who moves a vote, the group's first votes in one record (if it has
+    /// any), then the lane's counter. Also says which entry each operation
+    /// is (the check, the first votes and the counter are none).
+    fn vote_ops(
+        &self,
+        group: &Group,
+        next: &Counter,
+        at: &BallotRef,
+        round: Seen,
+    ) -> (Vec<TxnOp>, Vec<Option<usize>>) {
+        let mut ops = Vec::with_capacity(group.entries.len() + 3);
+        let mut layout = Vec::with_capacity(group.entries.len() + 1);
+        ops.push(TxnOp::check_index(self.keys.round_book(), round.index));
+        layout.push(None);
+        let mut first = FirstVotes::new(&next.token, round.number);
         for (i, entry) in group.entries.iter().enumerate() {
             let ballot = &entry.ballot;
             if ballot.first_vote {
@@ -214,11 +238,12 @@ impl Lane {
             let record = VoterRecord {
                 name: ballot.name.as_str().to_owned(),
                 vote: ballot.choice.id().to_owned(),
+                round: round.number,
                 token: next.token.clone(),
             };
             let key = self.keys.voter(&ballot.voter);
             ops.push(TxnOp::cas_json(key, &record, entry.previous.index()));
-            layout.push(i);
+            layout.push(Some(i));
         }
         if !first.voters.is_empty() {
             // A new key: the check-and-set against 0 only guards a clash of refs.
@@ -241,10 +266,11 @@ impl Lane {
         self.changed.notify_waiters();
     }
 
-    /// Reads the records of voters whose previous vote is not known yet: a
-    /// voter's own record if it has one, else its first vote, in the record
-    /// its cookie named; neither means no vote to move.
-    async fn read_previous(&self, group: &mut Group) -> Result<(), CallError> {
+    /// Reads the records of voters whose previous vote in `round` is not
+    /// known yet: a voter's own record if it has one (a vote in an earlier
+    /// round is none in this one), else its first vote, in the record its
+    /// cookie named; neither means no vote to move.
+    async fn read_previous(&self, group: &mut Group, round: u64) -> Result<(), CallError> {
         let unread: Vec<usize> = (0..group.entries.len())
             .filter(|&i| group.entries[i].previous == Previous::Unread)
             .collect();
@@ -268,10 +294,10 @@ impl Lane {
             let voter = entry.ballot.voter;
             let first = || {
                 let record = found.get(&self.keys.first_votes(entry.ballot.first_in.as_ref()?))?;
-                FirstVotes::choice_of(&record.raw, &voter)
+                FirstVotes::choice_of(&record.raw, &voter, round)
             };
             entry.previous = match found.get(&self.keys.voter(&voter)) {
-                Some(own) => Previous::Record(own.clone()),
+                Some(own) => Previous::of_record(own.clone(), round),
                 None => first().map_or(Previous::Absent, Previous::First),
             };
         }
@@ -304,19 +330,33 @@ impl Lane {
     }
 
     /// After a rollback: voters whose check failed are read again; a failed
-    /// counter check reloads the counter. (A clash on the first-votes
-    /// record needs nothing: the next try has a new ref.) `layout` says
-    /// which entry each voter operation was; `counter_op` is the counter's.
+    /// counter check reloads the counter; a failed round check (the round
+    /// was closed) reads the round again, and every voter's vote in it.
+    /// (A clash on the first-votes record needs nothing: the next try has a
+    /// new ref.) `layout` says which entry each operation was; the round's
+    /// check is the first, `counter_op` the counter's.
     async fn conflicted(
         &mut self,
         group: &mut Group,
         errors: &[TxnError],
-        layout: &[usize],
+        layout: &[Option<usize>],
         counter_op: usize,
     ) {
         for error in errors {
-            if let Some(&entry) = layout.get(error.op_index) {
+            if let Some(&Some(entry)) = layout.get(error.op_index) {
                 group.entries[entry].previous = Previous::Unread;
+            }
+        }
+        if errors.iter().any(|e| e.op_index == 0) {
+            let key = self.keys.round_book();
+            match rounds::load(self.kv.as_ref(), &key, &self.round).await {
+                Ok(round) => {
+                    tracing::info!(round = round.number, "a round closed; votes go to the next")
+                }
+                Err(e) => tracing::debug!(error = %e, "round book not read"),
+            }
+            for entry in group.entries.iter_mut().filter(|e| !e.ballot.first_vote) {
+                entry.previous = Previous::Unread;
             }
         }
         if errors.iter().any(|e| e.op_index == counter_op) {

@@ -6,6 +6,8 @@
 //! second lane starts only when the group in flight is stuck. A lane writes
 //! its group in a single `/v1/txn`:
 //!
+//! * a check that the round book `votes/round` is still at the index the
+//!   lane knows, so the votes commit in the round they will be told of,
 //! * the group's first votes, all in one new record `ballots/<ref>` (a first
 //!   voter's id was minted for that very vote, so nobody else can hold it;
 //!   the ref goes back to each of them, for their cookie),
@@ -47,6 +49,7 @@ use self::ballots::Pending;
 use self::lane::Lane;
 use crate::consul::keys::Keys;
 use crate::consul::kv::Kv;
+use crate::consul::rounds::CurrentRound;
 use crate::domain::{Ballot, Receipt};
 use crate::store::StoreError;
 
@@ -56,41 +59,33 @@ pub use self::outage::Outage;
 /// How many ballots may wait for a lane before new ones are turned away.
 const QUEUE_DEPTH: usize = 4096;
 
+/// What a replica's lanes share with the rest of its store: `changed` is
+/// notified on every commit, `recorded` counts the voters whose ballots
+/// this replica committed, `written` keeps the highest index they committed
+/// at; `outage` is shared with the cluster watcher, which tells it whether
+/// there is a leader, and `round` with the watcher and the close of a round.
+#[derive(Clone, Default)]
+pub struct Shared {
+    pub changed: Arc<Notify>,
+    pub recorded: Arc<AtomicU64>,
+    pub written: Arc<AtomicU64>,
+    pub outage: Outage,
+    pub round: Arc<CurrentRound>,
+}
+
 /// The handle the store uses to submit ballots.
 pub struct VoteLanes {
     queue: mpsc::Sender<Pending>,
 }
 
 impl VoteLanes {
-    /// Starts `lanes` lanes and their dispatcher; `recorded` counts the
-    /// voters whose ballots this replica committed, `written` keeps the
-    /// highest index they committed at; `outage` is shared with the
-    /// cluster watcher, which tells it whether there is a leader.
-    pub fn start(
-        kv: Arc<dyn Kv>,
-        keys: Arc<Keys>,
-        lanes: usize,
-        changed: Arc<Notify>,
-        recorded: Arc<AtomicU64>,
-        written: Arc<AtomicU64>,
-        outage: Outage,
-    ) -> Self {
+    /// Starts `lanes` lanes and their dispatcher.
+    pub fn start(kv: Arc<dyn Kv>, keys: Arc<Keys>, lanes: usize, shared: Shared) -> Self {
         let lanes = (0..lanes.max(1))
-            .map(|lane| {
-                let mut lane = Lane::new(
-                    kv.clone(),
-                    keys.clone(),
-                    lane,
-                    changed.clone(),
-                    outage.clone(),
-                );
-                lane.recorded = recorded.clone();
-                lane.written = written.clone();
-                lane
-            })
+            .map(|lane| Lane::new(kv.clone(), keys.clone(), lane, &shared))
             .collect();
         let (queue, rx) = mpsc::channel(QUEUE_DEPTH);
-        tokio::spawn(dispatch::dispatch(rx, lanes, outage));
+        tokio::spawn(dispatch::dispatch(rx, lanes, shared.outage));
         Self { queue }
     }
 

@@ -45,10 +45,12 @@ pub enum Settled {
 }
 
 /// A committed group to take back: each record it wrote as it was before,
-/// and the counter moved back by what each moved it.
+/// and the counter moved back by what each moved it, in the round it
+/// committed in (even if that round has closed since).
 #[derive(Debug)]
 pub struct Undo {
     token: String,
+    round: u64,
     voters: Vec<UndoVoter>,
 }
 
@@ -60,9 +62,10 @@ struct UndoVoter {
 }
 
 impl Undo {
-    /// The undo of `group`'s write `at`: each moved voter's record back to
-    /// what it was, and the group's first votes (one record) removed.
-    pub fn of(group: &Group, keys: &Keys, at: BallotRef) -> Self {
+    /// The undo of `group`'s write `at` in round `round`: each moved
+    /// voter's record back to what it was, and the group's first votes (one
+    /// record) removed.
+    pub fn of(group: &Group, keys: &Keys, at: BallotRef, round: u64) -> Self {
         let (first, moved): (Vec<_>, Vec<_>) =
             group.entries.iter().partition(|e| e.ballot.first_vote);
         let mut voters: Vec<UndoVoter> = moved
@@ -82,6 +85,7 @@ impl Undo {
         }
         Self {
             token: at.to_string(),
+            round,
             voters,
         }
     }
@@ -119,7 +123,7 @@ impl Lane {
                 }
             }
             self.outage.failed();
-            let fence = before.moved([0; 3], &new_token());
+            let fence = before.moved(0, [0; 3], &new_token());
             let op = TxnOp::cas_json(self.counter_key.clone(), &fence, before.index);
             match self.kv.write(&[op]).await {
                 Ok(outcome @ TxnOutcome::Committed(_)) => {
@@ -224,7 +228,7 @@ impl Lane {
                 *sum -= d;
             }
             ops.push(match &voter.previous {
-                Previous::Record(previous) => {
+                Previous::Record(previous) | Previous::Earlier(previous) => {
                     TxnOp::cas(voter.key.clone(), &previous.raw, now.index)
                 }
                 Previous::Absent | Previous::First(_) | Previous::Unread => {
@@ -236,7 +240,7 @@ impl Lane {
             return UndoTry::Done;
         }
         let before = self.counter.clone();
-        let next = before.moved(delta, &undo_token);
+        let next = before.moved(undo.round, delta, &undo_token);
         ops.push(self.counter_op(&next));
         let undone = ops.len() - 1;
         match self.kv.write(&ops).await {

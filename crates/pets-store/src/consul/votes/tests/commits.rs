@@ -19,7 +19,7 @@ async fn a_counter_changed_underneath_is_reloaded() {
     let h = Harness::new(1);
     h.vote(VoterId::random(), PetChoice::A, true).await.unwrap();
     let key = h.keys.vote_counter(0);
-    let edited = Counter::default().moved([5, 0, 0], "operator");
+    let edited = Counter::default().moved(1, [5, 0, 0], "operator");
     h.kv.put(&key, &serde_json::to_vec(&edited).unwrap());
     h.vote(VoterId::random(), PetChoice::B, true).await.unwrap();
     assert_eq!(h.tally(), [5, 1, 0]);

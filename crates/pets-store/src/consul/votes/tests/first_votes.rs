@@ -25,7 +25,7 @@ async fn first_votes_share_one_record_and_each_voter_learns_where() {
             h.kv.get(&h.keys.first_votes(&at))
                 .expect("the cookie's record");
         assert_eq!(
-            FirstVotes::choice_of(&record.bytes(), &voter),
+            FirstVotes::choice_of(&record.bytes(), &voter, 1),
             Some(PetChoice::B)
         );
     }
@@ -94,7 +94,7 @@ async fn a_record_written_elsewhere_outranks_the_first_vote_and_is_read_again() 
     h.voted_elsewhere(ann, PetChoice::B, "theirs");
     h.kv.put(
         "t/votes/other/0",
-        &serde_json::to_vec(&Counter::default().moved([-1, 1, 0], "theirs")).unwrap(),
+        &serde_json::to_vec(&Counter::default().moved(1, [-1, 1, 0], "theirs")).unwrap(),
     );
     assert_eq!(h.tally(), [0, 1, 0]);
     h.kv.script(&[Fault::Conflict]);

@@ -7,21 +7,22 @@ mod commits;
 mod first_votes;
 mod outages;
 mod recovery;
+mod rounds;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::sync::Notify;
 use tokio::time::{sleep, Instant};
 
 use crate::consul::fake::{FakeKv, Fault};
 use crate::consul::keys::Keys;
 use crate::consul::kv::KvEntry;
 use crate::consul::records::{sum_counters, Counter, FirstVotes, VoterRecord};
+use crate::consul::rounds::{CurrentRound, Seen};
 use crate::consul::votes::outage::FAIL_FAST_AFTER;
-use crate::consul::votes::{Outage, VoteLanes, VOTE_DEADLINE};
-use crate::domain::{Ballot, BallotRef, PetChoice, VoterId, VoterName};
+use crate::consul::votes::{Outage, Shared, VoteLanes, VOTE_DEADLINE};
+use crate::domain::{Ballot, BallotRef, PetChoice, Receipt, VoterId, VoterName};
 use crate::store::StoreError;
 
 struct Harness {
@@ -38,16 +39,21 @@ impl Harness {
     fn new(lanes: usize) -> Self {
         let kv = Arc::new(FakeKv::default());
         let keys = Arc::new(Keys::new("t/", "r"));
+        // The book every replica makes at start, there before any vote.
+        let book = crate::rounds::RoundBook::first(0);
+        kv.put(&keys.round_book(), &serde_json::to_vec(&book).unwrap());
+        let round = Arc::new(CurrentRound::default());
+        round.saw(Seen {
+            number: 1,
+            index: kv.get(&keys.round_book()).unwrap().modify_index,
+        });
         let outage = Outage::default();
-        let lanes = VoteLanes::start(
-            kv.clone(),
-            keys.clone(),
-            lanes,
-            Arc::new(Notify::new()),
-            Arc::default(),
-            Arc::default(),
-            outage.clone(),
-        );
+        let shared = Shared {
+            outage: outage.clone(),
+            round,
+            ..Shared::default()
+        };
+        let lanes = VoteLanes::start(kv.clone(), keys.clone(), lanes, shared);
         Self {
             kv,
             keys,
@@ -59,7 +65,12 @@ impl Harness {
 
     /// Votes as a browser would: the place of the voter's first vote, as
     /// its cookie would keep it, goes with every later vote.
-    async fn vote(&self, voter: VoterId, choice: PetChoice, first: bool) -> Result<(), StoreError> {
+    async fn vote(
+        &self,
+        voter: VoterId,
+        choice: PetChoice,
+        first: bool,
+    ) -> Result<Receipt, StoreError> {
         let first_in = self.cookies.lock().unwrap().get(&voter).copied();
         let receipt = self
             .lanes
@@ -74,11 +85,17 @@ impl Harness {
         if let Some(at) = receipt.first_in {
             self.cookies.lock().unwrap().insert(voter, at);
         }
-        Ok(())
+        Ok(receipt)
     }
 
+    /// Round 1's votes, as every replica sums them.
     fn tally(&self) -> [u64; 3] {
-        sum_counters(&self.kv.under(&self.keys.votes()))
+        self.tally_of(1)
+    }
+
+    fn tally_of(&self, round: u64) -> [u64; 3] {
+        let sums = sum_counters(&self.kv.under(&self.keys.votes()));
+        sums.get(&round).copied().unwrap_or_default()
     }
 
     fn record(&self, voter: VoterId) -> Option<VoterRecord> {
@@ -91,6 +108,7 @@ impl Harness {
         let record = VoterRecord {
             name: "Ann".into(),
             vote: choice.id().into(),
+            round: 1,
             token: token.into(),
         };
         self.kv.put(
@@ -99,7 +117,7 @@ impl Harness {
         );
         let mut delta = [0; 3];
         delta[choice.index()] = 1;
-        let counter = Counter::default().moved(delta, token);
+        let counter = Counter::default().moved(1, delta, token);
         self.kv
             .put("t/votes/other/0", &serde_json::to_vec(&counter).unwrap());
     }
@@ -111,11 +129,11 @@ fn spawn_vote(
     voter: VoterId,
     choice: PetChoice,
     first: bool,
-) -> tokio::task::JoinHandle<Result<(), StoreError>> {
+) -> tokio::task::JoinHandle<Result<Receipt, StoreError>> {
     let h = h.clone();
     tokio::spawn(async move { h.vote(voter, choice, first).await })
 }
 
-fn failed(answer: Result<(), StoreError>) -> bool {
+fn failed<T>(answer: Result<T, StoreError>) -> bool {
     matches!(answer, Err(StoreError::Unavailable(_)))
 }

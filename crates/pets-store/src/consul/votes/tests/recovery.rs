@@ -85,10 +85,11 @@ async fn a_record_changed_since_the_late_commit_is_left_alone() {
     let record = VoterRecord {
         name: "Ann".into(),
         vote: "c".into(),
+        round: 1,
         token: "later".into(),
     };
     h.kv.put(&h.keys.voter(&ann), &serde_json::to_vec(&record).unwrap());
-    let moved = Counter::default().moved([0, -1, 1], "later");
+    let moved = Counter::default().moved(1, [0, -1, 1], "later");
     h.kv.put("t/votes/other/0", &serde_json::to_vec(&moved).unwrap());
     sleep(Duration::from_secs(2)).await;
     assert_eq!(h.tally(), [0, 0, 1], "her later vote stands");
