@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the test suite and benchmark need on a fresh Debian machine:
-# chromium and chromium-driver (browser tests), wrk and nginx-light (benchmark),
+# chromium and chromium-driver (browser tests), zbar-tools (the QR code
+# test's decoder), wrk and nginx-light (benchmark),
 # prometheus and promtool (metrics tests), debootstrap (local base images),
 # and Consul 1.8.7 from Debian's bullseye
 # suite, unpacked under .tools/consul. Safe to run again: it skips what is there.
@@ -22,6 +23,7 @@ command -v wrk >/dev/null || missing+=(wrk)
 command -v nginx >/dev/null || missing+=(nginx-light)
 command -v debootstrap >/dev/null || missing+=(debootstrap)
 command -v python3 >/dev/null || missing+=(python3)
+command -v zbarimg >/dev/null || missing+=(zbar-tools)
 { command -v prometheus >/dev/null && command -v promtool >/dev/null; } || missing+=(prometheus)
 if [ ${#missing[@]} -gt 0 ]; then
   need_root "${missing[*]}"
@@ -63,5 +65,5 @@ case "$consul_version" in
 esac
 say "consul: $consul_version at $consul_bin"
 say "chromium: $(chromium --version 2>/dev/null)"
-say "wrk, nginx, debootstrap: present"
+say "wrk, nginx, debootstrap, zbarimg: present"
 say "prometheus: $(prometheus --version 2>&1 | head -n1 || true)"

@@ -25,7 +25,8 @@ pub use consul::{ConsulSettings, ConsulStore, MeterPublisher, TargetError, Targe
 pub use domain::{Ballot, BallotRef, PetChoice, Receipt, VoterId, VoterKey, VoterName};
 pub use faults::{ActiveFaults, FaultCommand, FaultOrder, FaultOrders, FaultSpec, FaultTarget};
 pub use fleet::{
-    Fleet, Presence, Registration, ReplicaIdentity, ReplicaRecord, ReplicaState, ServerInfo,
+    Fleet, FleetStore, Presence, Registration, ReplicaIdentity, ReplicaRecord, ReplicaState,
+    ServerInfo,
 };
 pub use memory::MemoryStore;
 pub use meter::{DriverSeries, Meter, MeterSecond};

@@ -1,6 +1,8 @@
 //! A real browser for the tests: headless Chromium driven through
 //! chromedriver, one session per [`Browser`], with the few actions the
-//! tests take and screenshots for the README and docs/ (`images/`).
+//! tests take and screenshots for the README and docs/ (`images/`). Any
+//! `*.test` host name reaches 127.0.0.1, and a session can be phone-sized
+//! ([`Viewport`]).
 
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -15,6 +17,20 @@ use serde_json::json;
 const DRIVER_TRIES: u32 = 3;
 /// How long one chromedriver has to give a session.
 const SESSION_WAIT: Duration = Duration::from_secs(20);
+
+/// The size of the page a session shows, in CSS pixels.
+#[derive(Debug, Clone, Copy)]
+pub enum Viewport {
+    /// A desktop window (the default: 900 x 1000), its browser's own
+    /// parts taken from the height.
+    Window(u32, u32),
+    /// A screen whose page is exactly this size, such as a projector's
+    /// 1920 x 1080.
+    Screen(u32, u32),
+    /// A phone: Chromium's mobile emulation, touch and a device pixel
+    /// ratio of 2, so the page sees exactly this viewport.
+    Phone(u32, u32),
+}
 
 /// One browser session through a chromedriver of its own.
 pub struct Browser {
@@ -68,30 +84,47 @@ impl Driver {
         }
     }
 
-    fn capabilities(&self) -> serde_json::Map<String, serde_json::Value> {
+    fn capabilities(&self, viewport: Viewport) -> serde_json::Map<String, serde_json::Value> {
+        let (width, height) = match viewport {
+            Viewport::Window(w, h) | Viewport::Screen(w, h) | Viewport::Phone(w, h) => (w, h),
+        };
+        let mut options = json!({
+            "args": [
+                "--headless=new", "--no-sandbox", "--disable-gpu",
+                "--disable-background-networking", "--disable-component-update",
+                "--disable-sync", "--no-first-run", "--hide-scrollbars",
+                format!("--window-size={width},{height}"),
+                // Any `*.test` name reaches this machine, so a test can open
+                // a site under a name other than localhost.
+                "--host-resolver-rules=MAP *.test 127.0.0.1",
+                format!("--user-data-dir={}", self.profile.display()),
+            ]
+        });
+        let (ratio, phone) = match viewport {
+            Viewport::Window(..) => (0.0, false),
+            Viewport::Screen(..) => (1.0, false),
+            Viewport::Phone(..) => (2.0, true),
+        };
+        if ratio > 0.0 {
+            options["mobileEmulation"] = json!({
+                "deviceMetrics": {
+                    "width": width, "height": height, "pixelRatio": ratio,
+                    "touch": phone, "mobile": phone,
+                }
+            });
+        }
         let mut capabilities = serde_json::Map::new();
-        capabilities.insert(
-            "goog:chromeOptions".into(),
-            json!({
-                "args": [
-                    "--headless=new", "--no-sandbox", "--disable-gpu",
-                    "--disable-background-networking", "--disable-component-update",
-                    "--disable-sync", "--no-first-run", "--hide-scrollbars",
-                    "--window-size=900,1000",
-                    format!("--user-data-dir={}", self.profile.display()),
-                ]
-            }),
-        );
+        capabilities.insert("goog:chromeOptions".into(), options);
         capabilities
     }
 
     /// A session, or why there is none: the driver exited, or gave none
     /// within [`SESSION_WAIT`] (with the end of its log).
-    async fn session(&mut self) -> Result<Client, String> {
+    async fn session(&mut self, viewport: Viewport) -> Result<Client, String> {
         let started = Instant::now();
         loop {
             let attempt = ClientBuilder::new(HttpConnector::new())
-                .capabilities(self.capabilities())
+                .capabilities(self.capabilities(viewport))
                 .connect(&self.url)
                 .await;
             let error = match attempt {
@@ -114,13 +147,18 @@ impl Driver {
 }
 
 impl Browser {
+    /// A session in a 900 x 1000 window.
+    pub async fn start() -> Self {
+        Self::start_at(Viewport::Window(900, 1000)).await
+    }
+
     /// A session through a new chromedriver; one that exits or answers
     /// nothing is replaced by another on a new port, [`DRIVER_TRIES`] in all.
-    pub async fn start() -> Self {
+    pub async fn start_at(viewport: Viewport) -> Self {
         let mut failures = Vec::new();
         for _ in 0..DRIVER_TRIES {
             let mut driver = Driver::spawn();
-            match driver.session().await {
+            match driver.session(viewport).await {
                 Ok(client) => {
                     return Self {
                         client,
@@ -194,13 +232,24 @@ impl Browser {
         }
     }
 
-    /// Saves a screenshot to `images/<name>` for the README and docs/.
-    pub async fn screenshot(&self, name: &str) {
+    /// Saves a screenshot to `images/<name>` for the README and docs/,
+    /// and returns where.
+    pub async fn screenshot(&self, name: &str) -> PathBuf {
         let png = self.client.screenshot().await.unwrap();
         assert!(png.starts_with(b"\x89PNG"), "a PNG");
         let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../images");
         std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(dir.join(name), png).unwrap();
+        let path = dir.join(name);
+        std::fs::write(&path, png).unwrap();
+        path
+    }
+
+    /// Runs `script` in the page and returns its value.
+    pub async fn eval(&self, script: &str) -> serde_json::Value {
+        self.client
+            .execute(script, vec![])
+            .await
+            .unwrap_or_else(|e| panic!("the page could not run {script:.60}: {e}"))
     }
 
     pub async fn close(self) {

@@ -96,21 +96,8 @@ pub fn vote(data: &[u8]) {
 
 fn fuzz_settings() -> crate::WebSettings {
     crate::WebSettings {
-        options: crate::PetOptions::default(),
-        version: "1.0".into(),
-        debug: false,
-        web_root: "web".into(),
-        pictures_dir: "/nonexistent".into(),
         hostname: "fuzz".into(),
-        metrics_token: None,
-        faults: Default::default(),
-        chaos: false,
-        trusted_proxies: Vec::new(),
-        allowed_hosts: Vec::new(),
-        login_failures_per_minute: 10,
-        new_voters_per_minute: 0,
-        expires_at: None,
-        expires_at_file: None,
+        ..crate::WebSettings::example()
     }
 }
 

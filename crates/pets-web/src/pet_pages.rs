@@ -110,21 +110,9 @@ mod tests {
 
     fn settings() -> WebSettings {
         WebSettings {
-            options: Default::default(),
-            version: "1.0".into(),
-            debug: false,
-            web_root: "web".into(),
-            pictures_dir: "/nonexistent".into(),
             hostname: "replica-7".into(),
-            metrics_token: None,
-            faults: Default::default(),
             chaos: true,
-            trusted_proxies: Vec::new(),
-            allowed_hosts: Vec::new(),
-            login_failures_per_minute: 10,
-            new_voters_per_minute: 0,
-            expires_at: None,
-            expires_at_file: None,
+            ..WebSettings::example()
         }
     }
 

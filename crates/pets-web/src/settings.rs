@@ -58,6 +58,11 @@ pub struct WebSettings {
     pub trusted_proxies: Vec<IpNet>,
     /// `PETS_ALLOWED_HOSTS`: the host names pets answers to; empty for any.
     pub allowed_hosts: Vec<String>,
+    /// `PETS_PUBLIC_URL`: the voter site's address as the room reaches it,
+    /// for the join panel; unset, it comes from the console's own address.
+    pub public_url: Option<crate::hosts::PublicUrl>,
+    /// `WEB_PORT`: the voter site's port, for the join panel.
+    pub web_port: u16,
     /// `PETS_LOGIN_FAILURES_PER_MINUTE`: failed admin logins the whole
     /// service takes in a minute before it refuses logins until the next.
     pub login_failures_per_minute: u64,
@@ -73,6 +78,31 @@ pub struct WebSettings {
 }
 
 impl WebSettings {
+    /// Settings for unit tests and the fuzzer: the defaults, the built-in
+    /// pages and pictures, chaos off, no limit on new voters.
+    #[doc(hidden)]
+    pub fn example() -> Self {
+        Self {
+            options: PetOptions::default(),
+            version: "1.0".into(),
+            debug: false,
+            web_root: "web".into(),
+            pictures_dir: "/nonexistent".into(),
+            hostname: "example".into(),
+            metrics_token: None,
+            faults: Default::default(),
+            chaos: false,
+            trusted_proxies: Vec::new(),
+            allowed_hosts: Vec::new(),
+            public_url: None,
+            web_port: 5000,
+            login_failures_per_minute: 10,
+            new_voters_per_minute: 0,
+            expires_at: None,
+            expires_at_file: None,
+        }
+    }
+
     /// The colour scheme for this version.
     pub fn theme(&self) -> &'static str {
         if self.version.starts_with('2') {

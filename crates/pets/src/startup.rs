@@ -52,8 +52,22 @@ impl Application {
             .admin_password
             .as_ref()
             .map(|password| AdminAuth::new(password.expose_secret(), session_key));
+        let web = bind(
+            SocketAddr::new(settings.bind, settings.web_port),
+            "WEB_PORT",
+        )
+        .await?;
+        let admin = bind(
+            SocketAddr::new(settings.bind, settings.admin_port),
+            "ADMIN_PORT",
+        )
+        .await?;
+        // The join panel shows the port the voter site really has (WEB_PORT
+        // 0 asks the system for one).
+        let mut web_settings = settings.web.clone();
+        web_settings.web_port = web.local_addr()?.port();
         let stopping = CancellationToken::new();
-        let state = AppState::new(store.clone(), settings.web.clone(), auth, stopping.clone())
+        let state = AppState::new(store.clone(), web_settings, auth, stopping.clone())
             .context("cannot load the page templates")?;
         store.register(Registration {
             identity: ReplicaIdentity {
@@ -65,16 +79,6 @@ impl Application {
         state.metrics.describe(&settings.identity);
         let enforcer = state.fault_enforcer(pets_store::unix_millis(), exit_process());
         tokio::spawn(enforcer.run(stopping.clone()));
-        let web = bind(
-            SocketAddr::new(settings.bind, settings.web_port),
-            "WEB_PORT",
-        )
-        .await?;
-        let admin = bind(
-            SocketAddr::new(settings.bind, settings.admin_port),
-            "ADMIN_PORT",
-        )
-        .await?;
         let limits = crate::serve::fit_to_open_files(settings.limits.clone());
         let loops =
             EventLoops::start().context("cannot start the threads that serve connections")?;

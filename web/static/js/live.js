@@ -4,6 +4,8 @@
   if (!window.EventSource) return;
   var text = function (id, value) { var el = document.getElementById(id); if (el) el.textContent = value; };
   var source = new EventSource('/api/events');
+  // present.js listens on the same stream.
+  window.petsEvents = source;
   var round = document.body.dataset.round;
   source.addEventListener('results', function (event) {
     var r = JSON.parse(event.data);

@@ -1,6 +1,7 @@
 //! `GET /api/events`: the console kept live with server-sent events. A
 //! `results` event whenever the tally or the store's state changes, a
-//! `fleet` event whenever a replica joins, leaves or changes, a `meter`
+//! `fleet` event (and the same drawn by node, `cluster`, for `/present`)
+//! whenever a replica joins, leaves or changes, a `meter`
 //! event whenever the availability meter moves; all checked at least every
 //! second. The stream ends when the server shuts down.
 
@@ -15,6 +16,7 @@ use pets_store::Snapshot;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
+use super::cluster::ClusterView;
 use super::meter::MeterView;
 use super::results::Results;
 use crate::state::AppState;
@@ -32,6 +34,7 @@ pub async fn stream(
         state,
         last_results: String::new(),
         last_fleet: String::new(),
+        last_cluster: String::new(),
         last_meter: String::new(),
         ready: VecDeque::new(),
         started: false,
@@ -57,6 +60,7 @@ struct Feed {
     stopping: CancellationToken,
     last_results: String,
     last_fleet: String,
+    last_cluster: String,
     last_meter: String,
     ready: VecDeque<Event>,
     started: bool,
@@ -74,13 +78,20 @@ impl Feed {
                 .push_back(Event::default().event("results").data(&results));
             self.last_results = results;
         }
-        let fleet = serde_json::to_string(&self.state.store.fleet()).unwrap_or_default();
+        let fleet = self.state.store.fleet();
+        let cluster = serde_json::to_string(&ClusterView::new(&fleet)).unwrap_or_default();
+        let fleet = serde_json::to_string(&fleet).unwrap_or_default();
         // The record's "last seen" moves every write; compare without it.
         let comparable = strip_last_seen(&fleet);
         if comparable != self.last_fleet {
             self.ready
                 .push_back(Event::default().event("fleet").data(fleet));
             self.last_fleet = comparable;
+        }
+        if cluster != self.last_cluster {
+            self.ready
+                .push_back(Event::default().event("cluster").data(&cluster));
+            self.last_cluster = cluster;
         }
         let meter = MeterView::new(&self.state.store.meter(), pets_store::unix_now());
         let meter = serde_json::to_string(&meter).unwrap_or_default();

@@ -1,13 +1,16 @@
-//! The console (port 7000): results, rounds, the fleet, the meter, faults
+//! The console (port 7000): results, rounds, the fleet, the meter, faults,
+//! the projector's page (`/present`)
 //! on demand, live updates, and the login that guards them when
 //! `ADMIN_PASSWORD_FILE` is set.
 
+mod cluster;
 mod dashboard;
 mod events;
 mod faults;
 mod fleet;
 mod login;
 mod meter;
+mod present;
 mod results;
 mod rounds;
 
@@ -27,6 +30,7 @@ pub fn console_router(state: AppState) -> Router {
     let guarded = Router::new()
         .route("/", get(dashboard::show))
         .route("/api/results", get(results::json))
+        .route("/present", get(present::show))
         .route("/api/fleet", get(fleet::json))
         .route("/api/meter", get(meter::json))
         .route("/api/events", get(events::stream))

@@ -108,6 +108,8 @@ impl Settings {
                 .clone()
                 .map(|h| h.0)
                 .unwrap_or_default(),
+            public_url: site.public_url.clone(),
+            web_port: args.listen.web_port,
             login_failures_per_minute: security.login_failures_per_minute,
             new_voters_per_minute: security.new_voters_per_minute,
             expires_at: site.expires_at,
@@ -182,6 +184,11 @@ mod tests {
             s.web.allowed_hosts,
             ["pets.example.com", "admin.example.com"]
         );
+        let s = settings(&[("PETS_PUBLIC_URL", "https://pets.example.com")]).unwrap();
+        assert_eq!(
+            s.web.public_url.map(|u| u.as_str().to_owned()).as_deref(),
+            Some("https://pets.example.com/")
+        );
         let e = settings(&[("PETS_TRUSTED_PROXIES", "everyone")]).unwrap_err();
         assert_eq!(e.variable, "PETS_TRUSTED_PROXIES");
     }
@@ -217,6 +224,7 @@ mod tests {
             ("RUST_LOG", "info,[", "not a log filter"),
             ("PETS_CHAOS", "maybe", "neither on nor off"),
             ("PETS_EXPIRES_AT", "soon", "whole number"),
+            ("PETS_PUBLIC_URL", "pets.example.com", "http://"),
         ] {
             let e = settings(&[(variable, value)]).unwrap_err();
             assert_eq!(e.variable, variable, "{value}");

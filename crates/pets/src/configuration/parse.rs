@@ -134,20 +134,7 @@ pub fn hosts(raw: &str) -> Result<Hosts, String> {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Hosts(pub Vec<String>);
 
-/// Letters, digits, hyphens and dots, as DNS allows.
-pub fn valid_domain(domain: &str) -> bool {
-    !domain.is_empty()
-        && domain.len() <= 253
-        && domain.split('.').all(|label| {
-            !label.is_empty()
-                && label.len() <= 63
-                && !label.starts_with('-')
-                && !label.ends_with('-')
-                && label
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
-        })
-}
+pub use pets_web::valid_domain;
 
 /// A secret read from a file, such as a Swarm secret under `/run/secrets`.
 ///

@@ -42,6 +42,13 @@ pub struct SiteArgs {
     #[arg(long, env = "PETS_WEB_ROOT", value_name = "PETS_WEB_ROOT", default_value = "web",
           value_parser = parse::path)]
     pub web_root: PathBuf,
+    /// The voter site's address as the room reaches it, such as
+    /// https://pets.example.com/ behind a router: the console's join panel
+    /// shows it as a QR code. Unset: the address the console was opened at,
+    /// with WEB_PORT.
+    #[arg(long, env = "PETS_PUBLIC_URL", value_name = "PETS_PUBLIC_URL",
+          value_parser = pets_web::PublicUrl::parse)]
+    pub public_url: Option<pets_web::PublicUrl>,
     /// When this pets will be removed (Unix seconds), for a throwaway
     /// instance of Pets as a Service; every page counts down.
     #[arg(long, env = "PETS_EXPIRES_AT", value_name = "PETS_EXPIRES_AT",

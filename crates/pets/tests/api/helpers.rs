@@ -150,6 +150,21 @@ impl TestApp {
         format!("{}/api/events", self.admin)
     }
 
+    pub fn present_url(&self) -> String {
+        format!("{}/present", self.admin)
+    }
+
+    /// The voter site's port.
+    pub fn web_port(&self) -> u16 {
+        self.web.rsplit(':').next().unwrap().parse().unwrap()
+    }
+
+    /// The same address with the host `name` in place of 127.0.0.1 (the
+    /// browser's `*.test` names reach 127.0.0.1).
+    pub fn named(url: &str, name: &str) -> String {
+        url.replace("127.0.0.1", name)
+    }
+
     pub fn rounds_url(&self) -> String {
         format!("{}/api/rounds", self.admin)
     }

@@ -21,6 +21,8 @@ mod metrics;
 mod movers;
 mod quorum;
 mod results;
+mod room;
+mod room_browser;
 mod rounds;
 mod security;
 mod shutdown;

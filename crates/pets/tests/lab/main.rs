@@ -1,6 +1,7 @@
 //! The lab on a real three-node Swarm: the prod stack deployed, votes across
 //! nodes, a node lost and brought back, a node drained, a rolling update
-//! across nodes, and Consul's quorum lost and regained. `docs/LAB.md` walks
+//! across nodes, and Consul's quorum lost and regained; the projector's
+//! page following the node's loss and return. `docs/LAB.md` walks
 //! a workshop through the same steps.
 //!
 //! The nodes are Docker engines in containers on this machine ([`rig`]):
@@ -13,6 +14,7 @@ use pets_testkit::docker as support;
 
 mod node;
 mod prod;
+mod projector;
 mod rig;
 mod steps;
 mod voters;

@@ -12,6 +12,7 @@ use pets_testkit::holds;
 use super::node_loss::three_healthy_voters;
 use super::{fleet_without, settle, web_tasks};
 use crate::prod::STACK;
+use crate::projector::Projector;
 use crate::rig::Lab;
 use crate::support::eventually;
 use crate::voters::Voters;
@@ -20,6 +21,8 @@ pub async fn a_drained_node_hands_over_its_tasks(
     lab: &Arc<Lab>,
     cookie: &str,
     before: [u64; 3],
+    projector: &Projector,
+    returned: usize,
 ) -> [u64; 3] {
     // The node with the most web tasks, so that something moves.
     let web = web_tasks(lab, 3).await;
@@ -50,6 +53,13 @@ pub async fn a_drained_node_hands_over_its_tasks(
     assert!(web.iter().all(|(n, _)| *n != drained));
     eprintln!("step 4: {name} drained: its tasks gone and three web tasks answering elsewhere after {:.1?}", started.elapsed());
     fleet_without(&web[0].1, cookie, &name).await;
+    // The node lost in step 3 is the emptiest: Swarm gives it tasks again.
+    let back = format!("node{returned}");
+    projector
+        .wait_for(lab, drained, "tiles on the node that came back", |n| {
+            n.len() == 3 && !n.contains(&name) && n.contains(&back)
+        })
+        .await;
     let at_drained = voters.now().accepted_total();
     tokio::time::sleep(Duration::from_secs(3)).await;
     let count = voters.stop().await;

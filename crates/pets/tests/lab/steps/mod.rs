@@ -29,8 +29,12 @@ async fn the_lab_on_three_nodes() {
     let prod = Prod::deploy(&lab);
     let cookie = deploy::the_prod_stack_deploys_one_per_node(&lab, &prod).await;
     let tally = deploy::votes_cross_nodes(&lab, &cookie).await;
-    let tally = node_loss::a_lost_node_loses_no_vote(&lab, &cookie, tally).await;
-    let tally = drain::a_drained_node_hands_over_its_tasks(&lab, &cookie, tally).await;
+    let (tally, projector, returned) =
+        node_loss::a_lost_node_loses_no_vote(&lab, &cookie, tally).await;
+    let tally =
+        drain::a_drained_node_hands_over_its_tasks(&lab, &cookie, tally, &projector, returned)
+            .await;
+    projector.close().await;
     let tally = update::a_rolling_update_across_nodes_fails_no_request(&lab, &cookie, tally).await;
     update::broken_rolls_itself_back(&lab).await;
     quorum::consul_quorum_lost_and_regained(&lab, &cookie, tally).await;

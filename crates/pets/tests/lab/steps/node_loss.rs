@@ -2,7 +2,9 @@
 //! flow. Consul elects another leader, Swarm moves the node's web task to
 //! the survivors, and every acknowledged vote is counted. The node comes
 //! back: its Consul server rejoins with its own data, and the cluster has
-//! three voters again, no dead one left in its Raft configuration.
+//! three voters again, no dead one left in its Raft configuration. The
+//! projector (`/present`) shows tiles on all three nodes before, and none
+//! on the lost node after.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -11,13 +13,25 @@ use pets_testkit::holds;
 
 use super::{fleet_without, settle, tasks, web_tasks};
 use crate::prod::{service, Consul};
+use crate::projector::{on_exactly, Projector};
 use crate::rig::Lab;
 use crate::support::{eventually, Task};
 use crate::voters::Voters;
 
-pub async fn a_lost_node_loses_no_vote(lab: &Arc<Lab>, cookie: &str, before: [u64; 3]) -> [u64; 3] {
+/// Returns the tally, and the projector with the node that came back.
+pub async fn a_lost_node_loses_no_vote(
+    lab: &Arc<Lab>,
+    cookie: &str,
+    before: [u64; 3],
+) -> ([u64; 3], Projector, usize) {
     let (lost, old_leader) = leader_node(lab).await;
     let name = format!("node{lost}");
+    let projector = Projector::open(lab, cookie, lost).await;
+    let all = ["node1", "node2", "node3"];
+    projector
+        .wait_for(lab, lost, "tiles on every node", |n| on_exactly(n, &all))
+        .await;
+    projector.screenshot("lab-projector.png").await;
     // A server that stays, asked directly (no docker command in the way)
     // for the leader every 100 ms: Consul's own election time.
     let (_, survivor) = tasks(lab, "db")
@@ -71,6 +85,11 @@ pub async fn a_lost_node_loses_no_vote(lab: &Arc<Lab>, cookie: &str, before: [u6
     );
     eprintln!("  three web tasks answering on the survivors after {rescheduled:.1?}");
     fleet_without(&web[0].1, cookie, &name).await;
+    projector
+        .wait_for(lab, lost, "the lost node's tile gone", |n| {
+            n.len() == 3 && !n.contains(&name)
+        })
+        .await;
 
     tokio::time::sleep(Duration::from_secs(3)).await;
     let count = voters.stop().await;
@@ -105,7 +124,7 @@ pub async fn a_lost_node_loses_no_vote(lab: &Arc<Lab>, cookie: &str, before: [u6
         "the server back on its node"
     );
     super::every_console_shows(lab, cookie, tally).await;
-    tally
+    (tally, projector, lost)
 }
 
 /// The node whose Consul server leads, and the leader's address.
