@@ -17,7 +17,7 @@
 //! | `fold-lock` | `{"holder"}`, held by that replica's fleet session | see [`fold`] |
 //! | `faults/fleet`, `faults/replicas/<replica>` | a fault order: `{"latency_ms",…,"issued_at_ms"}` | any replica an operator asks, check-and-set |
 //! | `load/<driver>` | a traffic driver's last 5 minutes, second by second (see [`meter`]) | that `pets load` only |
-//! | `voter-key` | `{"key"}`: what voter ids are signed with (see [`voter_key`]) | the first replica that needs it, once |
+//! | `voter-key` | `{"key"}`: what voter ids are signed with (see [`voter_key`]) | the first replica to start, once |
 //!
 //! Totals are sums over `votes/` and `served/`. Counters have one writer each,
 //! so replicas never contend; a voter's record and its lane's counter change
@@ -95,7 +95,7 @@ pub struct ConsulStore {
     /// share it).
     round: Arc<CurrentRound>,
     kv: Arc<dyn Kv>,
-    voter_key: SharedVoterKey,
+    voter_key: Arc<SharedVoterKey>,
     /// One failed-login write at a time, so they land in order.
     login_writes: tokio::sync::Mutex<()>,
     lanes: VoteLanes,
@@ -154,8 +154,10 @@ impl ConsulStore {
             round.clone(),
             stop.clone(),
         ));
+        let voter_key = Arc::new(SharedVoterKey::new(keys.voter_key(), outage.clone()));
+        tokio::spawn(voter_key.clone().learn(kv.clone(), stop.clone()));
         Ok(Arc::new(Self {
-            voter_key: SharedVoterKey::new(keys.voter_key()),
+            voter_key,
             kv: kv.clone(),
             lanes: VoteLanes::start(
                 kv,

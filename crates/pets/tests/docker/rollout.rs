@@ -153,9 +153,11 @@ fn explain_failures() {
         ("web", &["WARN", "ERROR"][..]),
         ("db", &["leader", "election", "Failed", "ERROR"][..]),
     ] {
-        // Tasks log to both streams: read both.
-        let logs = std::process::Command::new("docker")
-            .args(["service", "logs", "--raw", &Stack::service(service)])
+        // Tasks log to both streams: read both. `docker service logs` can
+        // hang on a task whose logs are gone: give it 30 s, not the run.
+        let logs = std::process::Command::new("timeout")
+            .args(["30", "docker", "service", "logs", "--raw"])
+            .arg(Stack::service(service))
             .output()
             .map(|o| {
                 String::from_utf8_lossy(&o.stdout).into_owned()

@@ -7,7 +7,6 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use fantoccini::cookies::Cookie;
 use pets_testkit::browser::{Browser, Viewport};
 
 use crate::prod::service;
@@ -46,10 +45,13 @@ impl Projector {
         let client = &self.browser.client;
         let console = format!("http://{}:7000", task.ip);
         client.goto(&format!("{console}/login")).await.unwrap();
-        let (name, value) = self.cookie.split_once('=').expect("name=value");
-        let mut cookie = Cookie::new(name.to_owned(), value.to_owned());
-        cookie.set_path("/");
-        client.add_cookie(cookie).await.unwrap();
+        // The lab's session, set from the page: a cookie for an address
+        // (no domain) is refused by WebDriver's own call.
+        let set = format!(
+            "document.cookie = {:?}; return null;",
+            format!("{}; path=/", self.cookie)
+        );
+        self.browser.eval(&set).await;
         client.goto(&format!("{console}/present")).await.unwrap();
     }
 
