@@ -268,14 +268,15 @@ async fn replicas_racing_on_an_empty_store_agree_on_zero() {
         assert_eq!(results["hits"], 0);
     }
     // Each replica writes its own fleet record (one writer per key), and
-    // the round book once between them (check-and-set against "must not
-    // exist"); no counter, nothing else replicas would have to agree on.
+    // the round book and the voter key once between them (check-and-set
+    // against "must not exist"); no counter, nothing else replicas would
+    // have to agree on.
     let written = cluster.keys(&prefix).await;
-    let book = format!("{prefix}votes/round");
+    let once = [format!("{prefix}votes/round"), format!("{prefix}voter-key")];
     assert!(
         written
             .iter()
-            .all(|k| k.starts_with(&format!("{prefix}replicas/")) || *k == book),
+            .all(|k| k.starts_with(&format!("{prefix}replicas/")) || once.contains(k)),
         "starting writes no counter: {written:?}"
     );
     for (i, app) in apps.iter().enumerate() {

@@ -27,7 +27,9 @@ async fn probe(addr: &str, path: &str, limit: Duration) -> u16 {
 
 /// 1,100 slow bodies on each port, one byte every 5 s (about 440 bytes a
 /// second in all), at an open-files limit of 1,024: every probe of the
-/// voter site's `/health` and of the console answers within a second. Each
+/// voter site's `/health` and of the console answers within 2 s, under the
+/// image's health-check timeout of 3 s (a 1 s limit failed one probe in 76
+/// once, with the other API tests running beside it on two cores). Each
 /// slow body is cut (408) or makes room for the probes.
 #[tokio::test]
 async fn slow_bodies_never_keep_the_health_check_out() {
@@ -38,7 +40,7 @@ async fn slow_bodies_never_keep_the_health_check_out() {
     tokio::time::sleep(Duration::from_secs(2)).await;
     let (mut probes, mut answered) = (0, 0);
     while Instant::now() + Duration::from_secs(2) < until {
-        let limit = Duration::from_secs(1);
+        let limit = Duration::from_secs(2);
         let (health, console) = tokio::join!(
             probe(&app.web, "/health", limit),
             probe(&app.admin, "/api/results", limit)
@@ -50,7 +52,7 @@ async fn slow_bodies_never_keep_the_health_check_out() {
     let opened = attack::opened(web).await + attack::opened(admin).await;
     eprintln!("slow bodies: {opened} connections opened; {answered} of {probes} probes answered");
     assert!(probes >= 30, "{probes} probes");
-    assert_eq!(answered, probes, "every probe answered within 1 s");
+    assert_eq!(answered, probes, "every probe answered within 2 s");
 }
 
 /// A body that keeps one byte coming is cut at the deadline on the whole
