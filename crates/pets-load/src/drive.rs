@@ -23,7 +23,7 @@ use pets_store::MeterPublisher;
 use crate::options::LoadOptions;
 use crate::publish::Publisher;
 use crate::report::{self, Report, RoundTally};
-use crate::tally::{Counts, Outcome};
+use crate::tally::{AnsweredBy, Counts, Outcome};
 use crate::targets::Addresses;
 use pets_store::sync::Locked;
 
@@ -155,13 +155,14 @@ struct Job {
 impl Job {
     async fn send(self) {
         let started = Instant::now();
-        let outcome = self.exchange().await;
-        lock(&self.second).record(&outcome, started.elapsed());
+        let (outcome, by) = self.exchange().await;
+        lock(&self.second).record_by(&outcome, &by, started.elapsed());
     }
 
-    async fn exchange(&self) -> Outcome {
+    /// What the request came to, and who answered it.
+    async fn exchange(&self) -> (Outcome, AnsweredBy) {
         let Some(addr) = self.addresses.next() else {
-            return Outcome::Failed("no_address".into());
+            return (Outcome::Failed("no_address".into()), AnsweredBy::default());
         };
         let (cookies, vote) = {
             let mut visitor = lock(&self.visitors[self.visitor]);
@@ -186,7 +187,7 @@ impl Job {
         addr: std::net::SocketAddr,
         cookies: Option<String>,
         pet: Option<usize>,
-    ) -> Outcome {
+    ) -> (Outcome, AnsweredBy) {
         let vote = pet.is_some();
         let request = if let Some(pet) = pet {
             let name = format!("visitor {}", self.visitor);
@@ -203,6 +204,7 @@ impl Job {
         match request.send().await {
             Ok(response) => {
                 let status = response.status();
+                let by = AnsweredBy::from_headers(response.headers());
                 if let Some(pet) = pet.filter(|_| status.as_u16() == 303) {
                     let round = response
                         .headers()
@@ -221,17 +223,18 @@ impl Job {
                     if let Some(round) = round {
                         visitor.last_in_round.insert(round, pet);
                     }
-                    return Outcome::VoteAccepted;
+                    return (Outcome::VoteAccepted, by);
                 }
                 // Read the body, so the time is the whole answer's.
                 let _ = response.bytes().await;
-                match status.as_u16() {
+                let outcome = match status.as_u16() {
                     200 if !vote => Outcome::PageOk,
                     200..=399 => Outcome::OtherOk,
                     code => Outcome::Failed(format!("http_{code}")),
-                }
+                };
+                (outcome, by)
             }
-            Err(e) => Outcome::Failed(kind(&e).into()),
+            Err(e) => (Outcome::Failed(kind(&e).into()), AnsweredBy::default()),
         }
     }
 }

@@ -59,6 +59,8 @@ pub fn figures(at: u64, counts: &Counts) -> MeterSecond {
         ok: counts.ok,
         failed: counts.failed,
         p99_ms: counts.latency().p99.ceil() as u64,
+        by_version: counts.by_version.clone(),
+        by_replica: counts.by_replica.clone(),
     }
 }
 
@@ -111,10 +113,7 @@ async fn write_loop(
 fn add(series: &mut DriverSeries, second: MeterSecond) {
     match series.seconds.last_mut() {
         Some(last) if last.at == second.at => {
-            last.requests += second.requests;
-            last.ok += second.ok;
-            last.failed += second.failed;
-            last.p99_ms = last.p99_ms.max(second.p99_ms);
+            last.add(&second);
             series.requests += second.requests;
             series.failed += second.failed;
         }
@@ -125,22 +124,29 @@ fn add(series: &mut DriverSeries, second: MeterSecond) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tally::Outcome;
+    use crate::tally::{AnsweredBy, Outcome};
 
     #[test]
     fn a_second_becomes_meter_figures_and_a_partial_one_joins_its_second() {
         let mut counts = Counts::default();
-        counts.record(&Outcome::PageOk, Duration::from_micros(1500));
+        let by = AnsweredBy {
+            version: Some("2.0".into()),
+            replica: Some("web-a".into()),
+        };
+        counts.record_by(&Outcome::PageOk, &by, Duration::from_micros(1500));
         counts.record(&Outcome::Failed("refused".into()), Duration::ZERO);
         let second = figures(100, &counts);
         assert_eq!((second.requests, second.ok, second.failed), (2, 1, 1));
         assert_eq!(second.p99_ms, 2, "rounded up");
+        assert_eq!(second.by_version["2.0"], 1);
+        assert_eq!(second.by_replica["web-a"], 1);
         let mut series = DriverSeries::new("d".into(), "t".into(), 99);
-        add(&mut series, second);
+        add(&mut series, second.clone());
         add(&mut series, second);
         add(&mut series, figures(101, &counts));
         assert_eq!(series.seconds.len(), 2);
         assert_eq!(series.seconds[0].requests, 4);
+        assert_eq!(series.seconds[0].by_version["2.0"], 2);
         assert_eq!((series.requests, series.failed), (6, 3));
     }
 }

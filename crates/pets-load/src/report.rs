@@ -1,6 +1,7 @@
 //! What `pets load` prints: on a terminal, a live line every second and a
 //! table at the end; with `--json`, one JSON object a line (one a second,
-//! then the final report, marked `"final": true`).
+//! then the final report, marked `"final": true`). Both give the successful
+//! answers by version and by replica (`by_version`, `by_replica`).
 
 use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
@@ -74,6 +75,18 @@ pub fn second(json: bool, at: u64, counts: &Counts, addresses: usize) {
     }
 }
 
+/// Counts by name on one line (`1.0: 2013  2.0: 2089`), or `none`.
+pub fn split(counts: &BTreeMap<String, u64>) -> String {
+    if counts.is_empty() {
+        return "none".to_owned();
+    }
+    let parts: Vec<String> = counts
+        .iter()
+        .map(|(name, n)| format!("{name}: {n}"))
+        .collect();
+    parts.join("  ")
+}
+
 /// Prints the final report.
 pub fn finish(json: bool, report: &Report) {
     if json {
@@ -108,9 +121,40 @@ pub fn finish(json: bool, report: &Report) {
     for (kind, n) in &t.errors {
         println!("  error {kind:<10}{n:>10}");
     }
+    println!("  by version      {}", split(&t.by_version));
+    println!("  by replica      {}", split(&t.by_replica));
     println!(
         "  latency ms      p50 {:.1}  p99 {:.1}  max {:.1}",
         latency.p50, latency.p99, latency.max
     );
     println!("  {} of {} requests failed", t.failed, t.requests);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tally::{AnsweredBy, Outcome};
+
+    #[test]
+    fn the_report_splits_successes_by_version_and_replica() {
+        let mut total = Counts::default();
+        for (version, replica) in [("1.0", "web-a"), ("2.0", "web-b"), ("2.0", "web-b")] {
+            let by = AnsweredBy {
+                version: Some(version.into()),
+                replica: Some(replica.into()),
+            };
+            total.record_by(&Outcome::PageOk, &by, Duration::from_millis(1));
+        }
+        assert_eq!(split(&total.by_version), "1.0: 1  2.0: 2");
+        assert_eq!(split(&BTreeMap::new()), "none");
+        let report = Report {
+            total,
+            elapsed: Duration::from_secs(1),
+            voters: 0,
+            rounds: BTreeMap::new(),
+        };
+        let json = report.json();
+        assert_eq!(json["by_version"], json!({"1.0": 1, "2.0": 2}));
+        assert_eq!(json["by_replica"], json!({"web-a": 1, "web-b": 2}));
+    }
 }

@@ -1,12 +1,16 @@
 //! Every outcome counted: successes (pages answered 200, votes answered
 //! 303), failures by kind (`http_<code>`, `timeout`, `refused`, `reset`,
 //! `no_address`, `overload`, `other`), and latency in a histogram per second
-//! and for the whole run.
+//! and for the whole run. Successes are also counted by the version and the
+//! replica that answered, as the voter site's `X-Pets-Version` and
+//! `X-Pets-Replica` headers name them (an answer without one is in neither
+//! count; a failure is in neither).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use hdrhistogram::Histogram;
+use pets_store::meter::add_counts;
 use serde::Serialize;
 
 /// What one request came to.
@@ -28,8 +32,36 @@ pub struct Counts {
     pub pages_ok: u64,
     pub votes_accepted: u64,
     pub errors: BTreeMap<String, u64>,
+    /// Successful answers by `X-Pets-Version`.
+    pub by_version: BTreeMap<String, u64>,
+    /// Successful answers by `X-Pets-Replica`.
+    pub by_replica: BTreeMap<String, u64>,
     #[serde(skip)]
     latency: Histogram<u64>,
+}
+
+/// Who gave an answer, as its headers say.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AnsweredBy {
+    pub version: Option<String>,
+    pub replica: Option<String>,
+}
+
+impl AnsweredBy {
+    /// What `headers` say (values that are not text are ignored).
+    pub fn from_headers(headers: &reqwest::header::HeaderMap) -> Self {
+        let named = |name: &str| {
+            headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .filter(|v| !v.is_empty())
+                .map(str::to_owned)
+        };
+        Self {
+            version: named("x-pets-version"),
+            replica: named("x-pets-replica"),
+        }
+    }
 }
 
 /// Latency percentiles, in milliseconds.
@@ -49,6 +81,8 @@ impl Default for Counts {
             pages_ok: 0,
             votes_accepted: 0,
             errors: BTreeMap::new(),
+            by_version: BTreeMap::new(),
+            by_replica: BTreeMap::new(),
             // Microseconds, 1 us to 10 min, 3 significant figures.
             latency: Histogram::new_with_bounds(1, 600_000_000, 3).expect("valid bounds"),
         }
@@ -73,6 +107,20 @@ impl Counts {
         self.latency_sample(took);
     }
 
+    /// Records `outcome`, and for a success who gave it.
+    pub fn record_by(&mut self, outcome: &Outcome, by: &AnsweredBy, took: Duration) {
+        self.record(outcome, took);
+        if matches!(outcome, Outcome::Failed(_)) {
+            return;
+        }
+        if let Some(version) = &by.version {
+            *self.by_version.entry(version.clone()).or_default() += 1;
+        }
+        if let Some(replica) = &by.replica {
+            *self.by_replica.entry(replica.clone()).or_default() += 1;
+        }
+    }
+
     fn latency_sample(&mut self, took: Duration) {
         let micros = u64::try_from(took.as_micros()).unwrap_or(u64::MAX).max(1);
         self.latency.saturating_record(micros);
@@ -84,9 +132,9 @@ impl Counts {
         self.failed += other.failed;
         self.pages_ok += other.pages_ok;
         self.votes_accepted += other.votes_accepted;
-        for (kind, n) in &other.errors {
-            *self.errors.entry(kind.clone()).or_default() += n;
-        }
+        add_counts(&mut self.errors, &other.errors);
+        add_counts(&mut self.by_version, &other.by_version);
+        add_counts(&mut self.by_replica, &other.by_replica);
         let _ = self.latency.add(&other.latency);
     }
 
@@ -142,5 +190,58 @@ mod tests {
         );
         assert!((39.9..40.1).contains(&latency.max), "{latency:?}");
         assert!((66.0..67.0).contains(&total.success_percent()));
+    }
+
+    fn by(version: Option<&str>, replica: Option<&str>) -> AnsweredBy {
+        AnsweredBy {
+            version: version.map(str::to_owned),
+            replica: replica.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn successes_are_counted_by_version_and_replica() {
+        let took = Duration::from_millis(1);
+        let mut second = Counts::default();
+        second.record_by(&Outcome::PageOk, &by(Some("1.0"), Some("web-a")), took);
+        second.record_by(
+            &Outcome::VoteAccepted,
+            &by(Some("2.0"), Some("web-b")),
+            took,
+        );
+        second.record_by(&Outcome::OtherOk, &by(Some("2.0"), Some("web-b")), took);
+        second.record_by(&Outcome::PageOk, &by(None, None), took);
+        second.record_by(
+            &Outcome::Failed("http_503".into()),
+            &by(Some("1.0"), Some("web-a")),
+            took,
+        );
+        let mut total = Counts::default();
+        total.add(&second);
+        total.add(&second);
+        let counts = |pairs: &[(&str, u64)]| -> BTreeMap<String, u64> {
+            pairs.iter().map(|&(k, n)| (k.to_owned(), n)).collect()
+        };
+        assert_eq!(total.by_version, counts(&[("1.0", 2), ("2.0", 4)]));
+        assert_eq!(total.by_replica, counts(&[("web-a", 2), ("web-b", 4)]));
+        assert_eq!(
+            (total.ok, total.failed),
+            (8, 2),
+            "no header: ok all the same"
+        );
+    }
+
+    #[test]
+    fn who_answered_is_read_from_the_headers() {
+        let mut headers = reqwest::header::HeaderMap::new();
+        assert_eq!(AnsweredBy::from_headers(&headers), AnsweredBy::default());
+        headers.insert("x-pets-version", "2.0".parse().unwrap());
+        headers.insert("X-Pets-Replica", "c0ffee-1a2b3c".parse().unwrap());
+        assert_eq!(
+            AnsweredBy::from_headers(&headers),
+            by(Some("2.0"), Some("c0ffee-1a2b3c"))
+        );
+        headers.insert("x-pets-version", "".parse().unwrap());
+        assert_eq!(AnsweredBy::from_headers(&headers).version, None);
     }
 }

@@ -34,5 +34,6 @@ pub use revoked::RevokedSessions;
 pub use rounds::{Round, RoundOption};
 pub use snapshot::{Snapshot, StoreKind, StoreStatus, Tally};
 pub use store::{
-    FaultOrderStore, FleetRoster, RoundStore, SessionStore, Store, StoreError, VoteStore,
+    FaultOrderStore, FleetRoster, LabDocument, LabStore, RoundStore, SessionStore, Store,
+    StoreError, VoteStore,
 };

@@ -18,7 +18,8 @@ use crate::revoked::RevokedSessions;
 use crate::rounds::{Round, RoundBook};
 use crate::snapshot::{Snapshot, StoreKind, StoreStatus, Tally};
 use crate::store::{
-    FaultOrderStore, FleetRoster, RoundStore, SessionStore, Store, StoreError, VoteStore,
+    FaultOrderStore, FleetRoster, LabDocument, LabStore, RoundStore, SessionStore, Store,
+    StoreError, VoteStore,
 };
 use crate::sync::Locked;
 
@@ -37,6 +38,8 @@ pub struct MemoryStore {
     faults: watch::Sender<FaultOrders>,
     /// This process's own: nobody else signs voters for this store.
     voter_key: VoterKey,
+    /// The lab guide's document, once written.
+    lab: Mutex<Option<LabDocument>>,
 }
 
 /// The most voters the embedded store keeps (about 40 MB of memory): past
@@ -72,6 +75,7 @@ impl MemoryStore {
             recorded: AtomicU64::new(0),
             faults: watch::Sender::new(FaultOrders::default()),
             voter_key: VoterKey::random(),
+            lab: Mutex::default(),
         }
     }
 
@@ -288,6 +292,26 @@ impl FaultOrderStore for MemoryStore {
 
     fn fault_orders(&self) -> watch::Receiver<FaultOrders> {
         self.faults.subscribe()
+    }
+}
+
+#[async_trait]
+impl LabStore for MemoryStore {
+    async fn lab_read(&self) -> Result<Option<LabDocument>, StoreError> {
+        Ok(self.lab.locked().clone())
+    }
+
+    async fn lab_write(&self, replaces: u64, json: String) -> Result<bool, StoreError> {
+        let mut lab = self.lab.locked();
+        let version = lab.as_ref().map_or(0, |d| d.version);
+        if version != replaces {
+            return Ok(false);
+        }
+        *lab = Some(LabDocument {
+            version: version + 1,
+            json,
+        });
+        Ok(true)
     }
 }
 

@@ -6,6 +6,14 @@
 //! and its totals since it started, rewritten whole every second (one key per
 //! driver, one writer per key, so drivers never contend). The console reads
 //! every driver's series as a [`Meter`] and adds them up second by second.
+//!
+//! A second also says which version and which replica answered its
+//! successful requests (the voter site's `X-Pets-Version` and
+//! `X-Pets-Replica` headers), so the console can show a rolling update as
+//! traffic moving from one version to the next. Series written before those
+//! figures existed read as seconds with none.
+
+use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
@@ -17,7 +25,7 @@ pub const WINDOW_S: u64 = 300;
 pub const FORGET_AFTER_S: u64 = 3600;
 
 /// One second of one driver's traffic.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MeterSecond {
     /// The Unix second the figures end at.
     pub at: u64,
@@ -26,6 +34,32 @@ pub struct MeterSecond {
     pub failed: u64,
     /// The slowest 1% took at least this long (milliseconds, rounded up).
     pub p99_ms: u64,
+    /// Successful answers by the version that gave them (`X-Pets-Version`);
+    /// answers without the header are in `ok` only.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub by_version: BTreeMap<String, u64>,
+    /// Successful answers by the replica that gave them (`X-Pets-Replica`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub by_replica: BTreeMap<String, u64>,
+}
+
+impl MeterSecond {
+    /// Adds `other`'s figures to these (the slowest of the two p99s).
+    pub fn add(&mut self, other: &MeterSecond) {
+        self.requests += other.requests;
+        self.ok += other.ok;
+        self.failed += other.failed;
+        self.p99_ms = self.p99_ms.max(other.p99_ms);
+        add_counts(&mut self.by_version, &other.by_version);
+        add_counts(&mut self.by_replica, &other.by_replica);
+    }
+}
+
+/// Adds each count of `more` to the same name's in `into`.
+pub fn add_counts(into: &mut BTreeMap<String, u64>, more: &BTreeMap<String, u64>) {
+    for (name, n) in more {
+        *into.entry(name.clone()).or_default() += n;
+    }
 }
 
 /// One driver's figures: its last [`WINDOW_S`] seconds and its totals.
@@ -64,8 +98,8 @@ impl DriverSeries {
         self.requests += second.requests;
         self.failed += second.failed;
         self.updated = self.updated.max(second.at);
-        self.seconds.push(second);
         let oldest = second.at.saturating_sub(WINDOW_S);
+        self.seconds.push(second);
         let keep_from = self.seconds.partition_point(|s| s.at <= oldest);
         self.seconds.drain(..keep_from);
     }
@@ -103,10 +137,7 @@ impl Meter {
                 else {
                     continue;
                 };
-                slot.requests += s.requests;
-                slot.ok += s.ok;
-                slot.failed += s.failed;
-                slot.p99_ms = slot.p99_ms.max(s.p99_ms);
+                slot.add(s);
             }
         }
         seconds
@@ -124,6 +155,7 @@ mod tests {
             ok: requests - failed,
             failed,
             p99_ms: 3,
+            ..MeterSecond::default()
         }
     }
 
@@ -155,9 +187,60 @@ mod tests {
         let seconds = meter.per_second(1012);
         assert_eq!(seconds.len() as u64, WINDOW_S);
         assert_eq!(seconds.last().unwrap().at, 1012);
-        let at = |t: u64| seconds.iter().find(|s| s.at == t).copied().unwrap();
+        let at = |t: u64| seconds.iter().find(|s| s.at == t).cloned().unwrap();
         assert_eq!((at(1011).requests, at(1011).failed), (15, 3));
         assert_eq!(at(1010).requests, 10);
         assert_eq!(seconds.iter().map(|s| s.requests).sum::<u64>(), 25);
+    }
+
+    fn counts(pairs: &[(&str, u64)]) -> BTreeMap<String, u64> {
+        pairs.iter().map(|&(k, n)| (k.to_owned(), n)).collect()
+    }
+
+    #[test]
+    fn versions_and_replicas_add_up_per_second() {
+        let mut a = DriverSeries::new("a".into(), "t".into(), 1000);
+        let mut b = DriverSeries::new("b".into(), "t".into(), 1000);
+        a.push(MeterSecond {
+            by_version: counts(&[("1.0", 6), ("2.0", 4)]),
+            by_replica: counts(&[("web-1", 6), ("web-2", 4)]),
+            ..second(1011, 10, 0)
+        });
+        b.push(MeterSecond {
+            by_version: counts(&[("2.0", 4)]),
+            by_replica: counts(&[("web-2", 4)]),
+            ..second(1011, 5, 1)
+        });
+        let meter = Meter {
+            drivers: vec![a, b],
+        };
+        let last = meter.per_second(1011).pop().unwrap();
+        assert_eq!(last.by_version, counts(&[("1.0", 6), ("2.0", 8)]));
+        assert_eq!(last.by_replica, counts(&[("web-1", 6), ("web-2", 8)]));
+        assert_eq!((last.requests, last.ok, last.failed), (15, 14, 1));
+    }
+
+    #[test]
+    fn a_second_without_versions_reads_and_writes_as_before() {
+        let old = r#"{"at":7,"requests":3,"ok":2,"failed":1,"p99_ms":9}"#;
+        let second: MeterSecond = serde_json::from_str(old).unwrap();
+        assert_eq!(second, {
+            let mut expected = self::second(7, 3, 1);
+            expected.p99_ms = 9;
+            expected
+        });
+        assert!(second.by_version.is_empty() && second.by_replica.is_empty());
+        assert_eq!(
+            serde_json::to_string(&second).unwrap(),
+            old,
+            "no empty maps"
+        );
+        let new = MeterSecond {
+            by_version: counts(&[("2.0", 2)]),
+            ..second.clone()
+        };
+        let json = serde_json::to_string(&new).unwrap();
+        assert!(json.contains(r#""by_version":{"2.0":2}"#), "{json}");
+        assert_eq!(serde_json::from_str::<MeterSecond>(&json).unwrap(), new);
     }
 }

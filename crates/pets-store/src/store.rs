@@ -130,11 +130,33 @@ pub trait FaultOrderStore: Send + Sync {
     fn fault_orders(&self) -> watch::Receiver<FaultOrders>;
 }
 
+/// A document of the console's lab guide (see `pets-web`'s `lab`), kept as
+/// the guide wrote it, with a version: the store does not read it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LabDocument {
+    /// What a write must name to replace it.
+    pub version: u64,
+    pub json: String,
+}
+
+/// The lab guide's progress, shared by every replica so that it survives
+/// any of them: read by all, written by check-and-set.
+#[async_trait]
+pub trait LabStore: Send + Sync {
+    /// Reads the document now; `None` when it was never written.
+    async fn lab_read(&self) -> Result<Option<LabDocument>, StoreError>;
+
+    /// Writes `json` if the document is still at version `replaces` (0: not
+    /// written yet). `Ok(false)` when someone else wrote first; nothing was
+    /// changed then.
+    async fn lab_write(&self, replaces: u64, json: String) -> Result<bool, StoreError>;
+}
+
 /// A place to keep votes, and everything replicas share: each concern a
 /// trait of its own, so a reader (or a fake) sees one at a time.
 #[async_trait]
 pub trait Store:
-    VoteStore + RoundStore + SessionStore + FleetRoster + FaultOrderStore + 'static
+    VoteStore + RoundStore + SessionStore + FleetRoster + FaultOrderStore + LabStore + 'static
 {
     fn kind(&self) -> StoreKind;
 

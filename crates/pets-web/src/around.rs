@@ -13,10 +13,12 @@ use std::convert::Infallible;
 use std::sync::Arc;
 
 use axum::extract::{DefaultBodyLimit, Request};
+use axum::http::{HeaderName, HeaderValue};
 use axum::middleware;
 use axum::response::IntoResponse;
 use axum::Router;
 use tower::{Layer, Service, ServiceBuilder};
+use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::extract::MAX_BODY_BYTES;
 use crate::settings::WebSettings;
@@ -38,6 +40,38 @@ pub(crate) fn site(routes: Router, settings: &Arc<WebSettings>) -> Router {
     wrap(
         routes,
         ServiceBuilder::new()
+            .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+            .layer(middleware::from_fn_with_state(
+                settings.clone(),
+                crate::guard::guard,
+            )),
+    )
+}
+
+/// The header naming the version that answered (`PETS_VERSION`).
+pub const VERSION_HEADER: &str = "x-pets-version";
+/// The header naming the replica that answered, by its id in the fleet.
+pub const REPLICA_HEADER: &str = "x-pets-replica";
+
+/// The voter site: a [`site`] whose every answer, refusals and errors
+/// included, also says which version and which replica gave it
+/// ([`VERSION_HEADER`], [`REPLICA_HEADER`]), so a client (`pets load`) can
+/// watch a rolling update move traffic from one version to the next. In
+/// the same box as the rest: one constant header each, cloned per answer.
+pub(crate) fn voter_site(routes: Router, settings: &Arc<WebSettings>) -> Router {
+    // A value that is no valid header text (a strange `PETS_VERSION`) is
+    // not sent rather than sent wrong.
+    let named = |name: &'static str, value: &str| {
+        SetResponseHeaderLayer::overriding(
+            HeaderName::from_static(name),
+            HeaderValue::from_str(value).ok(),
+        )
+    };
+    wrap(
+        routes,
+        ServiceBuilder::new()
+            .layer(named(VERSION_HEADER, &settings.version))
+            .layer(named(REPLICA_HEADER, &settings.replica))
             .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
             .layer(middleware::from_fn_with_state(
                 settings.clone(),
@@ -89,5 +123,37 @@ mod tests {
         let missing = call(&router, "/elsewhere").await;
         assert_eq!(missing.status(), StatusCode::NOT_FOUND);
         assert_eq!(missing.headers()["x-around"], "yes");
+    }
+
+    #[tokio::test]
+    async fn the_voter_site_names_its_version_and_replica_on_every_answer() {
+        let settings = WebSettings {
+            version: "2.0".into(),
+            replica: "c0ffee-1a2b3c".into(),
+            ..WebSettings::example()
+        };
+        let inner = Router::new().route("/here", get(|| async { "here" }));
+        let router = voter_site(inner.clone(), &Arc::new(settings.clone()));
+        for (path, status) in [("/here", StatusCode::OK), ("/gone", StatusCode::NOT_FOUND)] {
+            let answer = call(&router, path).await;
+            assert_eq!(answer.status(), status);
+            assert_eq!(answer.headers()[VERSION_HEADER], "2.0");
+            assert_eq!(answer.headers()[REPLICA_HEADER], "c0ffee-1a2b3c");
+        }
+        // Refused by the guard (the request names no allowed host): named too.
+        let guarded = Arc::new(WebSettings {
+            allowed_hosts: vec!["pets.example".into()],
+            ..settings
+        });
+        let refused = call(&voter_site(inner, &guarded), "/here").await;
+        assert_eq!(refused.status(), StatusCode::MISDIRECTED_REQUEST);
+        assert_eq!(refused.headers()[VERSION_HEADER], "2.0");
+        let odd = Arc::new(WebSettings {
+            version: "bad\nvalue".into(),
+            ..WebSettings::example()
+        });
+        let unnamed = call(&voter_site(Router::new(), &odd), "/").await;
+        assert!(unnamed.headers().get(VERSION_HEADER).is_none());
+        assert_eq!(unnamed.headers()[REPLICA_HEADER], "example-000000");
     }
 }

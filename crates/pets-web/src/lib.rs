@@ -19,12 +19,14 @@ mod embedded;
 mod error;
 mod extract;
 pub mod faults;
+mod figures;
 #[doc(hidden)]
 pub mod fuzz;
 mod guard;
 mod health;
 mod hosts;
 mod join;
+pub mod lab;
 pub mod metrics;
 mod pet_pages;
 mod pictures;

@@ -46,6 +46,9 @@ pub struct WebSettings {
     pub pictures_dir: PathBuf,
     /// The name shown as "processed by container".
     pub hostname: String,
+    /// The replica's id as the fleet knows it (host name and a random
+    /// suffix), sent with every answer of the voter site as `X-Pets-Replica`.
+    pub replica: String,
     /// `METRICS_TOKEN_FILE`: the bearer token `/metrics` asks for; open
     /// without one.
     pub metrics_token: Option<secrecy::SecretString>,
@@ -89,6 +92,7 @@ impl WebSettings {
             web_root: "web".into(),
             pictures_dir: "/nonexistent".into(),
             hostname: "example".into(),
+            replica: "example-000000".into(),
             metrics_token: None,
             faults: Default::default(),
             chaos: false,

@@ -51,6 +51,8 @@ pub struct Inner {
     /// Cancelled when the process starts shutting down, so long-lived
     /// responses (the console's event stream) end and let it finish.
     pub stopping: CancellationToken,
+    /// The lab guide as this replica's keeper last saw it.
+    pub lab: crate::lab::LabGuide,
     /// Where health and faults are pushed for this replica's fleet record.
     presence: Presence,
 }
@@ -89,6 +91,7 @@ impl AppState {
             new_voters: PerClientRate::per_minute(settings.new_voters_per_minute),
             settings: Arc::new(settings),
             stopping,
+            lab: crate::lab::LabGuide::default(),
             presence,
         })))
     }
@@ -109,6 +112,11 @@ impl AppState {
             started_ms,
             crash,
         }
+    }
+
+    /// The task that keeps the lab guide; run it once.
+    pub fn lab_keeper(&self) -> crate::lab::keeper::Keeper {
+        crate::lab::keeper::Keeper::new(self.store.clone(), self.lab.clone())
     }
 
     /// Renders a page (see [`Templates::page`]).

@@ -79,6 +79,7 @@ impl Application {
         state.metrics.describe(&settings.identity);
         let enforcer = state.fault_enforcer(pets_store::unix_millis(), exit_process());
         tokio::spawn(enforcer.run(stopping.clone()));
+        tokio::spawn(state.lab_keeper().run(stopping.clone()));
         let limits = crate::serve::fit_to_open_files(settings.limits.clone());
         let loops =
             EventLoops::start().context("cannot start the threads that serve connections")?;

@@ -127,6 +127,12 @@
 
   // The availability meter: the server computes the geometry; this copies it.
   var SVG = 'http://www.w3.org/2000/svg';
+  // A version's segment is coloured as the template colours it (shade-N).
+  var classOf = function (id, b) {
+    if (id === 'meter-fails') return 'meter-fail';
+    if (id === 'meter-segments') return 'meter-version shade-' + (b.shade % 4);
+    return 'meter-bar';
+  };
   var rects = function (id, bars, marks) {
     var g = document.getElementById(id);
     if (!g) return;
@@ -134,7 +140,7 @@
     bars.forEach(function (b) {
       var add = function (x, y, w, h) {
         var r = document.createElementNS(SVG, 'rect');
-        r.setAttribute('class', id === 'meter-fails' ? 'meter-fail' : 'meter-bar');
+        r.setAttribute('class', classOf(id, b));
         r.setAttribute('x', x); r.setAttribute('y', y);
         r.setAttribute('width', w); r.setAttribute('height', h);
         g.appendChild(r);
@@ -155,7 +161,38 @@
     var section = document.getElementById('meter');
     if (section) section.classList.toggle('failing', m.failed > 0);
     rects('meter-bars', m.chart.bars, false);
+    rects('meter-segments', m.chart.segments, false);
     rects('meter-fails', m.chart.fails, true);
+    var versions = document.getElementById('meter-versions');
+    if (versions) {
+      versions.textContent = '';
+      m.versions.forEach(function (v) {
+        var li = document.createElement('li');
+        var swatch = document.createElement('span');
+        swatch.className = 'swatch shade-' + (v.shade % 4);
+        li.appendChild(swatch);
+        li.appendChild(document.createTextNode('version ' + v.version));
+        versions.appendChild(li);
+      });
+    }
+    var shares = document.getElementById('meter-shares');
+    var replicas = document.getElementById('meter-replicas');
+    if (shares && replicas) {
+      shares.hidden = m.replicas.length === 0;
+      replicas.textContent = '';
+      m.replicas.forEach(function (r) {
+        var li = document.createElement('li');
+        var code = document.createElement('code');
+        code.textContent = r.replica;
+        var share = document.createElement('strong');
+        share.textContent = r.percent + '%';
+        li.appendChild(code);
+        li.appendChild(document.createTextNode(' '));
+        li.appendChild(share);
+        li.appendChild(document.createTextNode(' (' + r.requests + ')'));
+        replicas.appendChild(li);
+      });
+    }
     var line = document.getElementById('meter-line');
     if (line) line.setAttribute('d', m.chart.line);
     var list = document.getElementById('meter-drivers');
@@ -170,5 +207,37 @@
         list.appendChild(li);
       });
     }
+  });
+  source.addEventListener('lab', function (event) {
+    var lab = JSON.parse(event.data);
+    text('lab-count', lab.done + ' of ' + lab.applies + ' steps');
+    lab.steps.forEach(function (s) {
+      var li = document.querySelector('li.lab-step[data-step="' + s.id + '"]');
+      if (!li) return;
+      li.classList.toggle('done', !!s.done_at);
+      li.classList.toggle('na', !s.done_at && !s.applies);
+      li.querySelector('.lab-mark').textContent = s.done_at ? '\u2713' : '\u25CB';
+      var short = li.querySelector('.lab-short');
+      if (short) {
+        short.textContent = s.short;
+        if (s.done_at) {
+          var at = document.createElement('time');
+          at.setAttribute('datetime', s.done_at);
+          at.textContent = ' ' + s.done_at.slice(11, 19);
+          short.appendChild(at);
+        }
+      }
+      var evidence = li.querySelector('[data-field="evidence"]');
+      evidence.textContent = '';
+      if (s.done_at) {
+        var time = document.createElement('time');
+        time.setAttribute('datetime', s.done_at);
+        time.textContent = s.done_at.slice(11, 19) + ' UTC';
+        evidence.appendChild(time);
+        evidence.appendChild(document.createTextNode(': ' + s.evidence));
+      } else if (s.note) {
+        evidence.textContent = s.note;
+      }
+    });
   });
 })();

@@ -113,6 +113,11 @@ impl Keys {
     }
 
     /// This process's series, when it is a traffic driver.
+    /// The console's lab guide (see [`LabStore`](crate::LabStore)).
+    pub fn lab(&self) -> String {
+        format!("{}lab", self.prefix)
+    }
+
     pub fn load_driver(&self) -> String {
         format!("{}load/{}", self.prefix, self.replica)
     }

@@ -17,6 +17,7 @@
 //! | `fold-lock` | `{"holder"}`, held by that replica's fleet session | see [`fold`] |
 //! | `faults/fleet`, `faults/replicas/<replica>` | a fault order: `{"latency_ms",…,"issued_at_ms"}` | any replica an operator asks, check-and-set |
 //! | `load/<driver>` | a traffic driver's last 5 minutes, second by second (see [`meter`]) | that `pets load` only |
+//! | `lab` | the console's lab guide: each step's progress (see [`lab`]) | the fleet's first replica, check-and-set |
 //! | `voter-key` | `{"key"}`: what voter ids are signed with (see [`voter_key`]) | the first replica to start, once |
 //!
 //! Totals are sums over `votes/` and `served/`. Counters have one writer each,
@@ -33,6 +34,7 @@ mod faults;
 mod fold;
 mod keys;
 mod kv;
+mod lab;
 mod membership;
 mod meter;
 mod metrics;

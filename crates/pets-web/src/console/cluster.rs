@@ -13,6 +13,8 @@
 use pets_store::{Fleet, ReplicaRecord, ServerInfo, StoreKind};
 use serde::Serialize;
 
+use super::shades::Shades;
+
 /// The column for replicas that do not say which node they are on.
 pub const NO_NODE: &str = "this machine";
 
@@ -21,7 +23,8 @@ pub struct ClusterView {
     /// By node name; last, with the name `""`, the Consul servers whose
     /// name matches no node, if any.
     pub nodes: Vec<NodeColumn>,
-    /// The versions running, oldest name first; a tile's `shade` indexes it.
+    /// The versions in view, oldest name first; a tile's `shade` indexes
+    /// it (see [`Shades`]).
     pub versions: Vec<String>,
     /// Whether Consul has a leader; `None` when not known, or not Consul.
     pub quorum: Option<bool>,
@@ -54,14 +57,8 @@ pub struct ServerTile {
 }
 
 impl ClusterView {
-    pub fn new(fleet: &Fleet) -> Self {
-        let mut versions: Vec<String> = fleet
-            .replicas
-            .iter()
-            .map(|r| r.identity.version.clone())
-            .collect();
-        versions.sort();
-        versions.dedup();
+    /// The fleet, each version in its colour among `shades`.
+    pub fn shaded(fleet: &Fleet, shades: &Shades) -> Self {
         let mut nodes: Vec<NodeColumn> = Vec::new();
         for replica in &fleet.replicas {
             let name = replica.identity.node.as_deref().unwrap_or(NO_NODE);
@@ -76,7 +73,7 @@ impl ClusterView {
                     nodes.last_mut().expect("just pushed")
                 }
             };
-            column.replicas.push(tile(replica, &versions));
+            column.replicas.push(tile(replica, shades));
         }
         nodes.sort_by(|a, b| a.name.cmp(&b.name));
         let mut unplaced = Vec::new();
@@ -101,14 +98,14 @@ impl ClusterView {
         let consul = fleet.store.kind == StoreKind::Consul;
         Self {
             nodes,
-            versions,
+            versions: shades.versions().to_vec(),
             quorum: if consul { fleet.store.quorum } else { None },
             consul,
         }
     }
 }
 
-fn tile(replica: &ReplicaRecord, versions: &[String]) -> Tile {
+fn tile(replica: &ReplicaRecord, shades: &Shades) -> Tile {
     let who = &replica.identity;
     let label = match (&who.service, &who.slot) {
         (Some(service), Some(slot)) => format!("{service}.{slot}"),
@@ -117,7 +114,7 @@ fn tile(replica: &ReplicaRecord, versions: &[String]) -> Tile {
     Tile {
         id: who.id.clone(),
         label,
-        shade: versions.iter().position(|v| *v == who.version).unwrap_or(0),
+        shade: shades.of(&who.version),
         version: who.version.clone(),
         healthy: replica.healthy,
         faulty: replica.faults != Default::default(),
@@ -139,6 +136,12 @@ fn runs_on(server: &ServerInfo, node: &str) -> bool {
 mod tests {
     use super::*;
     use pets_store::{FleetStore, ReplicaIdentity};
+
+    /// The fleet, shaded by the versions it runs.
+    fn view(fleet: &Fleet) -> ClusterView {
+        let running = fleet.replicas.iter().map(|r| r.identity.version.as_str());
+        ClusterView::shaded(fleet, &Shades::new(running))
+    }
 
     fn replica(id: &str, node: Option<&str>, version: &str, healthy: bool) -> ReplicaRecord {
         ReplicaRecord {
@@ -189,7 +192,7 @@ mod tests {
                 leader: None,
             },
         };
-        let view = ClusterView::new(&fleet);
+        let view = view(&fleet);
         assert_eq!(view.versions, ["1.0", "2.0"]);
         let names: Vec<_> = view.nodes.iter().map(|n| n.name.as_str()).collect();
         assert_eq!(names, ["node-1", "node-2", ""], "consul-a names no node");
@@ -219,7 +222,7 @@ mod tests {
             replicas: vec![replica("1", None, "1.0", true)],
             store: FleetStore::default(),
         };
-        let view = ClusterView::new(&fleet);
+        let view = view(&fleet);
         assert_eq!(view.nodes.len(), 1);
         assert_eq!(view.nodes[0].name, NO_NODE);
         assert!(!view.consul && view.quorum.is_none());

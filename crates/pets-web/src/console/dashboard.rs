@@ -10,7 +10,7 @@ use axum::http::{header, HeaderMap};
 use axum::response::Html;
 use tera::Context;
 
-use super::meter::MeterView;
+use super::meter;
 use super::results::Results;
 use crate::error::AppError;
 use crate::join::JoinPanel;
@@ -38,9 +38,13 @@ pub async fn live_page(state: &AppState, headers: &HeaderMap) -> Context {
     context.insert("results", &results);
     context.insert(
         "meter",
-        &MeterView::new(&state.store.meter(), pets_store::unix_now()),
+        &meter::console_view(state.store.as_ref(), pets_store::unix_now()),
     );
     context.insert("join", &JoinPanel::new(&state.settings, host));
     context.insert("login_required", &state.auth.is_some());
+    context.insert(
+        "lab",
+        &super::lab::LabView::current(&state.lab, state.store.as_ref()),
+    );
     context
 }

@@ -2,7 +2,8 @@
 //! `results` event whenever the tally or the store's state changes, a
 //! `fleet` event (and the same drawn by node, `cluster`, for `/present`)
 //! whenever a replica joins, leaves or changes, a `meter`
-//! event whenever the availability meter moves; all checked at least every
+//! event whenever the availability meter moves, a `lab` event whenever a
+//! step of the lab guide is done; all checked at least every
 //! second. The stream ends when the server shuts down.
 
 use std::collections::VecDeque;
@@ -17,8 +18,10 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use super::cluster::ClusterView;
+use super::lab::LabView;
 use super::meter::MeterView;
 use super::results::Results;
+use super::shades::Shades;
 use crate::state::AppState;
 
 /// How often the feed looks even when nothing says it changed (the fleet
@@ -36,6 +39,7 @@ pub async fn stream(
         last_fleet: String::new(),
         last_cluster: String::new(),
         last_meter: String::new(),
+        last_lab: String::new(),
         ready: VecDeque::new(),
         started: false,
     };
@@ -62,6 +66,7 @@ struct Feed {
     last_fleet: String,
     last_cluster: String,
     last_meter: String,
+    last_lab: String,
     ready: VecDeque<Event>,
     started: bool,
 }
@@ -79,7 +84,11 @@ impl Feed {
             self.last_results = results;
         }
         let fleet = self.state.store.fleet();
-        let cluster = serde_json::to_string(&ClusterView::new(&fleet)).unwrap_or_default();
+        let (meter, now) = (self.state.store.meter(), pets_store::unix_now());
+        // One colour per version in the cluster and the meter alike.
+        let shades = Shades::console(&fleet, &meter, now);
+        let cluster =
+            serde_json::to_string(&ClusterView::shaded(&fleet, &shades)).unwrap_or_default();
         let fleet = serde_json::to_string(&fleet).unwrap_or_default();
         // The record's "last seen" moves every write; compare without it.
         let comparable = strip_last_seen(&fleet);
@@ -93,12 +102,19 @@ impl Feed {
                 .push_back(Event::default().event("cluster").data(&cluster));
             self.last_cluster = cluster;
         }
-        let meter = MeterView::new(&self.state.store.meter(), pets_store::unix_now());
+        let meter = MeterView::shaded(&meter, now, &shades);
         let meter = serde_json::to_string(&meter).unwrap_or_default();
         if meter != self.last_meter {
             self.ready
                 .push_back(Event::default().event("meter").data(&meter));
             self.last_meter = meter;
+        }
+        let lab = LabView::current(&self.state.lab, self.state.store.as_ref());
+        let lab = serde_json::to_string(&lab).unwrap_or_default();
+        if lab != self.last_lab {
+            self.ready
+                .push_back(Event::default().event("lab").data(&lab));
+            self.last_lab = lab;
         }
     }
 

@@ -6,9 +6,11 @@
 //! started, and the chart's geometry, in two panels with an axis each: the
 //! request rate as bars (the failed part of each bar in red, with a mark
 //! above it) in requests a second, and below it the share that succeeded as
-//! a line from 0 to 100%. The geometry is computed here, so the page drawn
-//! on the server and the live script (which only copies numbers into the
-//! SVG) cannot disagree.
+//! a line from 0 to 100%. Each bar's successful part is stacked by the
+//! version that answered, and below the chart each replica's share of the
+//! last seconds ([`meter_split`](super::meter_split)). The geometry is
+//! computed here, so the page drawn on the server and the live script
+//! (which only copies numbers into the SVG) cannot disagree.
 //! `GET /api/meter` serves the view; the event stream sends it as `meter`.
 
 use std::sync::Arc;
@@ -18,7 +20,12 @@ use axum::Json;
 use pets_store::meter::WINDOW_S;
 use pets_store::{unix_now, Meter, MeterSecond, Store};
 use serde::Serialize;
-use time::OffsetDateTime;
+
+use crate::figures::clock;
+pub use crate::figures::thousands;
+
+use super::meter_split::{self, ReplicaShare, Segment, VersionShare, SHARE_OVER_S};
+use super::shades::Shades;
 
 /// The chart's panels inside its SVG view box (see `admin.html`): the rate
 /// above, the share that succeeded below, both 600 wide from `PLOT_X`.
@@ -53,6 +60,11 @@ pub struct MeterView {
     pub summary: String,
     pub drivers: Vec<DriverView>,
     pub chart: Chart,
+    /// The versions that answered in the window, in their colours' order.
+    pub versions: Vec<VersionShare>,
+    /// Each replica's share of the last [`SHARE_OVER_S`] seconds.
+    pub replicas: Vec<ReplicaShare>,
+    pub share_over_s: usize,
 }
 
 /// One traffic driver, since it started.
@@ -75,6 +87,8 @@ pub struct Chart {
     /// One per second with requests: the whole bar, and its failed part.
     pub bars: Vec<Bar>,
     pub fails: Vec<Bar>,
+    /// The successful part of each bar, one segment per version.
+    pub segments: Vec<Segment>,
     /// Success % as an SVG path (`M`/`L`), broken where nothing was sent.
     pub line: String,
 }
@@ -87,8 +101,9 @@ pub struct Bar {
 }
 
 impl MeterView {
-    /// The view of `meter` for the window ending at `now` (Unix seconds).
-    pub fn new(meter: &Meter, now: u64) -> Self {
+    /// The view of `meter` for the window ending at `now` (Unix seconds),
+    /// each version in its colour among `shades`.
+    pub fn shaded(meter: &Meter, now: u64, shades: &Shades) -> Self {
         let seconds = meter.per_second(now);
         let requests: u64 = seconds.iter().map(|s| s.requests).sum();
         let failed: u64 = seconds.iter().map(|s| s.failed).sum();
@@ -138,18 +153,22 @@ impl MeterView {
             rate,
             summary,
             drivers,
-            chart: Chart::new(&seconds),
+            chart: Chart::new(&seconds, shades),
+            versions: meter_split::versions(&seconds, shades),
+            replicas: meter_split::replicas(&seconds),
+            share_over_s: SHARE_OVER_S,
         }
     }
 }
 
 impl Chart {
-    fn new(seconds: &[MeterSecond]) -> Self {
+    fn new(seconds: &[MeterSecond], shades: &Shades) -> Self {
         let peak = seconds.iter().map(|s| s.requests).max().unwrap_or(0);
         let max_rate = nice_ceiling(peak);
         let height = |n: u64| (n * PLOT_HEIGHT).div_ceil(max_rate);
         let mut bars = Vec::new();
         let mut fails = Vec::new();
+        let mut segments = Vec::new();
         let mut line = String::new();
         let mut drawing = false;
         for (i, s) in seconds.iter().enumerate() {
@@ -165,8 +184,9 @@ impl Chart {
                 y: bottom - h,
                 h,
             });
+            let mut fh = 0;
             if s.failed > 0 {
-                let fh = height(s.failed)
+                fh = height(s.failed)
                     .max(MIN_FAIL_HEIGHT)
                     .min(h.max(MIN_FAIL_HEIGHT));
                 fails.push(Bar {
@@ -175,6 +195,14 @@ impl Chart {
                     h: fh,
                 });
             }
+            // The successes below the failures, by version.
+            segments.extend(meter_split::stack(
+                s,
+                shades,
+                x,
+                bottom,
+                h.saturating_sub(fh),
+            ));
             let y = SHARE_Y + (s.requests - s.ok) * SHARE_HEIGHT / s.requests;
             line.push_str(&format!(
                 "{}{} {} ",
@@ -188,6 +216,7 @@ impl Chart {
             max_rate,
             bars,
             fails,
+            segments,
             line: line.trim_end().to_owned(),
         }
     }
@@ -206,19 +235,6 @@ fn nice_ceiling(n: u64) -> u64 {
     }
 }
 
-/// `12400` as `12,400`.
-pub fn thousands(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
 /// `ok` of `all` as a percentage with three decimals, never rounded up to
 /// 100 while anything failed; a dash with nothing sent, which is no success.
 fn percent(ok: u64, all: u64) -> String {
@@ -232,128 +248,16 @@ fn percent(ok: u64, all: u64) -> String {
     format!("{}.{:03}%", thousandths / 1000, thousandths % 1000)
 }
 
-/// A Unix second as `HH:MM:SS` (UTC).
-fn clock(unix: u64) -> String {
-    OffsetDateTime::from_unix_timestamp(unix as i64).map_or_else(
-        |_| unix.to_string(),
-        |t| format!("{:02}:{:02}:{:02}", t.hour(), t.minute(), t.second()),
-    )
+/// The view the console's pages show: versions shaded as in the fleet's.
+pub fn console_view(store: &dyn Store, now: u64) -> MeterView {
+    let meter = store.meter();
+    MeterView::shaded(&meter, now, &Shades::console(&store.fleet(), &meter, now))
 }
 
 pub async fn json(State(store): State<Arc<dyn Store>>) -> Json<MeterView> {
-    Json(MeterView::new(&store.meter(), unix_now()))
+    Json(console_view(store.as_ref(), unix_now()))
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use pets_store::DriverSeries;
-
-    fn meter(seconds: &[(u64, u64, u64)], finished: bool) -> Meter {
-        let mut d = DriverSeries::new("load-x".into(), "tasks.web:5000".into(), 1_000);
-        for &(at, requests, failed) in seconds {
-            d.push(MeterSecond {
-                at,
-                requests,
-                ok: requests - failed,
-                failed,
-                p99_ms: 4,
-            });
-        }
-        d.finished = finished;
-        Meter { drivers: vec![d] }
-    }
-
-    #[test]
-    fn no_driver_says_how_to_start_one() {
-        let view = MeterView::new(&Meter::default(), 5_000);
-        assert!(!view.active);
-        assert!(
-            view.summary.contains("Nothing to measure"),
-            "{}",
-            view.summary
-        );
-        assert!(!view.summary.contains('`'), "plain words: {}", view.summary);
-        assert!(view.chart.bars.is_empty() && view.chart.line.is_empty());
-        assert_eq!(view.ok_percent, "–", "no 100% of nothing");
-    }
-
-    #[test]
-    fn failures_are_counted_marked_and_never_rounded_away() {
-        let mut seconds: Vec<(u64, u64, u64)> = (1_001..=1_100).map(|t| (t, 124, 0)).collect();
-        seconds[49].2 = 1;
-        let view = MeterView::new(&meter(&seconds, false), 1_110);
-        assert_eq!((view.requests, view.failed), (12_400, 1));
-        assert_eq!(
-            view.summary,
-            "1 of 12,400 requests failed in the last 5 minutes"
-        );
-        assert_eq!(view.ok_percent, "99.991%");
-        assert_eq!(view.chart.max_rate, 200);
-        assert_eq!(view.chart.bars.len(), 100);
-        assert_eq!(view.chart.fails.len(), 1, "the one failed second is marked");
-        assert_eq!(view.chart.fails[0].h, MIN_FAIL_HEIGHT);
-        assert_eq!(view.chart.fails[0].x, view.chart.bars[49].x);
-        assert_eq!(
-            view.drivers[0].summary.split(" since").next(),
-            Some("1 of 12,400 requests failed")
-        );
-        assert!(!view.drivers[0].running, "silent for 10 s: stopped");
-    }
-
-    #[test]
-    fn a_running_driver_shows_its_rate_and_a_line_broken_by_silence() {
-        let seconds = [
-            (1_290, 50, 0),
-            (1_291, 50, 25),
-            (1_295, 40, 0),
-            (1_296, 60, 0),
-            (1_297, 50, 0),
-            (1_298, 50, 0),
-            (1_299, 50, 0),
-            (1_300, 7, 0),
-        ];
-        let view = MeterView::new(&meter(&seconds, false), 1_300);
-        assert!(view.drivers[0].running);
-        assert_eq!(view.rate, 50, "the last five full seconds");
-        assert_eq!(
-            view.chart.line.matches('M').count(),
-            2,
-            "{}",
-            view.chart.line
-        );
-        // The half-failed second is drawn halfway down the share's panel.
-        assert!(view
-            .chart
-            .line
-            .contains(&format!(" {}", SHARE_Y + SHARE_HEIGHT / 2)));
-        assert!(
-            view.chart
-                .bars
-                .iter()
-                .all(|b| b.y >= PLOT_Y && b.y + b.h <= PLOT_Y + PLOT_HEIGHT),
-            "bars in the rate's panel"
-        );
-        let finished = MeterView::new(&meter(&seconds, true), 1_300);
-        assert!(!finished.drivers[0].running);
-        assert!(finished.drivers[0].summary.ends_with("(stopped)"));
-    }
-
-    #[test]
-    fn numbers_read_as_people_write_them() {
-        assert_eq!(thousands(0), "0");
-        assert_eq!(thousands(999), "999");
-        assert_eq!(thousands(12_400), "12,400");
-        assert_eq!(thousands(1_234_567), "1,234,567");
-        assert_eq!(percent(99_999, 100_000), "99.999%");
-        assert_eq!(
-            percent(999_999, 1_000_000),
-            "99.999%",
-            "never 100 while one failed"
-        );
-        assert_eq!(nice_ceiling(0), 10);
-        assert_eq!(nice_ceiling(124), 200);
-        assert_eq!(nice_ceiling(501), 1000);
-        assert_eq!(clock(3_661), "01:01:01");
-    }
-}
+#[path = "meter_tests.rs"]
+mod tests;

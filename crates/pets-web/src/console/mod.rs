@@ -8,11 +8,14 @@ mod dashboard;
 mod events;
 mod faults;
 mod fleet;
+mod lab;
 mod login;
 mod meter;
+mod meter_split;
 mod present;
 mod results;
 mod rounds;
+mod shades;
 
 use axum::extract::{Request, State};
 use axum::middleware::{self, Next};
@@ -39,6 +42,9 @@ pub fn console_router(state: AppState) -> Router {
         .route("/api/rounds", get(rounds::list).post(rounds::close_json))
         .route("/api/rounds/{file}", get(rounds::export))
         .route("/rounds", post(rounds::close_form))
+        .route("/api/lab", get(lab::json))
+        .route("/api/lab/reset", post(lab::reset_json))
+        .route("/lab/reset", post(lab::reset_form))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_login));
     let routes = Router::new()
         .merge(guarded)

@@ -7,9 +7,11 @@
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::Html;
+use pets_store::unix_now;
 
 use super::cluster::ClusterView;
 use super::dashboard::live_page;
+use super::shades::Shades;
 use crate::error::AppError;
 use crate::state::AppState;
 
@@ -18,6 +20,8 @@ pub async fn show(
     headers: HeaderMap,
 ) -> Result<Html<String>, AppError> {
     let mut context = live_page(&state, &headers).await;
-    context.insert("cluster", &ClusterView::new(&state.store.fleet()));
+    let (fleet, meter, now) = (state.store.fleet(), state.store.meter(), unix_now());
+    let shades = Shades::console(&fleet, &meter, now);
+    context.insert("cluster", &ClusterView::shaded(&fleet, &shades));
     state.render("present.html", context)
 }

@@ -1,5 +1,6 @@
 //! The voter site (port 5000): the pet page, the ballot, health and static
-//! files.
+//! files. Every answer names the version and the replica that gave it
+//! (`X-Pets-Version`, `X-Pets-Replica`; see [`crate::around::voter_site`]).
 
 mod faults;
 mod health;
@@ -56,7 +57,7 @@ pub fn voter_router(state: AppState) -> Router {
         ))
         .fallback(not_found)
         .with_state(state.clone());
-    crate::around::site(routes, &state.settings)
+    crate::around::voter_site(routes, &state.settings)
 }
 
 /// What the visitor's cookies say about them. Malformed values are ignored;

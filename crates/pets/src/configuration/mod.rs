@@ -83,6 +83,7 @@ impl Settings {
     /// The settings a parsed command line gives.
     pub fn from_args(args: ServeArgs) -> Result<Self, ConfigError> {
         let hostname = args.identity.hostname();
+        let replica = store::replica_name(&hostname);
         let site = &args.site;
         let security = &args.security;
         let web = WebSettings {
@@ -98,6 +99,7 @@ impl Settings {
             web_root: site.web_root.clone(),
             pictures_dir: site.pictures_dir.clone(),
             hostname: hostname.clone(),
+            replica: replica.clone(),
             trusted_proxies: security
                 .trusted_proxies
                 .clone()
@@ -117,7 +119,7 @@ impl Settings {
             chaos: security.chaos,
         };
         let identity = ReplicaIdentity {
-            id: store::replica_name(&hostname),
+            id: replica,
             host: hostname,
             node: args.identity.node.clone(),
             service: args.identity.service.clone(),

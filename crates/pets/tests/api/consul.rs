@@ -270,9 +270,14 @@ async fn replicas_racing_on_an_empty_store_agree_on_zero() {
     // Each replica writes its own fleet record (one writer per key), and
     // the round book and the voter key once between them (check-and-set
     // against "must not exist"); no counter, nothing else replicas would
-    // have to agree on.
+    // have to agree on. The lab guide's progress is one document, written
+    // check-and-set, merged by whoever comes second.
     let written = cluster.keys(&prefix).await;
-    let once = [format!("{prefix}votes/round"), format!("{prefix}voter-key")];
+    let once = [
+        format!("{prefix}votes/round"),
+        format!("{prefix}voter-key"),
+        format!("{prefix}lab"),
+    ];
     assert!(
         written
             .iter()

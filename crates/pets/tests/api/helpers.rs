@@ -208,6 +208,26 @@ impl TestApp {
         response.json().await.unwrap()
     }
 
+    /// `GET /api/lab`: the lab guide, as a visitor with no session.
+    pub async fn lab(&self) -> Value {
+        let response = Visitor::new().get(&format!("{}/api/lab", self.admin)).await;
+        assert_eq!(response.status(), 200, "the lab answers");
+        response.json().await.unwrap()
+    }
+
+    /// `POST /api/lab/reset`, as a visitor with no session: the status.
+    pub async fn reset_lab(&self) -> u16 {
+        let response = Visitor::new()
+            .http
+            .post(format!("{}/api/lab/reset", self.admin))
+            .header("content-type", "application/json")
+            .body("{}")
+            .send()
+            .await
+            .expect("POST answers");
+        response.status().as_u16()
+    }
+
     /// The vote counts per option, in order a, b, c.
     pub async fn votes(&self) -> [u64; 3] {
         let results = self.results().await;

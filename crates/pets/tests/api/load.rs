@@ -71,6 +71,17 @@ async fn the_drivers_counts_agree_with_the_servers() {
     assert_eq!(counted, 60, "every visitor voted");
     assert!(report["votes_accepted"].as_u64().unwrap() >= 60);
     assert_eq!(report["pages_ok"], results["hits"], "pages = pets served");
+    // Every answer named its version and replica: one of each.
+    let ok = report["ok"].as_u64().unwrap();
+    assert_eq!(report["by_version"], serde_json::json!({ "1.0": ok }));
+    let replicas = report["by_replica"].as_object().unwrap();
+    assert_eq!(replicas.len(), 1, "{report}");
+    assert_eq!(replicas.values().next().unwrap().as_u64(), Some(ok));
+    let second = seconds.iter().find(|s| s["ok"].as_u64() > Some(0)).unwrap();
+    assert_eq!(
+        second["by_version"]["1.0"], second["ok"],
+        "each second's too"
+    );
 }
 
 #[tokio::test]
@@ -173,6 +184,11 @@ async fn every_console_meters_what_the_driver_measured() {
         "each second with failures is marked: {shown}"
     );
     assert!(shown["chart"]["bars"].as_array().unwrap().len() >= 3);
+    // Its successes by the version and the replica that answered: `one`.
+    assert_eq!(shown["versions"][0]["version"], "1.0", "{shown}");
+    assert_eq!(shown["versions"][0]["requests"], report["ok"], "{shown}");
+    assert_eq!(shown["replicas"].as_array().unwrap().len(), 1, "{shown}");
+    assert_eq!(shown["replicas"][0]["percent"], 100, "{shown}");
     let page = Visitor::new()
         .get(&format!("{}/", one.admin))
         .await
@@ -181,7 +197,8 @@ async fn every_console_meters_what_the_driver_measured() {
         .unwrap();
     assert!(
         page.contains("requests failed in the last 5 minutes")
-            && page.contains("class=\"meter-fail\""),
+            && page.contains("class=\"meter-fail\"")
+            && page.contains("class=\"meter-version shade-0\""),
         "the page drawn on the server shows the meter too"
     );
 }

@@ -13,6 +13,7 @@ mod fold;
 mod hardening;
 mod health;
 mod helpers;
+mod lab;
 mod layout;
 mod limits;
 mod load;

@@ -14,6 +14,33 @@ async fn a_visitor_who_has_not_voted_is_sent_to_the_ballot() {
 }
 
 #[tokio::test]
+async fn every_answer_of_the_voter_site_names_its_version_and_replica() {
+    let app = spawn_app().await;
+    let fleet: serde_json::Value = Visitor::new()
+        .get(&format!("{}/api/fleet", app.admin))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = fleet["replicas"][0]["id"].as_str().expect("a replica");
+    assert!(id.starts_with("test-host-"), "the fleet's id: {id}");
+    let nowhere = format!("{}/nowhere", app.web);
+    for url in [&app.web, &app.vote_url(), &app.health_url(), &nowhere] {
+        let answer = Visitor::new().get(url).await;
+        assert_eq!(answer.headers()["x-pets-version"], "1.0", "{url}");
+        assert_eq!(answer.headers()["x-pets-replica"], id, "{url}");
+    }
+    let voted = Visitor::new().vote(&app, "Ada", "a").await;
+    assert_eq!(voted.status(), 303);
+    assert_eq!(voted.headers()["x-pets-replica"], id, "a vote's answer too");
+    let console = Visitor::new().get(&app.results_url()).await;
+    assert!(
+        console.headers().get("x-pets-version").is_none(),
+        "the voter site's only"
+    );
+}
+
+#[tokio::test]
 async fn voting_shows_the_pet_page_with_a_picture_that_loads() {
     let app = spawn_app().await;
     let visitor = Visitor::new();

@@ -1,7 +1,9 @@
 //! The dev stack's releases, the end of the Swarm test: a rolling update to
-//! 2.0 under `pets load` that fails no request, the console's fleet on the
-//! new version only, and `broken` rolled back by Swarm itself.
+//! 2.0 under `pets load` that fails no request, the meter's bars moving from
+//! 1.0 to 2.0, the console's fleet on the new version only, and `broken`
+//! rolled back by Swarm itself.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use pets_testkit::holds;
@@ -30,6 +32,11 @@ pub(crate) async fn a_rolling_update_under_load_fails_no_request(tally: [u64; 3]
     })
     .await;
     eprintln!("the meter, before the update: {}", moving["summary"]);
+    let before = versions_by_second(&moving);
+    assert!(
+        !before.is_empty() && before.iter().all(|s| only(s, "1.0")),
+        "before the update every second is all 1.0: {before:?}"
+    );
     // Blocks until the update converges: off the runtime's threads.
     tokio::task::spawn_blocking(|| {
         let update = image_update_args("pets:2.0", &Stack::service("web"), true);
@@ -66,6 +73,7 @@ pub(crate) async fn a_rolling_update_under_load_fails_no_request(tally: [u64; 3]
         explain_failures();
     }
     no_request_failed("rolling update 1.0 -> 2.0 under pets load", &meter, &report);
+    the_versions_shift_from_old_to_new(&meter, &report);
     for task in &web {
         let page = page(task, "/vote").await;
         assert!(page.contains("version 2.0") && page.contains("theme-night"));
@@ -84,6 +92,111 @@ pub(crate) async fn a_rolling_update_under_load_fails_no_request(tally: [u64; 3]
         },
     )
     .await;
+}
+
+/// The meter's version split at the end of the update: no second in the
+/// window failed (no red mark), the last seconds are all 2.0, and when the
+/// window still holds the whole run (it is 5 minutes), its first seconds are
+/// all 1.0 and 2.0 first answered after them. The driver's report names
+/// every success's version: 1.0 and 2.0 both, adding up to its `ok`.
+fn the_versions_shift_from_old_to_new(meter: &serde_json::Value, report: &str) {
+    let fails = meter["chart"]["fails"].as_array().map_or(0, Vec::len);
+    assert_eq!(
+        fails, 0,
+        "no second with a failure: {}",
+        meter["chart"]["fails"]
+    );
+    let seconds = versions_by_second(meter);
+    eprintln!(
+        "the meter's versions, second by second: {}",
+        seconds
+            .iter()
+            .map(|s| format!("{s:?}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    let last = &seconds[seconds.len().saturating_sub(5)..];
+    assert!(
+        last.len() == 5 && last.iter().all(|s| only(s, "2.0")),
+        "the last seconds are all 2.0: {last:?}"
+    );
+    let whole_run = meter["requests"] == meter["drivers"][0]["requests"];
+    if whole_run {
+        let first = &seconds[..5.min(seconds.len())];
+        assert!(
+            first.iter().all(|s| only(s, "1.0")),
+            "the first seconds are all 1.0: {first:?}"
+        );
+        let first_new = seconds.iter().position(|s| s.contains_key("2.0"));
+        let last_old = seconds.iter().rposition(|s| s.contains_key("1.0"));
+        assert!(
+            matches!((last_old, first_new), (Some(old), Some(new)) if old + 1 >= new),
+            "1.0 gives way to 2.0"
+        );
+    }
+    let line = |name: &str| {
+        report
+            .lines()
+            .find_map(|l| l.trim_start().strip_prefix(name))
+            .unwrap_or_else(|| panic!("the report has a `{name}` line: {report}"))
+            .trim()
+            .to_owned()
+    };
+    let by_version: BTreeMap<String, u64> = line("by version")
+        .split("  ")
+        .filter_map(|part| {
+            let (version, n) = part.trim().split_once(": ")?;
+            Some((version.to_owned(), n.parse().ok()?))
+        })
+        .collect();
+    let ok: u64 = line("ok")
+        .split_whitespace()
+        .next()
+        .and_then(|n| n.parse().ok())
+        .expect("the report's ok count");
+    assert!(
+        by_version.len() == 2 && by_version.values().all(|&n| n > 0),
+        "the report splits the run into 1.0 and 2.0: {by_version:?}"
+    );
+    assert!(by_version.contains_key("1.0") && by_version.contains_key("2.0"));
+    assert_eq!(
+        by_version.values().sum::<u64>(),
+        ok,
+        "every success named its version"
+    );
+}
+
+/// Each second with successes in the meter's window, oldest first: its
+/// successful requests by version, from the chart's segments (one per
+/// second and version, with its count) and the versions' shades.
+fn versions_by_second(meter: &serde_json::Value) -> Vec<BTreeMap<String, u64>> {
+    let names: BTreeMap<u64, String> = meter["versions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|v| Some((v["shade"].as_u64()?, v["version"].as_str()?.to_owned())))
+        .collect();
+    let mut seconds: BTreeMap<u64, BTreeMap<String, u64>> = BTreeMap::new();
+    for segment in meter["chart"]["segments"].as_array().into_iter().flatten() {
+        let (Some(x), Some(shade), Some(n)) = (
+            segment["x"].as_u64(),
+            segment["shade"].as_u64(),
+            segment["n"].as_u64(),
+        ) else {
+            panic!("a segment with x, shade and n: {segment}");
+        };
+        let version = names
+            .get(&shade)
+            .cloned()
+            .unwrap_or(format!("shade {shade}"));
+        *seconds.entry(x).or_default().entry(version).or_default() += n;
+    }
+    seconds.into_values().collect()
+}
+
+/// Whether a second's successes all came from `version`.
+fn only(second: &BTreeMap<String, u64>, version: &str) -> bool {
+    second.keys().all(|v| v == version) && second.contains_key(version)
 }
 
 /// After the update to 2.0 the console's fleet shows two 2.0 replicas: the

@@ -3,6 +3,7 @@
 
 mod deploy;
 mod drain;
+mod guide;
 mod node_loss;
 mod quorum;
 mod update;
@@ -28,16 +29,29 @@ async fn the_lab_on_three_nodes() {
     );
     let prod = Prod::deploy(&lab);
     let cookie = deploy::the_prod_stack_deploys_one_per_node(&lab, &prod).await;
+    guide::shows(&lab, &cookie, &["deployed"]).await;
     let tally = deploy::votes_cross_nodes(&lab, &cookie).await;
+    guide::shows(&lab, &cookie, &["deployed", "votes_everywhere"]).await;
     let (tally, projector, returned) =
         node_loss::a_lost_node_loses_no_vote(&lab, &cookie, tally).await;
+    guide::shows(&lab, &cookie, &["replaced", "node_lost"]).await;
     let tally =
         drain::a_drained_node_hands_over_its_tasks(&lab, &cookie, tally, &projector, returned)
             .await;
     projector.close().await;
     let tally = update::a_rolling_update_across_nodes_fails_no_request(&lab, &cookie, tally).await;
+    let rolled = guide::shows(&lab, &cookie, &["traffic", "rolled_forward"]).await;
+    let forward = guide::evidence(&rolled, "rolled_forward");
+    assert!(
+        forward.contains("(from 1.0)") && forward.contains("pets load: 0 of "),
+        "the test measured no failure, and so did the guide: {forward}"
+    );
     update::broken_rolls_itself_back(&lab).await;
+    guide::shows(&lab, &cookie, &["rolled_back"]).await;
     quorum::consul_quorum_lost_and_regained(&lab, &cookie, tally).await;
+    let regained = guide::shows(&lab, &cookie, &["quorum"]).await;
+    let quorum = guide::evidence(&regained, "quorum");
+    assert!(quorum.starts_with("no leader from"), "{quorum}");
     eprintln!("the whole lab in {:.0?}", started.elapsed());
 }
 
