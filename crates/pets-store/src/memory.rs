@@ -301,17 +301,17 @@ impl LabStore for MemoryStore {
         Ok(self.lab.locked().clone())
     }
 
-    async fn lab_write(&self, replaces: u64, json: String) -> Result<bool, StoreError> {
+    async fn lab_write(&self, replaces: u64, json: String) -> Result<Option<u64>, StoreError> {
         let mut lab = self.lab.locked();
         let version = lab.as_ref().map_or(0, |d| d.version);
         if version != replaces {
-            return Ok(false);
+            return Ok(None);
         }
         *lab = Some(LabDocument {
             version: version + 1,
             json,
         });
-        Ok(true)
+        Ok(Some(version + 1))
     }
 }
 

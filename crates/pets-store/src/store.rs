@@ -147,9 +147,9 @@ pub trait LabStore: Send + Sync {
     async fn lab_read(&self) -> Result<Option<LabDocument>, StoreError>;
 
     /// Writes `json` if the document is still at version `replaces` (0: not
-    /// written yet). `Ok(false)` when someone else wrote first; nothing was
-    /// changed then.
-    async fn lab_write(&self, replaces: u64, json: String) -> Result<bool, StoreError>;
+    /// written yet), and returns its new version. `Ok(None)` when someone
+    /// else wrote first; nothing was changed then.
+    async fn lab_write(&self, replaces: u64, json: String) -> Result<Option<u64>, StoreError>;
 }
 
 /// A place to keep votes, and everything replicas share: each concern a

@@ -24,17 +24,18 @@ impl LabStore for ConsulStore {
         }))
     }
 
-    async fn lab_write(&self, replaces: u64, json: String) -> Result<bool, StoreError> {
+    async fn lab_write(&self, replaces: u64, json: String) -> Result<Option<u64>, StoreError> {
         let key = self.watched.keys.lab();
         match self
             .kv
             .write(&[TxnOp::cas(key, json.as_bytes(), replaces)])
             .await
         {
-            Ok(TxnOutcome::Committed(_)) => Ok(true),
-            Ok(TxnOutcome::RolledBack(_)) => Ok(false),
+            // Without the index, the next read tells it.
+            Ok(outcome @ TxnOutcome::Committed(_)) => Ok(Some(outcome.last_index().unwrap_or(0))),
+            Ok(TxnOutcome::RolledBack(_)) => Ok(None),
             Err(CallError::Unknown(reason)) => match self.lab_read().await? {
-                Some(now) if now.json == json => Ok(true),
+                Some(now) if now.json == json => Ok(Some(now.version)),
                 _ => Err(StoreError::Unavailable(reason)),
             },
             Err(e) => Err(StoreError::Unavailable(e.message().to_owned())),

@@ -30,6 +30,7 @@
 mod client;
 #[cfg(test)]
 mod fake;
+mod fault_store;
 mod faults;
 mod fold;
 mod keys;
@@ -65,13 +66,10 @@ use self::voter_key::SharedVoterKey;
 use self::votes::VoteLanes;
 use self::watch::Watched;
 use crate::domain::{Ballot, Receipt, VoterKey};
-use crate::faults::{FaultCommand, FaultOrders, FaultTarget};
 use crate::fleet::{Fleet, FleetStore, Registration, ReplicaRecord};
 use crate::rounds::Round;
 use crate::snapshot::{Snapshot, StoreKind};
-use crate::store::{
-    FaultOrderStore, FleetRoster, RoundStore, SessionStore, Store, StoreError, VoteStore,
-};
+use crate::store::{FleetRoster, RoundStore, SessionStore, Store, StoreError, VoteStore};
 use crate::sync::Locked;
 
 pub use self::client::{ClientError, BLOCKING_WAIT, CONNECT_TIMEOUT, READ_TIMEOUT, WRITE_TIMEOUT};
@@ -408,28 +406,6 @@ impl FleetRoster for ConsulStore {
         };
         fleet.sort();
         fleet
-    }
-}
-
-#[async_trait]
-impl FaultOrderStore for ConsulStore {
-    async fn order_faults(
-        &self,
-        target: &FaultTarget,
-        command: &FaultCommand,
-    ) -> Result<(), StoreError> {
-        let w = &self.watched;
-        if let FaultTarget::Replica(id) = target {
-            if !self.fleet().replicas.iter().any(|r| &r.identity.id == id) {
-                return Err(StoreError::NoSuchReplica);
-            }
-        }
-        let key = faults::key(&w.keys, target);
-        faults::order(w.client.as_ref(), key, command).await
-    }
-
-    fn fault_orders(&self) -> channel::Receiver<FaultOrders> {
-        self.watched.faults.subscribe()
     }
 }
 

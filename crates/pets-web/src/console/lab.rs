@@ -92,7 +92,7 @@ pub async fn json(State(state): State<AppState>) -> Json<LabView> {
 pub async fn reset_json(State(store): State<Arc<dyn Store>>) -> Result<Json<LabView>, ApiError> {
     reset(store.as_ref()).await.map_err(AppError::json)?;
     Ok(Json(LabView::new(
-        &Progress::fresh(pets_store::unix_now()),
+        &Progress::fresh(0, pets_store::unix_now()),
         store.kind(),
     )))
 }

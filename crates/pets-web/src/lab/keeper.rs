@@ -60,7 +60,7 @@ impl Keeper {
     /// One look at `now` (Unix seconds).
     pub async fn once(&mut self, now: u64) {
         match self.store.lab_read().await {
-            Ok(stored) => self.adopt(stored),
+            Ok(stored) => self.adopt(stored, now),
             Err(e) => self.failed("read", &e),
         }
         let snapshot = self.store.snapshot();
@@ -79,11 +79,14 @@ impl Keeper {
         }
     }
 
-    fn adopt(&mut self, stored: Option<pets_store::LabDocument>) {
+    fn adopt(&mut self, stored: Option<pets_store::LabDocument>, now: u64) {
         let Some(doc) = stored else {
-            // Never written, or the key was deleted: ours goes in.
+            // Never written, or the key was deleted: a lab starts now.
             if self.based_on.is_some_and(|v| v != 0) {
                 self.progress = Progress::default();
+            }
+            if self.progress.started_at == 0 {
+                self.progress.started_at = now;
             }
             self.based_on = Some(0);
             self.unsaved = true;
@@ -115,13 +118,14 @@ impl Keeper {
         };
         let json = serde_json::to_string(&self.progress).expect("progress serializes");
         match self.store.lab_write(version, json).await {
-            Ok(true) => {
+            Ok(Some(version)) => {
                 self.unsaved = false;
-                self.based_on = None;
+                // 0: the store did not say; the next read finds ours.
+                self.based_on = (version != 0).then_some(version);
                 self.recovered();
             }
             // Someone else wrote first: merged at the next look.
-            Ok(false) => self.based_on = None,
+            Ok(None) => self.based_on = None,
             Err(e) => self.failed("write", &e),
         }
     }
@@ -143,10 +147,16 @@ impl Keeper {
 /// Starts the lab again: a fresh progress replaces the store's, whatever it
 /// holds; every replica's keeper takes it up at its next look.
 pub async fn restart(store: &dyn LabStore, now: u64) -> Result<(), StoreError> {
-    let json = serde_json::to_string(&Progress::fresh(now)).expect("progress serializes");
     for _ in 0..RESET_ATTEMPTS {
-        let version = store.lab_read().await?.map_or(0, |d| d.version);
-        if store.lab_write(version, json.clone()).await? {
+        let doc = store.lab_read().await?;
+        let epoch = doc
+            .as_ref()
+            .and_then(|d| serde_json::from_str::<Progress>(&d.json).ok())
+            .map_or(0, |p| p.epoch);
+        let fresh = Progress::fresh(epoch + 1, now);
+        let json = serde_json::to_string(&fresh).expect("progress serializes");
+        let version = doc.map_or(0, |d| d.version);
+        if store.lab_write(version, json).await?.is_some() {
             return Ok(());
         }
     }
@@ -206,8 +216,13 @@ mod tests {
         assert!(store
             .lab_write(version, serde_json::to_string(&theirs).unwrap())
             .await
-            .unwrap());
-        assert!(!store.lab_write(version, "{}".into()).await.unwrap());
+            .unwrap()
+            .is_some());
+        assert!(store
+            .lab_write(version, "{}".into())
+            .await
+            .unwrap()
+            .is_none());
         keeper.once(160).await;
         assert!(stored(&store).done.contains_key("traffic"), "kept");
         assert!(keeper.guide.current().done.contains_key("traffic"));

@@ -18,6 +18,16 @@ pub struct Seen {
     pub votes: u64,
 }
 
+impl Seen {
+    /// As the guide keeps it between looks: without its vote count.
+    pub fn kept(&self) -> Self {
+        Self {
+            votes: 0,
+            ..self.clone()
+        }
+    }
+}
+
 /// Consul's side, when the store is Consul.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ConsulSeen {

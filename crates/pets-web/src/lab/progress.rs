@@ -2,15 +2,12 @@
 //! and what the conditions remember between looks. It is what the store
 //! keeps (as JSON), so any replica can carry it on.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
 use super::conditions;
 use super::observation::{Observation, Seen};
-
-/// Replicas that left, remembered so that one coming back is not new.
-const GONE_KEPT: usize = 256;
 
 /// A step done.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -23,7 +20,11 @@ pub struct Done {
 /// The whole of it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Progress {
-    /// When the lab (re)started, Unix seconds; 0 before any look.
+    /// Which lab this is: 0 for the first, one more each time it is started
+    /// again. Of two progresses, the higher epoch wins whole.
+    #[serde(default)]
+    pub epoch: u64,
+    /// When the lab (re)started, Unix seconds; 0 until it is first written.
     pub started_at: u64,
     /// By step id.
     pub done: BTreeMap<String, Done>,
@@ -34,17 +35,23 @@ pub struct Progress {
 /// What the conditions remember between looks.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub(super) struct Memory {
-    /// Every replica at the last look, by id.
+    /// Every replica at the last look, by id (their vote counts left out:
+    /// they move with every vote and no condition reads them from here).
     pub last: BTreeMap<String, Seen>,
-    /// Ids that left, newest last.
-    pub gone: VecDeque<String>,
     /// The nodes replicas were ever seen on.
     pub nodes: BTreeSet<String>,
-    /// The one version every replica ran at the last look that agreed.
+    /// The one version every replica ran at the last look that agreed,
+    /// when the update that brought it began, the version before it, and
+    /// whether one of its replicas turned unhealthy soon after.
     pub version: Option<String>,
-    pub lost: Option<Lost>,
+    pub version_since: u64,
+    pub previous: Option<String>,
+    pub version_failed: bool,
+    /// Whether Consul was ever seen with a leader in this lab.
+    pub leader_seen: bool,
+    pub lost: Vec<Lost>,
     pub rollout: Option<Rollout>,
-    pub node_gone: Option<NodeGone>,
+    pub node_gone: Vec<NodeGone>,
     pub no_quorum: Option<NoQuorum>,
     /// Since when Consul has had no leader, while it has none.
     pub leaderless: Option<u64>,
@@ -95,9 +102,10 @@ pub(super) struct NoQuorum {
 }
 
 impl Progress {
-    /// A lab that starts now.
-    pub fn fresh(at: u64) -> Self {
+    /// Lab number `epoch`, starting at `at`.
+    pub fn fresh(epoch: u64, at: u64) -> Self {
         Self {
+            epoch,
             started_at: at,
             ..Self::default()
         }
@@ -106,9 +114,6 @@ impl Progress {
     /// Takes one look: ticks off every step whose condition now holds, and
     /// remembers what later looks need.
     pub fn observe(&mut self, o: &Observation) {
-        if self.started_at == 0 {
-            self.started_at = o.at;
-        }
         let done: BTreeSet<String> = self.done.keys().cloned().collect();
         let finished = conditions::look(&mut self.memory, &done, o);
         for (id, evidence) in finished {
@@ -117,29 +122,21 @@ impl Progress {
                 .or_insert(Done { at: o.at, evidence });
         }
         let m = &mut self.memory;
-        for id in m.last.keys() {
-            if !o.replicas.iter().any(|r| &r.id == id) {
-                m.gone.push_back(id.clone());
-            }
-        }
-        while m.gone.len() > GONE_KEPT {
-            m.gone.pop_front();
-        }
         m.last = o
             .replicas
             .iter()
-            .map(|r| (r.id.clone(), r.clone()))
+            .map(|r| (r.id.clone(), r.kept()))
             .collect();
         m.nodes.extend(o.nodes());
     }
 
-    /// This replica's progress, with what the store holds now: the store's
-    /// when the lab restarted since, and otherwise the store's memory with
+    /// This replica's progress, with what the store holds now: the one of
+    /// the later lab when they differ; otherwise the store's memory with
     /// every step either has done (the earlier time kept) and any event this
-    /// replica saw that the store's lacks (an outage only the survivors saw).
+    /// replica saw that the store's lacks (an outage only a survivor saw).
     pub fn merged_into(self, stored: Progress) -> Progress {
-        if stored.started_at != self.started_at {
-            return if stored.started_at > self.started_at {
+        if stored.epoch != self.epoch {
+            return if stored.epoch > self.epoch {
                 stored
             } else {
                 self
@@ -152,12 +149,29 @@ impl Progress {
                 *entry = done;
             }
         }
+        if merged.started_at == 0 {
+            merged.started_at = self.started_at;
+        }
         let m = &mut merged.memory;
         let mine = self.memory;
-        m.lost = m.lost.take().or(mine.lost);
+        for lost in mine.lost {
+            if !m.lost.iter().any(|l| l.replica.id == lost.replica.id) {
+                m.lost.push(lost);
+            }
+        }
+        for gone in mine.node_gone {
+            if !m.node_gone.iter().any(|g| g.node == gone.node) {
+                m.node_gone.push(gone);
+            }
+        }
         m.rollout = m.rollout.take().or(mine.rollout);
-        m.node_gone = m.node_gone.take().or(mine.node_gone);
-        m.no_quorum = m.no_quorum.take().or(mine.no_quorum);
+        // An outage the store saw end after it began is over.
+        let ended = m.last_election.map_or(0, |(_, until)| until);
+        m.no_quorum = m
+            .no_quorum
+            .take()
+            .or(mine.no_quorum.filter(|q| q.since > ended));
+        m.leader_seen |= mine.leader_seen;
         m.nodes.extend(mine.nodes);
         merged
     }

@@ -129,7 +129,7 @@ fn a_replica_that_recovers_under_its_own_id_was_not_replaced() {
         look(4, three("1.0"), 0),
     ]);
     assert_eq!(done_at(&p, "replaced"), None);
-    assert!(p.memory.lost.is_none(), "forgotten once it is back");
+    assert!(p.memory.lost.is_empty(), "forgotten once it is back");
 }
 
 /// 1.0 to 2.0, start-first, one replica at a time: a, then b, then c.
@@ -305,7 +305,7 @@ fn a_survivors_outage_is_merged_into_the_stores_progress_and_a_restart_wins() {
     let merged = mine.clone().merged_into(stored.clone());
     assert!(merged.memory.no_quorum.is_some(), "the outage is kept");
     assert_eq!(done_at(&merged, "deployed"), Some(1));
-    let restarted = Progress::fresh(100);
+    let restarted = Progress::fresh(1, 100);
     assert_eq!(mine.merged_into(restarted.clone()), restarted);
 }
 
@@ -317,4 +317,92 @@ fn the_steps_have_unique_ids_and_the_progress_round_trips_through_json() {
     let json = serde_json::to_string(&p).unwrap();
     assert!(json.len() < 8 * 1024, "far under Consul's 512 KB");
     assert_eq!(serde_json::from_str::<Progress>(&json).unwrap(), p);
+}
+
+#[test]
+fn a_release_that_fails_only_once_every_replica_runs_it_is_rolled_back() {
+    // Two replicas, both replaced by `broken` before its health fails, then
+    // Swarm's rollback: the dev stack's order of events.
+    let two = |v: &str, w: &str| vec![replica("p", "vm", v), replica("q", "vm", w)];
+    let mut looks = vec![look(1, two("1.0", "1.0"), 0)];
+    looks.push(look(2, two("1.0", "2.0"), 0));
+    looks.push(look(10, two("2.0", "2.0"), 0));
+    looks.push(look(20, two("2.0", "broken"), 0));
+    looks.push(look(30, two("broken", "broken"), 0));
+    let failing = vec![
+        sick(replica("p", "vm", "broken")),
+        replica("q", "vm", "broken"),
+    ];
+    looks.push(look(45, failing, 0));
+    looks.push(look(
+        50,
+        vec![replica("p", "vm", "broken"), replica("q2", "vm", "2.0")],
+        0,
+    ));
+    looks.push(look(
+        60,
+        vec![replica("p2", "vm", "2.0"), replica("q2", "vm", "2.0")],
+        0,
+    ));
+    let p = run(&looks);
+    assert_eq!(
+        done_at(&p, "rolled_forward"),
+        Some(10),
+        "2.0 only, not broken"
+    );
+    assert_eq!(done_at(&p, "rolled_back"), Some(60));
+    assert_eq!(
+        evidence(&p, "rolled_back"),
+        "broken appeared and turned unhealthy; every replica back on 2.0 at 00:01:00, 40 s after the update began"
+    );
+}
+
+#[test]
+fn no_lost_quorum_before_consul_ever_had_a_leader() {
+    let mut booting = look(1, three("1.0"), 0);
+    booting.consul.as_mut().unwrap().quorum = Some(false);
+    booting.consul.as_mut().unwrap().leader = None;
+    let mut still = booting.clone();
+    still.at = 30;
+    let p = run(&[
+        booting,
+        still,
+        look(31, three("1.0"), 0),
+        look(40, three("1.0"), 0),
+    ]);
+    assert_eq!(done_at(&p, "quorum"), None);
+    assert_eq!(done_at(&p, "deployed"), Some(31));
+}
+
+#[test]
+fn survivors_whose_records_blink_do_not_hide_the_lost_node() {
+    // The leader's node dies: every record made through its server goes at
+    // once, and the survivors' come back under their own ids.
+    let mut looks = vec![look(1, three("1.0"), 100)];
+    looks.push(look(10, vec![replica("a", "node1", "1.0")], 100));
+    let back = vec![replica("a", "node1", "1.0"), replica("c", "node3", "1.0")];
+    looks.push(look(13, back.clone(), 150));
+    let mut moved = back;
+    moved.push(replica("b2", "node1", "1.0"));
+    looks.push(look(30, moved, 300));
+    let p = run(&looks);
+    assert_eq!(done_at(&p, "node_lost"), Some(13));
+    assert!(evidence(&p, "node_lost").starts_with("every replica on node2 left"));
+    assert_eq!(done_at(&p, "replaced"), Some(30));
+    assert!(evidence(&p, "replaced").starts_with("b on node2 left the fleet"));
+}
+
+#[test]
+fn an_update_leaves_nothing_to_replace_and_votes_change_no_memory() {
+    let looks = update_looks(1, "1.0", "2.0");
+    let p = run(&looks);
+    assert!(p.memory.lost.is_empty(), "{:?}", p.memory.lost);
+    let fleet = looks.last().unwrap().replicas.clone();
+    let mut voted = fleet.clone();
+    voted[0].votes = 7;
+    let mut q = p.clone();
+    q.observe(&look(40, fleet, 100));
+    let before = q.clone();
+    q.observe(&look(41, voted, 107));
+    assert_eq!(q.memory, before.memory, "nothing to write for a vote");
 }

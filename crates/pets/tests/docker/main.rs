@@ -11,6 +11,7 @@
 //! neither.
 
 mod engine;
+mod guide;
 mod image;
 mod rollout;
 mod stack;

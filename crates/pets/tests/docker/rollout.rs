@@ -48,6 +48,7 @@ pub(crate) async fn a_rolling_update_under_load_fails_no_request(tally: [u64; 3]
     // SIGTERM to its container, as `docker service scale` would send, but
     // the stopped container (and so its report) stays until the scale to 0.
     tokio::time::sleep(Duration::from_secs(5)).await;
+    the_console_shows_the_versions_shift(&running_web_tasks(2).await[0]).await;
     let filter = format!("label=com.docker.swarm.service.name={load}");
     let driver_container = docker(&["ps", "-q", "--filter", &filter]);
     docker(&["kill", "--signal", "TERM", driver_container.trim()]);
@@ -286,4 +287,46 @@ fn explain_failures() {
             eprintln!("  {line}");
         }
     }
+}
+
+/// The console in Chromium just after the update, traffic still running:
+/// the meter's bars in 1.0's colour, then 2.0's, both in its legend, and no
+/// red. The screenshot is the README's.
+async fn the_console_shows_the_versions_shift(task: &Task) {
+    let browser = pets_testkit::browser::Browser::start().await;
+    browser
+        .client
+        .goto(&format!("http://{}:7000/", task.ip))
+        .await
+        .unwrap();
+    let count = |css: &'static str| {
+        let browser = &browser;
+        async move {
+            let script = format!("return document.querySelectorAll('{css}').length");
+            browser.eval(&script).await.as_u64().unwrap_or(0)
+        }
+    };
+    eventually(Duration::from_secs(10), "both versions' bars", || async {
+        let shades = browser
+            .eval(
+                "return new Set(Array.from(document.querySelectorAll('#meter-segments rect'))\
+                 .map(r => r.getAttribute('class'))).size",
+            )
+            .await;
+        holds(shades.as_u64().unwrap_or(0), |&n| n >= 2)
+    })
+    .await;
+    let legend = browser.text("#meter-versions").await;
+    assert!(
+        legend.contains("version 1.0") && legend.contains("version 2.0"),
+        "{legend}"
+    );
+    assert_eq!(count("#meter-fails rect").await, 0, "no failed second");
+    browser
+        .client
+        .execute("document.getElementById('meter').scrollIntoView()", vec![])
+        .await
+        .unwrap();
+    browser.screenshot("admin-meter-rollout.png").await;
+    browser.close().await;
 }

@@ -12,6 +12,7 @@ use pets_testkit::holds;
 use serde_json::Value;
 
 use crate::engine::Swarm;
+use crate::guide;
 use crate::rollout::{
     a_rolling_update_under_load_fails_no_request, broken_rolls_itself_back,
     the_fleet_shows_the_new_version_only,
@@ -26,15 +27,26 @@ async fn the_dev_stack_votes_heals_updates_and_rolls_back() {
     let _stack = Stack::deploy();
 
     let web = consul_elects_a_leader().await;
+    let later = ["replaced", "rolled_forward", "rolled_back", "quorum"];
+    guide::shows(&["deployed"], &later).await;
     task_urls_names_every_web_task(&web);
     prometheus_scrapes_every_web_task().await;
     a_fleet_fault_reaches_every_task(&web).await;
     a_vote_counts_on_every_replica(&web).await;
     let tally = a_lost_consul_task_loses_no_vote(&web, [0, 0, 1]).await;
+    guide::shows(&["deployed"], &later).await;
     kill_gets_the_task_replaced(&web[0]).await;
+    guide::shows(&["replaced"], &later[1..]).await;
     a_rolling_update_under_load_fails_no_request(tally).await;
+    let forward = guide::shows(&["traffic", "rolled_forward"], &later[2..]).await;
+    assert!(
+        forward[1].contains("(from 1.0)") && forward[1].contains("pets load: 0 of "),
+        "pets load's report had no failure, and neither has the guide: {}",
+        forward[1]
+    );
     the_fleet_shows_the_new_version_only().await;
     broken_rolls_itself_back().await;
+    guide::shows(&["rolled_back"], &later[3..]).await;
 }
 
 /// `scripts/task-urls.sh`, LAB.md's way to the tasks without a routing
