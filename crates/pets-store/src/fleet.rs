@@ -54,6 +54,9 @@ pub struct ReplicaRecord {
     /// Pets this replica served, and votes it recorded.
     pub pets_served: u64,
     pub votes: u64,
+    /// Votes it refused because the store could not record them (503).
+    #[serde(default)]
+    pub votes_refused: u64,
     /// The faults in force on it.
     pub faults: ActiveFaults,
 }
@@ -180,8 +183,8 @@ pub struct Registration {
 }
 
 impl Registration {
-    /// The record as of now.
-    pub fn record(&self, pets_served: u64, votes: u64) -> ReplicaRecord {
+    /// The record as of now: pets served, votes recorded and votes refused.
+    pub fn record(&self, pets_served: u64, votes: u64, votes_refused: u64) -> ReplicaRecord {
         let state = self.state.borrow().clone();
         ReplicaRecord {
             identity: self.identity.clone(),
@@ -189,6 +192,7 @@ impl Registration {
             last_seen: now_rfc3339(),
             pets_served,
             votes,
+            votes_refused,
             faults: state.faults,
         }
     }
@@ -208,7 +212,7 @@ mod tests {
             },
             state: Presence::default().subscribe(),
         };
-        registration.record(0, 0)
+        registration.record(0, 0, 0)
     }
 
     #[test]

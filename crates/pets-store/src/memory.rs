@@ -251,7 +251,7 @@ impl FleetRoster for MemoryStore {
         Fleet {
             replicas: me
                 .iter()
-                .map(|r| r.record(self.pets_served(), self.recorded.load(Ordering::Relaxed)))
+                .map(|r| r.record(self.pets_served(), self.recorded.load(Ordering::Relaxed), 0))
                 .collect(),
             store: FleetStore {
                 kind: StoreKind::Memory,

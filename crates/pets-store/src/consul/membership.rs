@@ -45,6 +45,7 @@ pub struct Membership {
     registration: Registration,
     served: Arc<ServedCounter>,
     recorded: Arc<AtomicU64>,
+    refused: Arc<AtomicU64>,
     session: Mutex<Option<String>>,
 }
 
@@ -54,7 +55,7 @@ impl Membership {
         keys: &Keys,
         registration: Registration,
         served: Arc<ServedCounter>,
-        recorded: Arc<AtomicU64>,
+        [recorded, refused]: [Arc<AtomicU64>; 2],
     ) -> Arc<Self> {
         Arc::new(Self {
             client,
@@ -62,6 +63,7 @@ impl Membership {
             registration,
             served,
             recorded,
+            refused,
             session: Mutex::default(),
         })
     }
@@ -81,6 +83,7 @@ impl Membership {
             self.served.flushed.load(Ordering::Relaxed)
                 + self.served.pending.load(Ordering::Relaxed),
             self.recorded.load(Ordering::Relaxed),
+            self.refused.load(Ordering::Relaxed),
         )
     }
 

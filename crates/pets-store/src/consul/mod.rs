@@ -105,8 +105,9 @@ pub struct ConsulStore {
     /// Stops the pets-served flusher, which writes out what it holds first.
     flush_stop: CancellationToken,
     flusher: Mutex<Option<tokio::task::JoinHandle<()>>>,
-    /// Voters whose ballots this replica committed.
+    /// Voters whose ballots this replica committed, and votes it refused.
     recorded: Arc<AtomicU64>,
+    refused: Arc<AtomicU64>,
     /// The highest index this replica's votes committed at.
     written: Arc<AtomicU64>,
     /// This replica's fleet record, once registered, and its task.
@@ -172,6 +173,7 @@ impl ConsulStore {
                 },
             ),
             recorded,
+            refused: Arc::default(),
             written,
             membership: Mutex::default(),
             watched: Watched::start(client, keys, served, round.clone(), changed, outage, &stop),
@@ -213,7 +215,11 @@ impl ConsulStore {
 #[async_trait]
 impl VoteStore for ConsulStore {
     async fn cast_vote(&self, ballot: Ballot) -> Result<Receipt, StoreError> {
-        self.lanes.cast(ballot).await
+        let cast = self.lanes.cast(ballot).await;
+        if cast.is_err() {
+            self.refused.fetch_add(1, Ordering::Relaxed);
+        }
+        cast
     }
 
     async fn voter_key(&self) -> Result<VoterKey, StoreError> {
@@ -351,7 +357,7 @@ impl FleetRoster for ConsulStore {
             &w.keys,
             registration,
             w.served.clone(),
-            self.recorded.clone(),
+            [self.recorded.clone(), self.refused.clone()],
         );
         let stop = self.stop.child_token();
         let task = tokio::spawn(membership.clone().run(stop.clone()));

@@ -158,6 +158,7 @@ mod tests {
             last_seen: String::new(),
             pets_served: 0,
             votes: 0,
+            votes_refused: 0,
             faults: Default::default(),
         }
     }

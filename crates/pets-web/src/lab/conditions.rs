@@ -13,6 +13,15 @@ use crate::figures::{clock, thousands};
 /// (drivers publish their last seconds a moment late).
 pub const QUORUM_SETTLE_S: u64 = 5;
 
+/// A dead replica's record leaves the fleet this long after it died, so its
+/// replacement may have started that much before the loss was seen.
+const GONE_AFTER_S: u64 = 10;
+
+/// A replica counts as lost once it stayed away this long: a record that
+/// blinks (while replicas start, or when the server that held its session
+/// goes) is back within a look or two.
+const LOSS_SETTLE_S: u64 = 5;
+
 /// Replicas that went, and nodes that emptied, followed at once at most.
 const TRACKED: usize = 32;
 
@@ -193,8 +202,9 @@ fn rollout(m: &mut Memory, o: &Observation) -> (Option<String>, Option<String>) 
     (Some(forward), None)
 }
 
-/// A replica turned unhealthy or left (outside an update), and a new one
-/// of its version took its place, the tally no lower than before. Every
+/// A replica turned unhealthy or left (outside an update) and stayed so,
+/// and a new one of its version, started after it died, took its place,
+/// the tally no lower than before (a record that blinks is no loss). Every
 /// replica that went is followed on its own: one that comes back under its
 /// own id was not lost.
 fn replaced(m: &mut Memory, o: &Observation) -> Option<String> {
@@ -205,8 +215,12 @@ fn replaced(m: &mut Memory, o: &Observation) -> Option<String> {
         o.replicas
             .iter()
             .find(|r| {
-                r.healthy && r.version == lost.replica.version && !lost.before.contains(&r.id)
+                r.healthy
+                    && r.version == lost.replica.version
+                    && !lost.before.contains(&r.id)
+                    && r.started + GONE_AFTER_S >= lost.at
             })
+            .filter(|_| o.at >= lost.at + LOSS_SETTLE_S)
             .filter(|_| o.tally >= lost.tally)
             .map(|new| (i, where_(new)))
     });
@@ -319,6 +333,11 @@ fn quorum(m: &mut Memory, o: &Observation) -> Option<String> {
                 m.no_quorum = Some(NoQuorum {
                     since: o.at,
                     tally: o.tally,
+                    refused: o
+                        .replicas
+                        .iter()
+                        .map(|r| (r.id.clone(), r.refused))
+                        .collect(),
                     back: None,
                     tally_back: 0,
                 })
@@ -342,11 +361,23 @@ fn quorum(m: &mut Memory, o: &Observation) -> Option<String> {
             }
             let lost = m.no_quorum.take()?;
             let (requests, failed) = o.load.between(lost.since, back);
+            // Every replica's refusals since the leader went: the survivors'
+            // records say once they can be written again, a new replica's
+            // all count.
+            let votes_refused: u64 = o
+                .replicas
+                .iter()
+                .map(|r| {
+                    r.refused
+                        .saturating_sub(lost.refused.get(&r.id).copied().unwrap_or(0))
+                })
+                .sum();
             let refused = if requests == 0 {
-                "pets load was not running".to_owned()
+                format!("{} votes refused meanwhile", thousands(votes_refused))
             } else {
                 format!(
-                    "pets load: {} of {} requests refused meanwhile",
+                    "{} votes refused meanwhile; pets load: {} of {} requests failed",
+                    thousands(votes_refused),
                     thousands(failed),
                     thousands(requests)
                 )

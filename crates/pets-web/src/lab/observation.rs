@@ -13,16 +13,22 @@ pub struct Seen {
     pub node: Option<String>,
     pub version: String,
     pub healthy: bool,
-    /// Votes it recorded since it started.
+    /// When it started, Unix seconds (0 when its record does not say).
+    #[serde(default)]
+    pub started: u64,
+    /// Votes it recorded since it started, and refused.
     #[serde(skip)]
     pub votes: u64,
+    #[serde(skip)]
+    pub refused: u64,
 }
 
 impl Seen {
-    /// As the guide keeps it between looks: without its vote count.
+    /// As the guide keeps it between looks: without its vote counts.
     pub fn kept(&self) -> Self {
         Self {
             votes: 0,
+            refused: 0,
             ..self.clone()
         }
     }
@@ -84,7 +90,9 @@ impl Observation {
                 node: r.identity.node.clone(),
                 version: r.identity.version.clone(),
                 healthy: r.healthy,
+                started: started(&r.identity.started_at),
                 votes: r.votes,
+                refused: r.votes_refused,
             })
             .collect();
         let consul = (fleet.store.kind == StoreKind::Consul).then(|| ConsulSeen {
@@ -127,4 +135,12 @@ impl Observation {
             .filter_map(|r| r.node.clone())
             .collect()
     }
+}
+
+/// An RFC 3339 time as Unix seconds; 0 when it is not one.
+fn started(rfc3339: &str) -> u64 {
+    time::OffsetDateTime::parse(rfc3339, &time::format_description::well_known::Rfc3339)
+        .ok()
+        .and_then(|t| u64::try_from(t.unix_timestamp()).ok())
+        .unwrap_or(0)
 }

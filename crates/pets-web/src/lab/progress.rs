@@ -97,6 +97,9 @@ pub(super) struct NodeGone {
 pub(super) struct NoQuorum {
     pub since: u64,
     pub tally: u64,
+    /// Each replica's refused votes when the leader went.
+    #[serde(default)]
+    pub refused: BTreeMap<String, u64>,
     pub back: Option<u64>,
     pub tally_back: u64,
 }

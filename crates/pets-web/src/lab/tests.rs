@@ -10,8 +10,16 @@ fn replica(id: &str, node: &str, version: &str) -> Seen {
         node: Some(node.into()),
         version: version.into(),
         healthy: true,
+        started: 0,
         votes: 0,
+        refused: 0,
     }
+}
+
+/// A replica that started at `at`.
+fn started(mut r: Seen, at: u64) -> Seen {
+    r.started = at;
+    r
 }
 
 fn sick(mut r: Seen) -> Seen {
@@ -108,7 +116,7 @@ fn a_replica_killed_and_replaced_by_a_new_one_of_its_version() {
     looks.push(look(10, killed.clone(), 60));
     assert_eq!(done_at(&run(&looks), "replaced"), None, "not yet replaced");
     // Restarted on the same node with the same version: a new id.
-    killed.push(replica("b2", "node2", "1.0"));
+    killed.push(started(replica("b2", "node2", "1.0"), 15));
     looks.push(look(16, killed, 61));
     let p = run(&looks);
     assert_eq!(done_at(&p, "replaced"), Some(16));
@@ -116,6 +124,42 @@ fn a_replica_killed_and_replaced_by_a_new_one_of_its_version() {
         evidence(&p, "replaced"),
         "b on node2 turned unhealthy at 00:00:02; b2 on node2 took its place 14 s later; the tally did not go back (60 then, 61 now)"
     );
+}
+
+#[test]
+fn a_record_that_blinks_while_replicas_start_is_no_loss() {
+    // Deploying: c's record goes for a look while b, started before that,
+    // registers.
+    let p = run(&[
+        look(
+            10,
+            vec![
+                started(replica("a", "node1", "1.0"), 5),
+                started(replica("c", "node3", "1.0"), 6),
+            ],
+            0,
+        ),
+        look(
+            11,
+            vec![
+                started(replica("a", "node1", "1.0"), 5),
+                started(replica("b", "node2", "1.0"), 9),
+            ],
+            0,
+        ),
+        look(
+            12,
+            vec![
+                started(replica("a", "node1", "1.0"), 5),
+                started(replica("b", "node2", "1.0"), 9),
+                started(replica("c", "node3", "1.0"), 6),
+            ],
+            0,
+        ),
+        look(20, three("1.0"), 0),
+    ]);
+    assert_eq!(done_at(&p, "replaced"), None);
+    assert!(p.memory.lost.is_empty(), "c came back");
 }
 
 #[test]
@@ -208,7 +252,7 @@ fn a_node_lost_while_votes_go_on_and_consul_keeps_its_quorum() {
     assert_eq!(done_at(&run(&looks), "node_lost"), None, "no vote since");
     looks.push(look(14, fleet.clone(), 180));
     // The node comes back: nothing more happens.
-    fleet.push(replica("b2", "node2", "1.0"));
+    fleet.push(started(replica("b2", "node2", "1.0"), 50));
     looks.push(look(60, fleet, 200));
     let p = run(&looks);
     assert_eq!(done_at(&p, "node_lost"), Some(14));
@@ -251,6 +295,7 @@ fn quorum_lost_and_regained_counts_the_refusals_once_settled() {
     let back = look(58, three("1.0"), 500);
     let early = look(60, three("1.0"), 502);
     let mut settled = look(63, three("1.0"), 510);
+    settled.replicas[0].refused = 7;
     settled.load = LoadSeen {
         running: true,
         rate: 10,
@@ -274,7 +319,7 @@ fn quorum_lost_and_regained_counts_the_refusals_once_settled() {
     assert_eq!(done_at(&p, "quorum"), Some(63));
     assert_eq!(
         evidence(&p, "quorum"),
-        "no leader from 00:00:10 to 00:00:58 (48 s); pets load: 12 of 20 requests refused meanwhile; the tally 500 when the leader went, 500 when it came back: nothing refused was counted"
+        "no leader from 00:00:10 to 00:00:58 (48 s); 7 votes refused meanwhile; pets load: 12 of 20 requests failed; the tally 500 when the leader went, 500 when it came back: nothing refused was counted"
     );
 }
 
@@ -336,12 +381,18 @@ fn a_release_that_fails_only_once_every_replica_runs_it_is_rolled_back() {
     looks.push(look(45, failing, 0));
     looks.push(look(
         50,
-        vec![replica("p", "vm", "broken"), replica("q2", "vm", "2.0")],
+        vec![
+            replica("p", "vm", "broken"),
+            started(replica("q2", "vm", "2.0"), 48),
+        ],
         0,
     ));
     looks.push(look(
         60,
-        vec![replica("p2", "vm", "2.0"), replica("q2", "vm", "2.0")],
+        vec![
+            started(replica("p2", "vm", "2.0"), 55),
+            started(replica("q2", "vm", "2.0"), 48),
+        ],
         0,
     ));
     let p = run(&looks);
@@ -383,7 +434,7 @@ fn survivors_whose_records_blink_do_not_hide_the_lost_node() {
     let back = vec![replica("a", "node1", "1.0"), replica("c", "node3", "1.0")];
     looks.push(look(13, back.clone(), 150));
     let mut moved = back;
-    moved.push(replica("b2", "node1", "1.0"));
+    moved.push(started(replica("b2", "node1", "1.0"), 25));
     looks.push(look(30, moved, 300));
     let p = run(&looks);
     assert_eq!(done_at(&p, "node_lost"), Some(13));

@@ -51,7 +51,15 @@ async fn the_lab_on_three_nodes() {
     quorum::consul_quorum_lost_and_regained(&lab, &cookie, tally).await;
     let regained = guide::shows(&lab, &cookie, &["quorum"]).await;
     let quorum = guide::evidence(&regained, "quorum");
-    assert!(quorum.starts_with("no leader from"), "{quorum}");
+    let refused: u64 = quorum
+        .split("; ")
+        .find_map(|part| part.strip_suffix(" votes refused meanwhile"))
+        .and_then(|n| n.replace(',', "").parse().ok())
+        .unwrap_or_else(|| panic!("the refused votes counted: {quorum}"));
+    assert!(
+        quorum.starts_with("no leader from") && refused > 0,
+        "the test's votes were refused, and the guide counted them: {quorum}"
+    );
     eprintln!("the whole lab in {:.0?}", started.elapsed());
 }
 
