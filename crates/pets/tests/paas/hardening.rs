@@ -216,7 +216,9 @@ async fn the_port_answers_under_idle_connections_and_slow_bodies() {
     let (mut probes, mut answered) = (0, 0);
     while Instant::now() + Duration::from_secs(2) < until {
         probes += 1;
-        if attack::probe(&landing, Duration::from_secs(1)).await == 200 {
+        // 2 s, as the pets ports' probes: with the suite's other tests
+        // beside it on two cores, 1 s failed one probe in 32.
+        if attack::probe(&landing, Duration::from_secs(2)).await == 200 {
             answered += 1;
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
@@ -224,6 +226,6 @@ async fn the_port_answers_under_idle_connections_and_slow_bodies() {
     let opened = attack::opened(slow).await;
     eprintln!("pets paas: {answered} of {probes} landing probes answered, 1,100 idle connections held and {opened} slow bodies opened");
     assert!(probes >= 15);
-    assert_eq!(answered, probes, "every probe answered within 1 s");
+    assert_eq!(answered, probes, "every probe answered within 2 s");
     let _ = child.kill().await;
 }
