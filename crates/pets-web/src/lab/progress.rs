@@ -9,6 +9,9 @@ use serde::{Deserialize, Serialize};
 use super::conditions;
 use super::observation::{Observation, Seen};
 
+/// Replicas see a leader go within this many seconds of each other.
+const OUTAGE_SLACK_S: u64 = 3;
+
 /// A step done.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Done {
@@ -168,12 +171,14 @@ impl Progress {
             }
         }
         m.rollout = m.rollout.take().or(mine.rollout);
-        // An outage the store saw end after it began is over.
-        let ended = m.last_election.map_or(0, |(_, until)| until);
-        m.no_quorum = m
-            .no_quorum
-            .take()
-            .or(mine.no_quorum.filter(|q| q.since > ended));
+        // An outage the store saw from its start to its end is over; one
+        // the store's replicas joined late (started while it lasted) is not.
+        let seen_whole = |q: &NoQuorum| {
+            m.last_election
+                .is_some_and(|(since, until)| since <= q.since + OUTAGE_SLACK_S && until >= q.since)
+        };
+        let mine_open = mine.no_quorum.filter(|q| !seen_whole(q));
+        m.no_quorum = m.no_quorum.take().or(mine_open);
         m.leader_seen |= mine.leader_seen;
         m.nodes.extend(mine.nodes);
         merged
