@@ -11,6 +11,8 @@
 
 mod conditions;
 pub mod keeper;
+#[cfg(test)]
+mod merge_tests;
 mod observation;
 mod progress;
 #[cfg(test)]

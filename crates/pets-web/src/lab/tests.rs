@@ -3,7 +3,7 @@
 
 use super::*;
 
-fn replica(id: &str, node: &str, version: &str) -> Seen {
+pub(super) fn replica(id: &str, node: &str, version: &str) -> Seen {
     Seen {
         id: id.into(),
         name: id.into(),
@@ -17,17 +17,17 @@ fn replica(id: &str, node: &str, version: &str) -> Seen {
 }
 
 /// A replica that started at `at`.
-fn started(mut r: Seen, at: u64) -> Seen {
+pub(super) fn started(mut r: Seen, at: u64) -> Seen {
     r.started = at;
     r
 }
 
-fn sick(mut r: Seen) -> Seen {
+pub(super) fn sick(mut r: Seen) -> Seen {
     r.healthy = false;
     r
 }
 
-fn look(at: u64, replicas: Vec<Seen>, tally: u64) -> Observation {
+pub(super) fn look(at: u64, replicas: Vec<Seen>, tally: u64) -> Observation {
     Observation {
         at,
         replicas,
@@ -41,7 +41,7 @@ fn look(at: u64, replicas: Vec<Seen>, tally: u64) -> Observation {
     }
 }
 
-fn three(version: &str) -> Vec<Seen> {
+pub(super) fn three(version: &str) -> Vec<Seen> {
     vec![
         replica("a", "node1", version),
         replica("b", "node2", version),
@@ -50,7 +50,7 @@ fn three(version: &str) -> Vec<Seen> {
 }
 
 /// Runs the looks and returns the progress.
-fn run(looks: &[Observation]) -> Progress {
+pub(super) fn run(looks: &[Observation]) -> Progress {
     let mut progress = Progress::default();
     for o in looks {
         progress.observe(o);
@@ -58,11 +58,11 @@ fn run(looks: &[Observation]) -> Progress {
     progress
 }
 
-fn done_at(p: &Progress, id: &str) -> Option<u64> {
+pub(super) fn done_at(p: &Progress, id: &str) -> Option<u64> {
     p.done.get(id).map(|d| d.at)
 }
 
-fn evidence(p: &Progress, id: &str) -> String {
+pub(super) fn evidence(p: &Progress, id: &str) -> String {
     p.done
         .get(id)
         .map(|d| d.evidence.clone())
@@ -323,7 +323,7 @@ fn quorum_lost_and_regained_counts_the_refusals_once_settled() {
     );
 }
 
-fn p_lost(at: u64) -> Observation {
+pub(super) fn p_lost(at: u64) -> Observation {
     let mut o = look(at, three("1.0"), 500);
     o.consul.as_mut().unwrap().quorum = Some(false);
     o
@@ -340,18 +340,6 @@ fn an_election_is_not_a_lost_quorum() {
     ]);
     assert_eq!(done_at(&p, "quorum"), None);
     assert!(p.memory.no_quorum.is_none());
-}
-
-#[test]
-fn a_survivors_outage_is_merged_into_the_stores_progress_and_a_restart_wins() {
-    let stored = run(&[look(1, three("1.0"), 0)]);
-    let mut mine = stored.clone();
-    mine.observe(&p_lost(5));
-    let merged = mine.clone().merged_into(stored.clone());
-    assert!(merged.memory.no_quorum.is_some(), "the outage is kept");
-    assert_eq!(done_at(&merged, "deployed"), Some(1));
-    let restarted = Progress::fresh(1, 100);
-    assert_eq!(mine.merged_into(restarted.clone()), restarted);
 }
 
 #[test]
@@ -456,33 +444,4 @@ fn an_update_leaves_nothing_to_replace_and_votes_change_no_memory() {
     let before = q.clone();
     q.observe(&look(41, voted, 107));
     assert_eq!(q.memory, before.memory, "nothing to write for a vote");
-}
-
-#[test]
-fn a_survivors_outage_outlives_a_merge_with_replicas_that_started_during_it() {
-    // The survivor saw the leader go at 10; replicas started on the nodes
-    // that came back saw only the last seconds of it (50 to 55) and wrote
-    // first.
-    let base = run(&[look(1, three("1.0"), 0)]);
-    let mut survivor = base.clone();
-    survivor.observe(&p_lost(10));
-    let mut newcomer = base.clone();
-    newcomer.observe(&p_lost(50));
-    newcomer.observe(&look(55, three("1.0"), 0));
-    assert!(
-        newcomer.memory.no_quorum.is_none(),
-        "5 s: an election to it"
-    );
-    let mut merged = survivor.merged_into(newcomer);
-    assert_eq!(merged.memory.no_quorum.as_ref().unwrap().since, 10);
-    merged.observe(&look(56, three("1.0"), 0));
-    merged.observe(&look(61, three("1.0"), 0));
-    assert_eq!(done_at(&merged, "quorum"), Some(61));
-    // An election the store saw whole stays over.
-    let mut elected = base.clone();
-    elected.observe(&p_lost(10));
-    elected.observe(&look(13, three("1.0"), 0));
-    let mut late = base;
-    late.observe(&p_lost(11));
-    assert!(late.merged_into(elected).memory.no_quorum.is_none());
 }

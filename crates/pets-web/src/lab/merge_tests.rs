@@ -1,0 +1,46 @@
+//! Merging one replica's progress into the store's: what an outage only a
+//! survivor saw keeps, what a restart replaces.
+
+use super::tests::{done_at, look, p_lost, run, three};
+use super::*;
+
+#[test]
+fn a_survivors_outage_is_merged_into_the_stores_progress_and_a_restart_wins() {
+    let stored = run(&[look(1, three("1.0"), 0)]);
+    let mut mine = stored.clone();
+    mine.observe(&p_lost(5));
+    let merged = mine.clone().merged_into(stored.clone());
+    assert!(merged.memory.no_quorum.is_some(), "the outage is kept");
+    assert_eq!(done_at(&merged, "deployed"), Some(1));
+    let restarted = Progress::fresh(1, 100);
+    assert_eq!(mine.merged_into(restarted.clone()), restarted);
+}
+
+#[test]
+fn a_survivors_outage_outlives_a_merge_with_replicas_that_started_during_it() {
+    // The survivor saw the leader go at 10; replicas started on the nodes
+    // that came back saw only the last seconds of it (50 to 55) and wrote
+    // first.
+    let base = run(&[look(1, three("1.0"), 0)]);
+    let mut survivor = base.clone();
+    survivor.observe(&p_lost(10));
+    let mut newcomer = base.clone();
+    newcomer.observe(&p_lost(50));
+    newcomer.observe(&look(55, three("1.0"), 0));
+    assert!(
+        newcomer.memory.no_quorum.is_none(),
+        "5 s: an election to it"
+    );
+    let mut merged = survivor.merged_into(newcomer);
+    assert_eq!(merged.memory.no_quorum.as_ref().unwrap().since, 10);
+    merged.observe(&look(56, three("1.0"), 0));
+    merged.observe(&look(61, three("1.0"), 0));
+    assert_eq!(done_at(&merged, "quorum"), Some(61));
+    // An election the store saw whole stays over.
+    let mut elected = base.clone();
+    elected.observe(&p_lost(10));
+    elected.observe(&look(13, three("1.0"), 0));
+    let mut late = base;
+    late.observe(&p_lost(11));
+    assert!(late.merged_into(elected).memory.no_quorum.is_none());
+}
