@@ -82,7 +82,28 @@ pub struct DriverSeries {
     pub seconds: Vec<MeterSecond>,
 }
 
+/// A driver that wrote within this many seconds is still running.
+pub const RUNNING_WITHIN_S: u64 = 5;
+
+/// The rate shown as "now" is the mean over this many full seconds.
+pub const RATE_OVER_S: u64 = 5;
+
+/// Requests a second "now" in `seconds` (oldest first, one a second, as
+/// [`Meter::per_second`] gives them): the mean over the last
+/// [`RATE_OVER_S`] full ones, the last second being still counted.
+pub fn rate_now(seconds: &[MeterSecond]) -> u64 {
+    let recent = &seconds[seconds.len().saturating_sub(RATE_OVER_S as usize + 1)..];
+    let full = &recent[..recent.len().saturating_sub(1)];
+    full.iter().map(|s| s.requests).sum::<u64>() / full.len().max(1) as u64
+}
+
 impl DriverSeries {
+    /// Whether it is still sending at `now`: not finished, and heard from
+    /// within [`RUNNING_WITHIN_S`].
+    pub fn running(&self, now: u64) -> bool {
+        !self.finished && self.updated + RUNNING_WITHIN_S >= now
+    }
+
     pub fn new(driver: String, targets: String, started: u64) -> Self {
         Self {
             driver,

@@ -38,10 +38,6 @@ const SHARE_HEIGHT: u64 = 50;
 const STEP: u64 = 2;
 /// The smallest failure mark, so that one failed request still shows.
 const MIN_FAIL_HEIGHT: u64 = 2;
-/// A driver that wrote within this many seconds is still running.
-const RUNNING_WITHIN_S: u64 = 5;
-/// The rate shown as "now" is the mean over this many full seconds.
-const RATE_OVER_S: u64 = 5;
 
 /// The meter as the console shows it.
 #[derive(Debug, Serialize, PartialEq)]
@@ -108,14 +104,11 @@ impl MeterView {
         let requests: u64 = seconds.iter().map(|s| s.requests).sum();
         let failed: u64 = seconds.iter().map(|s| s.failed).sum();
         let ok = seconds.iter().map(|s| s.ok).sum::<u64>();
-        let recent = &seconds[seconds.len().saturating_sub(RATE_OVER_S as usize + 1)..];
-        // The last second is still being counted by the drivers: left out.
-        let full = &recent[..recent.len().saturating_sub(1)];
-        let rate = full.iter().map(|s| s.requests).sum::<u64>() / full.len().max(1) as u64;
+        let rate = pets_store::meter::rate_now(&seconds);
         let drivers: Vec<DriverView> = meter
             .current(now)
             .map(|d| {
-                let running = !d.finished && d.updated + RUNNING_WITHIN_S >= now;
+                let running = d.running(now);
                 DriverView {
                     driver: d.driver.clone(),
                     targets: d.targets.clone(),

@@ -102,17 +102,8 @@ impl Observation {
         });
         let seconds = meter.per_second(at);
         let load = LoadSeen {
-            running: meter
-                .current(at)
-                .any(|d| !d.finished && d.updated + 5 >= at),
-            rate: seconds
-                .iter()
-                .rev()
-                .skip(1)
-                .take(5)
-                .map(|s| s.requests)
-                .sum::<u64>()
-                / 5,
+            running: meter.current(at).any(|d| d.running(at)),
+            rate: pets_store::meter::rate_now(&seconds),
             seconds: seconds
                 .iter()
                 .filter(|s| s.requests > 0)
