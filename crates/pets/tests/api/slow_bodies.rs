@@ -27,32 +27,41 @@ async fn probe(addr: &str, path: &str, limit: Duration) -> u16 {
 
 /// 1,100 slow bodies on each port, one byte every 5 s (about 440 bytes a
 /// second in all), at an open-files limit of 1,024: every probe of the
-/// voter site's `/health` and of the console answers within 2 s, under the
-/// image's health-check timeout of 3 s (a 1 s limit failed one probe in 76
-/// once, with the other API tests running beside it on two cores). Each
-/// slow body is cut (408) or makes room for the probes.
-#[tokio::test]
+/// voter site's `/health` and of the console answers within 3 s, the
+/// image's health-check timeout. (A 2 s limit failed one probe in 62 once,
+/// in CI with the other API tests running beside it on two cores; the
+/// slowest probe is printed.) Each slow body is cut (408) or makes room for
+/// the probes. The attackers run on threads of their own, so a probe waits
+/// on pets, not on the 2,200 attacking tasks sharing its thread.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slow_bodies_never_keep_the_health_check_out() {
     let app = Binary::start(&[], Some(1024)).await;
     let until = Instant::now() + Duration::from_secs(24);
     let web = trickle(&app.web, "/vote", 1100, Duration::from_secs(5), until);
     let admin = trickle(&app.admin, "/login", 1100, Duration::from_secs(5), until);
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let (mut probes, mut answered) = (0, 0);
-    while Instant::now() + Duration::from_secs(2) < until {
-        let limit = Duration::from_secs(2);
-        let (health, console) = tokio::join!(
-            probe(&app.web, "/health", limit),
-            probe(&app.admin, "/api/results", limit)
+    let (mut probes, mut answered, mut slowest) = (0, 0, Duration::ZERO);
+    let limit = Duration::from_secs(3);
+    while Instant::now() + limit < until {
+        let timed = |addr, path| async move {
+            let started = Instant::now();
+            (probe(addr, path, limit).await, started.elapsed())
+        };
+        let ((health, a), (console, b)) = tokio::join!(
+            timed(&app.web, "/health"),
+            timed(&app.admin, "/api/results")
         );
         probes += 2;
         answered += usize::from(health == 200) + usize::from(console == 200);
+        slowest = slowest.max(a).max(b);
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     let opened = attack::opened(web).await + attack::opened(admin).await;
-    eprintln!("slow bodies: {opened} connections opened; {answered} of {probes} probes answered");
-    assert!(probes >= 30, "{probes} probes");
-    assert_eq!(answered, probes, "every probe answered within 2 s");
+    eprintln!(
+        "slow bodies: {opened} connections opened; {answered} of {probes} probes answered, the slowest in {slowest:?}"
+    );
+    assert!(probes >= 24, "{probes} probes");
+    assert_eq!(answered, probes, "every probe answered within 3 s");
 }
 
 /// A body that keeps one byte coming is cut at the deadline on the whole
