@@ -75,8 +75,11 @@ pub async fn run(
             .map(|p| Target {
                 host: p.web.ip().to_string(),
                 port: p.web.port(),
+                tls: false,
             })
             .collect(),
+        resolve: Vec::new(),
+        ca_cert: None,
         rate: RATE,
         voters: 2_000,
         duration: Some(Duration::from_secs(seconds)),

@@ -10,6 +10,7 @@
 //! waits briefly for requests in flight and reports.
 
 use std::collections::BTreeMap;
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -24,7 +25,7 @@ use crate::options::LoadOptions;
 use crate::publish::Publisher;
 use crate::report::{self, Report, RoundTally};
 use crate::tally::{AnsweredBy, Counts, Outcome};
-use crate::targets::Addresses;
+use crate::targets::{Addresses, Clients, Endpoint};
 use pets_store::sync::Locked;
 
 /// How long one request may take before it counts as a timeout.
@@ -52,13 +53,9 @@ const PETS: [&str; 3] = ["a", "b", "c"];
 /// also goes to the store for the console's availability meter.
 pub async fn run(options: LoadOptions, publisher: Option<MeterPublisher>) -> Report {
     let publisher = publisher.map(|p| Publisher::start(p, options.target_list()));
-    let addresses = Addresses::follow(options.targets.clone()).await;
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(REQUEST_TIMEOUT)
-        .user_agent(concat!("pets-load/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .expect("an HTTP client");
+    let clients = Clients::new(REQUEST_TIMEOUT, options.ca_cert.clone());
+    let addresses =
+        Addresses::follow(options.targets.clone(), options.resolve.clone(), clients).await;
     let visitors: Arc<Vec<Mutex<Visitor>>> =
         Arc::new((0..options.voters).map(|_| Mutex::default()).collect());
     let second = Arc::new(Mutex::new(Counts::default()));
@@ -86,7 +83,6 @@ pub async fn run(options: LoadOptions, publisher: Option<MeterPublisher>) -> Rep
                     continue;
                 };
                 let job = Job {
-                    client: client.clone(),
                     addresses: addresses.clone(),
                     visitors: visitors.clone(),
                     visitor,
@@ -144,7 +140,6 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 struct Job {
-    client: reqwest::Client,
     addresses: Addresses,
     visitors: Arc<Vec<Mutex<Visitor>>>,
     visitor: usize,
@@ -155,14 +150,18 @@ struct Job {
 impl Job {
     async fn send(self) {
         let started = Instant::now();
-        let (outcome, by) = self.exchange().await;
-        lock(&self.second).record_by(&outcome, &by, started.elapsed());
+        let (outcome, by, addr) = self.exchange().await;
+        lock(&self.second).record_at(&outcome, &by, addr, started.elapsed());
     }
 
-    /// What the request came to, and who answered it.
-    async fn exchange(&self) -> (Outcome, AnsweredBy) {
-        let Some(addr) = self.addresses.next() else {
-            return (Outcome::Failed("no_address".into()), AnsweredBy::default());
+    /// What the request came to, who answered it, and the address it went to.
+    async fn exchange(&self) -> (Outcome, AnsweredBy, Option<SocketAddr>) {
+        let Some(endpoint) = self.addresses.next() else {
+            return (
+                Outcome::Failed("no_address".into()),
+                AnsweredBy::default(),
+                None,
+            );
         };
         let (cookies, vote) = {
             let mut visitor = lock(&self.visitors[self.visitor]);
@@ -172,30 +171,31 @@ impl Job {
             (visitor.cookies.clone(), vote)
         };
         let pet = rand::rng().random_range(0..PETS.len());
-        let answer = self
-            .send_as_visitor(addr, cookies, vote.then_some(pet))
+        let (outcome, by) = self
+            .send_as_visitor(&endpoint, cookies, vote.then_some(pet))
             .await;
         if vote {
             lock(&self.visitors[self.visitor]).voting = false;
         }
-        answer
+        (outcome, by, Some(endpoint.addr))
     }
 
     /// One request: a vote for `pet`, or with none a look at the pet page.
     async fn send_as_visitor(
         &self,
-        addr: std::net::SocketAddr,
+        endpoint: &Endpoint,
         cookies: Option<String>,
         pet: Option<usize>,
     ) -> (Outcome, AnsweredBy) {
         let vote = pet.is_some();
+        let (client, base) = (&endpoint.client, &endpoint.base);
         let request = if let Some(pet) = pet {
             let name = format!("visitor {}", self.visitor);
-            self.client
-                .post(format!("http://{addr}/vote"))
+            client
+                .post(format!("{base}/vote"))
                 .form(&[("name", name.as_str()), ("vote", PETS[pet])])
         } else {
-            self.client.get(format!("http://{addr}/"))
+            client.get(format!("{base}/"))
         };
         let request = match &cookies {
             Some(cookies) => request.header(COOKIE, cookies),

@@ -123,6 +123,10 @@ pub fn finish(json: bool, report: &Report) {
     }
     println!("  by version      {}", split(&t.by_version));
     println!("  by replica      {}", split(&t.by_replica));
+    for (addr, n) in &t.sent_to {
+        let failed = t.failed_at.get(addr).copied().unwrap_or(0);
+        println!("  to {addr:<21} {n:>10}  ({failed} failed)");
+    }
     println!(
         "  latency ms      p50 {:.1}  p99 {:.1}  max {:.1}",
         latency.p50, latency.p99, latency.max

@@ -4,7 +4,9 @@
 //! and for the whole run. Successes are also counted by the version and the
 //! replica that answered, as the voter site's `X-Pets-Version` and
 //! `X-Pets-Replica` headers name them (an answer without one is in neither
-//! count; a failure is in neither).
+//! count; a failure is in neither). Requests and failures are also counted
+//! by the address they went to, so a router lost under load shows apart
+//! from the others.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -36,6 +38,10 @@ pub struct Counts {
     pub by_version: BTreeMap<String, u64>,
     /// Successful answers by `X-Pets-Replica`.
     pub by_replica: BTreeMap<String, u64>,
+    /// Requests by the address they went to (`10.0.0.2:443`).
+    pub sent_to: BTreeMap<String, u64>,
+    /// Failed requests by the address they went to.
+    pub failed_at: BTreeMap<String, u64>,
     #[serde(skip)]
     latency: Histogram<u64>,
 }
@@ -83,6 +89,8 @@ impl Default for Counts {
             errors: BTreeMap::new(),
             by_version: BTreeMap::new(),
             by_replica: BTreeMap::new(),
+            sent_to: BTreeMap::new(),
+            failed_at: BTreeMap::new(),
             // Microseconds, 1 us to 10 min, 3 significant figures.
             latency: Histogram::new_with_bounds(1, 600_000_000, 3).expect("valid bounds"),
         }
@@ -121,6 +129,25 @@ impl Counts {
         }
     }
 
+    /// Records `outcome` as [`Counts::record_by`] does, and the address
+    /// the request went to (none: it had none to go to).
+    pub fn record_at(
+        &mut self,
+        outcome: &Outcome,
+        by: &AnsweredBy,
+        addr: Option<std::net::SocketAddr>,
+        took: Duration,
+    ) {
+        self.record_by(outcome, by, took);
+        if let Some(addr) = addr {
+            let addr = addr.to_string();
+            if matches!(outcome, Outcome::Failed(_)) {
+                *self.failed_at.entry(addr.clone()).or_default() += 1;
+            }
+            *self.sent_to.entry(addr).or_default() += 1;
+        }
+    }
+
     fn latency_sample(&mut self, took: Duration) {
         let micros = u64::try_from(took.as_micros()).unwrap_or(u64::MAX).max(1);
         self.latency.saturating_record(micros);
@@ -135,6 +162,8 @@ impl Counts {
         add_counts(&mut self.errors, &other.errors);
         add_counts(&mut self.by_version, &other.by_version);
         add_counts(&mut self.by_replica, &other.by_replica);
+        add_counts(&mut self.sent_to, &other.sent_to);
+        add_counts(&mut self.failed_at, &other.failed_at);
         let _ = self.latency.add(&other.latency);
     }
 
@@ -228,6 +257,31 @@ mod tests {
             (total.ok, total.failed),
             (8, 2),
             "no header: ok all the same"
+        );
+    }
+
+    #[test]
+    fn requests_and_failures_are_counted_by_the_address_they_went_to() {
+        let took = Duration::from_millis(1);
+        let (a, b) = ("10.0.0.2:443".parse().ok(), "10.0.0.3:443".parse().ok());
+        let mut total = Counts::default();
+        total.record_at(&Outcome::PageOk, &by(None, None), a, took);
+        total.record_at(&Outcome::Failed("refused".into()), &by(None, None), b, took);
+        total.record_at(
+            &Outcome::Failed("no_address".into()),
+            &by(None, None),
+            None,
+            took,
+        );
+        let mut sum = Counts::default();
+        sum.add(&total);
+        assert_eq!(sum.sent_to["10.0.0.2:443"], 1);
+        assert_eq!(sum.sent_to["10.0.0.3:443"], 1);
+        assert_eq!(sum.failed_at.get("10.0.0.2:443"), None);
+        assert_eq!(sum.failed_at["10.0.0.3:443"], 1);
+        assert_eq!(
+            sum.failed, 2,
+            "the failure with no address is counted all the same"
         );
     }
 

@@ -155,6 +155,12 @@ impl FromRef<AppState> for Health {
     }
 }
 
+impl FromRef<AppState> for CancellationToken {
+    fn from_ref(state: &AppState) -> Self {
+        state.stopping.clone()
+    }
+}
+
 impl FromRef<AppState> for Arc<WebSettings> {
     fn from_ref(state: &AppState) -> Self {
         state.settings.clone()

@@ -17,13 +17,24 @@ use serde_json::json;
 
 use std::sync::Arc;
 
+use tokio_util::sync::CancellationToken;
+
 use crate::error::ApiError;
 use crate::extract::JsonInput;
 use crate::health::Health;
 use crate::settings::WebSettings;
 
-pub async fn check(State(health): State<Health>) -> impl IntoResponse {
-    if health.is_healthy() {
+/// `200 OK` while healthy; `503 STOPPING` from the stop signal on (the
+/// replica still answers, for `PETS_SHUTDOWN_DELAY`, but a router's health
+/// check takes it out of rotation before its ports close); `500 NOT OK`
+/// when switched off or made unhealthy by a fault.
+pub async fn check(
+    State(health): State<Health>,
+    State(stopping): State<CancellationToken>,
+) -> impl IntoResponse {
+    if stopping.is_cancelled() {
+        (StatusCode::SERVICE_UNAVAILABLE, "STOPPING")
+    } else if health.is_healthy() {
         (StatusCode::OK, "OK")
     } else {
         (StatusCode::INTERNAL_SERVER_ERROR, "NOT OK")

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use clap::Args;
-use pets_load::options::{LoadOptions, Target, MAX_RATE};
+use pets_load::options::{CaCert, LoadOptions, Resolve, Target, MAX_RATE};
 
 use super::parse;
 use super::site::IdentityArgs;
@@ -14,13 +14,23 @@ use super::ConfigError;
 /// Everything `pets load` reads.
 #[derive(Debug, Clone, Args)]
 pub struct LoadArgs {
-    /// Where to send visitors: http://host:port base URLs, comma-separated
-    /// or repeated. A name is looked up again every 3 s and the load spread
-    /// over every address behind it (`tasks.web:5000` reaches each Swarm
-    /// task).
+    /// Where to send visitors: http://host:port or https://host base URLs,
+    /// comma-separated or repeated. A name is looked up again every 3 s and
+    /// the load spread over every address behind it (`tasks.web:5000`
+    /// reaches each Swarm task).
     #[arg(long, value_name = "URL", required = true, value_delimiter = ',',
           value_parser = Target::parse)]
     pub target: Vec<Target>,
+    /// The addresses of a target's host and port, instead of looking the
+    /// name up, as curl takes them: pets.example.com:443:10.0.0.2,10.0.0.3
+    /// sends to each in turn, naming pets.example.com (Host and TLS). Repeat
+    /// for more hosts.
+    #[arg(long, value_name = "HOST:PORT:ADDRS", value_parser = Resolve::parse)]
+    pub resolve: Vec<Resolve>,
+    /// A CA certificate (PEM) to trust for https targets, beside the usual
+    /// roots: a lab's own CA.
+    #[arg(long, value_name = "FILE", value_parser = CaCert::read)]
+    pub ca_cert: Option<CaCert>,
     /// Requests a second, sent on schedule whether or not earlier ones
     /// answered.
     #[arg(long, value_name = "N", default_value = "50",
@@ -50,6 +60,8 @@ impl LoadArgs {
     pub fn options(&self) -> LoadOptions {
         LoadOptions {
             targets: self.target.clone(),
+            resolve: self.resolve.clone(),
+            ca_cert: self.ca_cert.clone(),
             rate: self.rate as u32,
             voters: self.voters as usize,
             duration: self.duration,
@@ -110,11 +122,13 @@ mod tests {
             [
                 Target {
                     host: "tasks.web".into(),
-                    port: 5000
+                    port: 5000,
+                    tls: false
                 },
                 Target {
                     host: "127.0.0.1".into(),
-                    port: 5001
+                    port: 5001,
+                    tls: false
                 }
             ]
         );
@@ -124,6 +138,15 @@ mod tests {
         assert_eq!(options.voters, 100);
         let twice = parse(&["--target", "a:1", "--target", "b:2"]).unwrap();
         assert_eq!(twice.targets.len(), 2);
+        let routed = parse(&[
+            "--target",
+            "https://pets.example.com",
+            "--resolve",
+            "pets.example.com:443:10.0.0.2,10.0.0.3",
+        ])
+        .unwrap();
+        assert!(routed.targets[0].tls);
+        assert_eq!(routed.resolve[0].addrs.len(), 2);
     }
 
     #[test]
@@ -131,7 +154,15 @@ mod tests {
         for (args, expected) in [
             (vec![], "--target <URL>"),
             (vec!["--target"], "a value is required"),
-            (vec!["--target", "https://x:1"], "http://host:port"),
+            (vec!["--target", "ftp://x:1"], "http://host:port"),
+            (
+                vec!["--target", "x:1", "--resolve", "x:1"],
+                "host:port:address",
+            ),
+            (
+                vec!["--target", "x:1", "--ca-cert", "/no/such.pem"],
+                "cannot read",
+            ),
             (vec!["--target", "x:1", "--rate", "0"], "from 1 to"),
             (vec!["--target", "x:1", "--duration", "soon"], "30s or 5m"),
             (

@@ -53,13 +53,16 @@ async fn the_shutdown_delay_keeps_answering_but_not_keeping_connections() {
     };
     let started = Instant::now();
     let (took, (during, closed, again, after)) = tokio::join!(app.stop(), probe);
-    assert_eq!(during, 200, "answered during the delay");
+    assert_eq!(
+        during, 503,
+        "answered during the delay, /health saying it is stopping, so routers take it out"
+    );
     assert_eq!(
         closed.as_deref(),
         Some(&b"close"[..]),
         "one request per connection"
     );
-    assert_eq!(again, 200);
+    assert_eq!(again, 503);
     assert!(after, "no longer accepting once the delay is over");
     assert!(
         took >= Duration::from_millis(1_500) && started.elapsed() < Duration::from_secs(10),
