@@ -11,6 +11,8 @@
 #   consul-local:1.8.7           Debian's consul binary and what it links
 #   prometheus-local:bookworm    Debian's prometheus binary: stands in for
 #                                prom/prometheus in the dev stack
+#   haproxy-local:2.6            Debian's haproxy 2.6: stands in for haproxy:2.6,
+#                                the prod stack's router (pets-prod-haproxy.yml)
 #   pets-debian-local:bookworm   the debootstrapped Debian root, as an image
 #   pets-lab-node:bookworm       a Docker engine in a container: one Swarm
 #                                node of the multi-node lab (scripts/lab-node)
@@ -153,6 +155,22 @@ if ! have_image prometheus-local:bookworm; then
     --change 'VOLUME /prometheus'
 fi
 
+if ! have_image haproxy-local:2.6; then
+  [ -x /usr/sbin/haproxy ] || scripts/install-deps.sh
+  rootfs="$work/haproxy"
+  minimal_root "$rootfs"
+  mkdir -p "$rootfs/usr/local/sbin" "$rootfs/usr/local/etc/haproxy"
+  # Where the official image has it, so the stack's entrypoint runs either.
+  cp /usr/sbin/haproxy "$rootfs/usr/local/sbin/haproxy"
+  copy_with_libraries "$rootfs" $(ldd /usr/sbin/haproxy | grep -oE '/[^ ]+\.so[^ ]*')
+  import_root "$rootfs" haproxy-local:2.6 \
+    --change 'USER 65532:65532' \
+    --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
+    --change 'ENTRYPOINT ["haproxy"]' \
+    --change 'CMD ["-db", "-f", "/usr/local/etc/haproxy/haproxy.cfg"]' \
+    --change 'EXPOSE 8080 8443'
+fi
+
 # The multi-node lab's Swarm node: Debian's docker.io on the same root.
 if ! have_image pets-lab-node:bookworm; then
   if ! have_image pets-debian-local:bookworm; then
@@ -167,5 +185,5 @@ fi
 
 say "images ready:"
 docker images --format '{{.Repository}}:{{.Tag}} {{.Size}}' |
-  grep -E '^(pets|pets-rust-local|pets-runtime-local|pets-debian-local|pets-lab-node|consul-local|prometheus-local):' | sort | sed 's/^/  /'
+  grep -E '^(pets|pets-rust-local|pets-runtime-local|pets-debian-local|pets-lab-node|consul-local|prometheus-local|haproxy-local):' | sort | sed 's/^/  /'
 

@@ -19,7 +19,7 @@ mod embedded;
 mod error;
 mod extract;
 pub mod faults;
-mod figures;
+pub mod figures;
 #[doc(hidden)]
 pub mod fuzz;
 mod guard;

@@ -67,6 +67,37 @@ async fn both_stacks_pass_docker_stack_config() {
         !prod.contains("8500:8500") && !prod.contains("published: 8500"),
         "Consul not published in prod"
     );
+    // The router the lab runs: on every node, 80 and 443 in host mode (no
+    // routing mesh), its certificate from secrets, no Docker socket.
+    let routed = config(&[
+        base,
+        "compose/pets-prod-compose.yml",
+        "compose/pets-prod-haproxy.yml",
+    ]);
+    let router: Vec<&str> = routed
+        .lines()
+        .skip_while(|l| *l != "  router:")
+        .enumerate()
+        .take_while(|(i, l)| *i == 0 || l.starts_with("    "))
+        .map(|(_, l)| l)
+        .collect();
+    let router = router.join("\n");
+    for expected in [
+        "image: haproxy:2.6",
+        "mode: global",
+        "mode: host",
+        "published: 443",
+        "published: 80",
+        "source: pets_tls_cert",
+        "source: pets_tls_key",
+        "target: /usr/local/etc/haproxy/haproxy.cfg",
+    ] {
+        assert!(router.contains(expected), "{expected}: {router}");
+    }
+    assert!(
+        !router.contains("docker.sock"),
+        "no Docker socket: {router}"
+    );
 }
 
 #[tokio::test]

@@ -16,5 +16,6 @@ mod node;
 mod prod;
 mod projector;
 mod rig;
+mod routers;
 mod steps;
 mod voters;

@@ -1,6 +1,8 @@
 //! The prod stack on the lab (`petslab`), as an operator deploys it: the
-//! `admin_password` secret created on a manager, then `docker stack deploy`
-//! of `pets-stack.yml` and `pets-prod-compose.yml` with the local images.
+//! `admin_password` secret and the router's certificate and key (from the
+//! lab's CA) created on a manager, then `docker stack deploy` of
+//! `pets-stack.yml`, `pets-prod-compose.yml` and `pets-prod-haproxy.yml`
+//! with the local images.
 //! Also how the tests talk to it: a console session, and Consul's own view
 //! of its servers.
 
@@ -9,7 +11,8 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::rig::Lab;
-use crate::support::{http, stack_deploy_args, try_get_json, Task};
+use crate::routers::{LabCa, DOMAIN};
+use crate::support::{http, try_get_json, Task};
 
 pub const STACK: &str = "petslab";
 
@@ -17,65 +20,82 @@ pub fn service(name: &str) -> String {
     format!("{STACK}_{name}")
 }
 
-/// The deployed stack and the console password its secret holds.
+/// The deployed stack, the console password its secret holds, and the
+/// lab's CA, which signed the routers' certificate.
 pub struct Prod {
     pub password: String,
+    pub ca: LabCa,
 }
 
 impl Prod {
     pub fn deploy(lab: &Lab) -> Self {
         let password = format!("lab-{:016x}", rand::random::<u64>());
+        let ca = LabCa::make();
         let manager = lab.manager();
-        secret_create(manager, &password);
+        secret_create(manager, "admin_password", password.as_bytes());
+        let read = |name: &str| std::fs::read(ca.dir.join(name)).expect("the lab CA's files");
+        secret_create(manager, "pets_tls_cert", &read("site.pem"));
+        secret_create(manager, "pets_tls_key", &read("site.key"));
         let env = [
             ("PETS_IMAGE", "pets:1.0"),
             ("CONSUL_IMAGE", "consul-local:1.8.7"),
+            ("ROUTER_IMAGE", "haproxy-local:2.6"),
+            ("PETS_DOMAIN", DOMAIN),
             // Its image cannot be had here; see docs/LAB.md.
             ("PETS_VISUALIZER_REPLICAS", "0"),
             // The lab's voters are anonymous first votes from this machine's
             // one address, a flood by design: no limit on new voters.
             ("PETS_NEW_VOTERS_PER_MINUTE", "0"),
         ];
+        let mut deploy = vec!["stack", "deploy", "--resolve-image", "never"];
+        for file in [
+            "compose/pets-stack.yml",
+            "compose/pets-prod-compose.yml",
+            "compose/pets-prod-haproxy.yml",
+        ] {
+            deploy.extend(["-c", file]);
+        }
+        deploy.push(STACK);
         manager
-            .docker_with(
-                &env,
-                &stack_deploy_args("compose/pets-prod-compose.yml", STACK),
-            )
+            .docker_with(&env, &deploy)
             .unwrap_or_else(|e| panic!("{e}"));
-        Self { password }
+        Self { password, ca }
     }
 
     /// Logs in on a task's console and returns the session cookie.
     pub async fn login(&self, task: &Task) -> Result<String, String> {
-        let answer = http()
-            .post(format!("http://{}:7000/login", task.ip))
-            .form(&[("password", self.password.as_str())])
-            .send()
-            .await
-            .map_err(|e| e.to_string())?;
-        if answer.status() != 303 {
-            return Err(format!("login answered {}", answer.status()));
-        }
-        crate::support::session_cookie(&answer).ok_or_else(|| "no session cookie".to_owned())
+        login_as(task, &self.password).await
     }
 }
 
-fn secret_create(manager: &crate::node::Node, password: &str) {
+/// Logs in on a task's console with `password`; the session cookie.
+pub async fn login_as(task: &Task, password: &str) -> Result<String, String> {
+    let answer = http()
+        .post(format!("http://{}:7000/login", task.ip))
+        .form(&[("password", password)])
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    if answer.status() != 303 {
+        return Err(format!("login answered {}", answer.status()));
+    }
+    crate::support::session_cookie(&answer).ok_or_else(|| "no session cookie".to_owned())
+}
+
+fn secret_create(manager: &crate::node::Node, name: &str, value: &[u8]) {
     use std::io::Write;
     let mut child = std::process::Command::new("docker")
-        .args(["secret", "create", "admin_password", "-"])
+        .args(["secret", "create", name, "-"])
         .env("DOCKER_HOST", format!("tcp://{}:2375", manager.ip))
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::null())
         .spawn()
         .expect("docker runs");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(password.as_bytes())
-        .unwrap();
-    assert!(child.wait().unwrap().success(), "docker secret create");
+    child.stdin.take().unwrap().write_all(value).unwrap();
+    assert!(
+        child.wait().unwrap().success(),
+        "docker secret create {name}"
+    );
 }
 
 /// `GET` a console API with a session.

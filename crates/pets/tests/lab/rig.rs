@@ -21,7 +21,13 @@ const LABEL_VALUE: &str = "lab";
 /// The lab's bridge network.
 const NETWORK: &str = "petslab";
 /// What the stacks need on every node.
-const IMAGES: [&str; 4] = ["pets:1.0", "pets:2.0", "pets:broken", "consul-local:1.8.7"];
+const IMAGES: [&str; 5] = [
+    "pets:1.0",
+    "pets:2.0",
+    "pets:broken",
+    "consul-local:1.8.7",
+    "haproxy-local:2.6",
+];
 const NODE_IMAGE: &str = "pets-lab-node:bookworm";
 
 pub struct Lab {

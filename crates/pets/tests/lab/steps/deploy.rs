@@ -49,11 +49,10 @@ pub async fn the_prod_stack_deploys_one_per_node(lab: &Arc<Lab>, prod: &Prod) ->
         401,
         "the console asks for the password"
     );
-    let wrong = Prod {
-        password: "not the password".into(),
-    };
     assert!(
-        wrong.login(first).await.is_err(),
+        crate::prod::login_as(first, "not the password")
+            .await
+            .is_err(),
         "a wrong password is refused"
     );
     let cookie = eventually(Duration::from_secs(30), "a console login", || {

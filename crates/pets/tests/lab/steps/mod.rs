@@ -3,6 +3,7 @@
 
 mod deploy;
 mod drain;
+mod front_door;
 mod guide;
 mod node_loss;
 mod quorum;
@@ -32,14 +33,17 @@ async fn the_lab_on_three_nodes() {
     guide::shows(&lab, &cookie, &["deployed"]).await;
     let tally = deploy::votes_cross_nodes(&lab, &cookie).await;
     guide::shows(&lab, &cookie, &["deployed", "votes_everywhere"]).await;
+    front_door::every_router_serves_the_site_over_https(&lab, &prod).await;
+    let tally = front_door::a_killed_router_comes_back_unnoticed(&lab, &prod, &cookie, tally).await;
     let (tally, projector, returned) =
-        node_loss::a_lost_node_loses_no_vote(&lab, &cookie, tally).await;
+        node_loss::a_lost_node_loses_no_vote(&lab, &prod, &cookie, tally).await;
     guide::shows(&lab, &cookie, &["replaced", "node_lost"]).await;
     let tally =
         drain::a_drained_node_hands_over_its_tasks(&lab, &cookie, tally, &projector, returned)
             .await;
     projector.close().await;
-    let tally = update::a_rolling_update_across_nodes_fails_no_request(&lab, &cookie, tally).await;
+    let tally =
+        update::a_rolling_update_across_nodes_fails_no_request(&lab, &prod, &cookie, tally).await;
     let rolled = guide::shows(&lab, &cookie, &["traffic", "rolled_forward"]).await;
     let forward = guide::evidence(&rolled, "rolled_forward");
     assert!(
@@ -176,7 +180,7 @@ pub async fn settle(
         count.unknown
     );
     eprintln!(
-        "  {} of the {} votes whose node died under them were committed",
+        "  {} of the {} requests whose outcome is unknown (cut off in flight, or failed through a router) were votes that counted",
         total - low,
         count.unknown
     );

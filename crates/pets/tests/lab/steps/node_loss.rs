@@ -4,7 +4,10 @@
 //! back: its Consul server rejoins with its own data, and the cluster has
 //! three voters again, no dead one left in its Raft configuration. The
 //! projector (`/present`) shows tiles on all three nodes before, and none
-//! on the lost node after.
+//! on the lost node after. Meanwhile `pets load` sends through the routers
+//! of all three nodes: what went to the lost node's router fails, and
+//! what went through the two others keeps succeeding once Consul has a
+//! leader again (failures counted apart, by router).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -12,15 +15,17 @@ use std::time::{Duration, Instant};
 use pets_testkit::holds;
 
 use super::{fleet_without, settle, tasks, web_tasks};
-use crate::prod::{service, Consul};
+use crate::prod::{service, Consul, Prod};
 use crate::projector::{on_exactly, Projector};
 use crate::rig::Lab;
+use crate::routers::{thousands, Routed, RoutedLoad};
 use crate::support::{eventually, Task};
 use crate::voters::Voters;
 
 /// Returns the tally, and the projector with the node that came back.
 pub async fn a_lost_node_loses_no_vote(
     lab: &Arc<Lab>,
+    prod: &Prod,
     cookie: &str,
     before: [u64; 3],
 ) -> ([u64; 3], Projector, usize) {
@@ -41,6 +46,7 @@ pub async fn a_lost_node_loses_no_vote(
         .find(|(n, _)| *n != lost)
         .expect("a Consul server on another node");
     let voters = Voters::start(lab);
+    let routed = RoutedLoad::start(lab, &prod.ca, 30, None);
     tokio::time::sleep(Duration::from_secs(3)).await;
     let at_kill = voters.now().accepted_total();
     let killed = Instant::now();
@@ -93,6 +99,9 @@ pub async fn a_lost_node_loses_no_vote(
 
     tokio::time::sleep(Duration::from_secs(3)).await;
     let count = voters.stop().await;
+    let kill_second = killed.duration_since(routed.started).as_secs();
+    let routed = routed.stop().await;
+    let count = routed_apart(lab, lost, &routed, kill_second, elected, count);
     assert!(
         count.accepted_total() > at_kill,
         "votes accepted after the loss"
@@ -125,6 +134,48 @@ pub async fn a_lost_node_loses_no_vote(
     );
     super::every_console_shows(lab, cookie, tally).await;
     (tally, projector, lost)
+}
+
+/// Says what went through each router while `lost` was down, asserts the
+/// two others kept succeeding once Consul had a leader again (and the lost
+/// node's web task's requests in flight had timed out), and adds the
+/// routed votes to `count`.
+fn routed_apart(
+    lab: &Lab,
+    lost: usize,
+    routed: &Routed,
+    kill_second: u64,
+    elected: Duration,
+    mut count: crate::voters::Count,
+) -> crate::voters::Count {
+    let lost_ip = &lab.node(&format!("node{lost}")).ip;
+    let whole = routed.by_router(kill_second);
+    let (lost_sent, lost_failed) = whole.get(lost_ip).copied().unwrap_or_default();
+    let (sent, failed) = Routed::others(&whole, lost_ip);
+    eprintln!(
+        "  from the loss on, through the lost node's router: {} of {} requests failed; \
+         through the two other routers: {} of {} (those may include the election's and the lost task's requests in flight)",
+        thousands(lost_failed),
+        thousands(lost_sent),
+        thousands(failed),
+        thousands(sent)
+    );
+    let settled = kill_second + elected.as_secs() + 10;
+    let (sent, failed) = Routed::others(&routed.by_router(settled), lost_ip);
+    eprintln!(
+        "  through the two other routers from {} s after the loss on: {} of {} requests failed",
+        settled - kill_second,
+        thousands(failed),
+        thousands(sent)
+    );
+    assert!(sent > 100, "traffic through the survivors' routers: {sent}");
+    assert_eq!(failed, 0, "the survivors' routers kept succeeding");
+    let routed = routed.count();
+    for i in 0..3 {
+        count.accepted[i] += routed.accepted[i];
+    }
+    count.unknown += routed.unknown;
+    count
 }
 
 /// The node whose Consul server leads, and the leader's address.

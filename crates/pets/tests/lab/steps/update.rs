@@ -1,8 +1,8 @@
 //! Step 5: a rolling update from 1.0 to 2.0 across the three nodes under
-//! `pets load` (the stack's `load` service, resolving `tasks.web` every
-//! 3 s), with the failed requests counted by the driver and shown on the
-//! console's meter: the target is none. Then `broken`, rolled back by
-//! Swarm by itself.
+//! `pets load` run on this machine through the routers of all three nodes
+//! (HTTPS, `--resolve`), publishing to the console's meter, with the failed
+//! requests counted by the driver and shown on the meter: the target is
+//! none. Then `broken`, rolled back by Swarm by itself.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,25 +10,26 @@ use std::time::Duration;
 use pets_testkit::holds;
 
 use super::web_tasks;
-use crate::prod::{console_json, service, tally};
+use crate::prod::{console_json, service, Prod};
 use crate::rig::Lab;
-use crate::support::{eventually, image_update_args, no_request_failed, page, report_voters};
+use crate::routers::{thousands, Routed, RoutedLoad};
+use crate::support::{eventually, image_update_args, page};
 
 pub async fn a_rolling_update_across_nodes_fails_no_request(
     lab: &Arc<Lab>,
+    prod: &Prod,
     cookie: &str,
     before: [u64; 3],
 ) -> [u64; 3] {
-    manage(
-        lab,
-        &[
-            "service",
-            "scale",
-            "--detach",
-            &format!("{}=1", service("load")),
-        ],
-    )
-    .await;
+    let db: Vec<String> = crate::steps::tasks(lab, "db")
+        .await
+        .unwrap()
+        .iter()
+        .map(|(_, t)| format!("{}:8500", t.ip))
+        .collect();
+    // The drained node's router came back with it.
+    crate::routers::every_router_serves(lab, &prod.ca).await;
+    let load = RoutedLoad::start(lab, &prod.ca, 50, Some(&db.join(",")));
     let web = web_tasks(lab, 3).await;
     let moving = eventually(Duration::from_secs(90), "the meter moving", || async {
         holds(console_json(&web[0].1, "/api/meter", cookie).await?, |m| {
@@ -42,23 +43,9 @@ pub async fn a_rolling_update_across_nodes_fails_no_request(
     manage(lab, &update.iter().map(String::as_str).collect::<Vec<_>>()).await;
     eprintln!("  the update converged in {:.1?}", started.elapsed());
     tokio::time::sleep(Duration::from_secs(5)).await;
-    // SIGTERM to the driver, as a scale to 0 would send, on whichever node
-    // runs it; its stopped container keeps the report.
-    let (node, driver) = crate::steps::tasks(lab, "load")
-        .await
-        .unwrap()
-        .into_iter()
-        .next()
-        .expect("the driver's task");
-    let node = lab.node(&format!("node{node}")).clone();
-    node.docker(&["kill", "--signal", "TERM", &driver.id])
-        .unwrap();
-    let report = eventually(Duration::from_secs(30), "the driver's report", || async {
-        holds(node.docker(&["logs", &driver.id])?, |l| {
-            l.contains(" voters)")
-        })
-    })
-    .await;
+    // SIGTERM, as Ctrl-C would: the driver reports and writes its last
+    // figures for the meter.
+    let routed = load.stop().await;
     let web = web_tasks(lab, 3).await;
     let meter = eventually(
         Duration::from_secs(30),
@@ -70,40 +57,36 @@ pub async fn a_rolling_update_across_nodes_fails_no_request(
         },
     )
     .await;
-    manage(
-        lab,
-        &[
-            "service",
-            "scale",
-            "--detach",
-            &format!("{}=0", service("load")),
-        ],
-    )
-    .await;
-    no_request_failed(
-        "step 5: rolling update 1.0 -> 2.0 across three nodes under pets load",
-        &meter,
-        &report,
+    let driver = &meter["drivers"][0];
+    let by = routed.by_router(0);
+    eprintln!(
+        "step 5: rolling update 1.0 -> 2.0 across three nodes; through the routers: {} of {} requests failed ({}); \
+         answered by version {}; the console's meter says {}",
+        thousands(routed.failed()),
+        thousands(routed.requests()),
+        Routed::split(lab, &by),
+        routed.report["by_version"],
+        meter["summary"]
     );
+    assert!(routed.requests() > 500, "traffic throughout");
+    assert_eq!(
+        by.len(),
+        3,
+        "through the routers of all three nodes: {by:?}"
+    );
+    assert_eq!(
+        (driver["requests"].as_u64(), driver["failed"].as_u64()),
+        (Some(routed.requests()), Some(routed.failed())),
+        "the console and the driver agree"
+    );
+    assert_eq!(routed.failed(), 0, "no request failed during the update");
     for (_, task) in &web {
         assert!(
             page(task, "/vote").await.contains("version 2.0"),
             "every task on 2.0"
         );
     }
-    let expected = before.iter().sum::<u64>() + report_voters(&report);
-    let now = eventually(
-        Duration::from_secs(5),
-        "every vote counted once",
-        || async {
-            holds(tally(&web[0].1, cookie).await?, |t| {
-                t.iter().sum::<u64>() == expected
-            })
-        },
-    )
-    .await;
-    super::every_console_shows(lab, cookie, now).await;
-    now
+    super::settle(lab, cookie, before, &routed.count()).await
 }
 
 /// `broken` passes its first health checks, then fails them inside the
