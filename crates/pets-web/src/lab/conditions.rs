@@ -326,6 +326,12 @@ fn node_lost(m: &mut Memory, o: &Observation) -> Option<String> {
 /// what `pets load` saw refused, and whether the tally moved meanwhile.
 fn quorum(m: &mut Memory, o: &Observation) -> Option<String> {
     let consul = o.consul.as_ref()?;
+    if let Some(lost) = m.no_quorum.as_mut() {
+        for r in &o.replicas {
+            let seen = lost.refused_seen.entry(r.id.clone()).or_default();
+            *seen = (*seen).max(r.refused);
+        }
+    }
     match consul.quorum {
         Some(false) if !m.leader_seen => {}
         Some(false) => match &mut m.no_quorum {
@@ -338,6 +344,7 @@ fn quorum(m: &mut Memory, o: &Observation) -> Option<String> {
                         .iter()
                         .map(|r| (r.id.clone(), r.refused))
                         .collect(),
+                    refused_seen: Default::default(),
                     back: None,
                     tally_back: 0,
                 })
@@ -361,16 +368,14 @@ fn quorum(m: &mut Memory, o: &Observation) -> Option<String> {
             }
             let lost = m.no_quorum.take()?;
             let (requests, failed) = o.load.between(lost.since, back);
-            // Every replica's refusals since the leader went: the survivors'
-            // records say once they can be written again, a new replica's
-            // all count.
-            let votes_refused: u64 = o
-                .replicas
+            // Every replica's refusals since the leader went, as the most
+            // it was seen with (by whichever replica kept this outage): a
+            // survivor's own count, which others see only once its record
+            // is written again, and a new replica's all.
+            let votes_refused: u64 = lost
+                .refused_seen
                 .iter()
-                .map(|r| {
-                    r.refused
-                        .saturating_sub(lost.refused.get(&r.id).copied().unwrap_or(0))
-                })
+                .map(|(id, n)| n.saturating_sub(lost.refused.get(id).copied().unwrap_or(0)))
                 .sum();
             let refused = if requests == 0 {
                 format!("{} votes refused meanwhile", thousands(votes_refused))

@@ -44,3 +44,26 @@ fn a_survivors_outage_outlives_a_merge_with_replicas_that_started_during_it() {
     late.observe(&p_lost(11));
     assert!(late.merged_into(elected).memory.no_quorum.is_none());
 }
+
+#[test]
+fn a_survivors_refusals_count_when_a_replica_that_cannot_see_it_finishes_the_step() {
+    // The survivor refused 7 votes while the leader was gone; back, its
+    // record is not rewritten yet, so the replica finishing the step sees
+    // only the two others.
+    let base = run(&[look(1, three("1.0"), 0)]);
+    let mut survivor = base.clone();
+    survivor.observe(&p_lost(10));
+    let mut refusing = p_lost(30);
+    refusing.replicas[0].refused = 7;
+    survivor.observe(&refusing);
+    let mut finisher = survivor.merged_into(base);
+    let mut without = look(56, three("1.0"), 0);
+    without.replicas.remove(0);
+    finisher.observe(&without);
+    let mut settled = without.clone();
+    settled.at = 61;
+    finisher.observe(&settled);
+    assert_eq!(done_at(&finisher, "quorum"), Some(61));
+    let quorum = &finisher.done["quorum"].evidence;
+    assert!(quorum.contains("; 7 votes refused meanwhile;"), "{quorum}");
+}

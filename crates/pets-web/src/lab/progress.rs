@@ -103,6 +103,12 @@ pub(super) struct NoQuorum {
     /// Each replica's refused votes when the leader went.
     #[serde(default)]
     pub refused: BTreeMap<String, u64>,
+    /// The most refused votes each replica was seen with since: a
+    /// survivor's own count, kept through the outage, counts even when
+    /// the replica that finishes the step does not see its record yet
+    /// (a record not rewritten since the outage is not live to others).
+    #[serde(default)]
+    pub refused_seen: BTreeMap<String, u64>,
     pub back: Option<u64>,
     pub tally_back: u64,
 }
@@ -178,7 +184,16 @@ impl Progress {
                 .is_some_and(|(since, until)| since <= q.since + OUTAGE_SLACK_S && until >= q.since)
         };
         let mine_open = mine.no_quorum.filter(|q| !seen_whole(q));
-        m.no_quorum = m.no_quorum.take().or(mine_open);
+        m.no_quorum = match (m.no_quorum.take(), mine_open) {
+            (Some(mut stored), Some(mine)) => {
+                for (id, n) in mine.refused_seen {
+                    let seen = stored.refused_seen.entry(id).or_default();
+                    *seen = (*seen).max(n);
+                }
+                Some(stored)
+            }
+            (stored, mine) => stored.or(mine),
+        };
         m.leader_seen |= mine.leader_seen;
         m.nodes.extend(mine.nodes);
         merged

@@ -155,8 +155,12 @@ impl Consul {
             .send()
             .await
             .map_err(|e| e.to_string())?;
-        // 429 means "not healthy", with the same body.
-        let health: Value = answer.json().await.map_err(|e| e.to_string())?;
+        // 429 means "not healthy", with the same body; with no leader,
+        // Consul answers 500 and says so in words.
+        let status = answer.status();
+        let body = answer.text().await.map_err(|e| e.to_string())?;
+        let health: Value = serde_json::from_str(&body)
+            .map_err(|_| format!("autopilot health: {status} {}", body.trim()))?;
         let healthy = health["Servers"]
             .as_array()
             .into_iter()
@@ -176,6 +180,29 @@ impl Consul {
                 .to_owned(),
             me["Member"]["Addr"].as_str().unwrap_or_default().to_owned(),
         ))
+    }
+
+    /// What each of `db`'s servers says of the leader and its peers, on
+    /// one line: what a wait that failed should have shown.
+    pub async fn views(db: &[(usize, Task)]) -> String {
+        let mut views = Vec::new();
+        for (node, task) in db {
+            let url = |path: &str| format!("http://{}:8500{path}", task.ip);
+            let leader = try_get_json(&url("/v1/status/leader"))
+                .await
+                .map(|v| v.to_string());
+            let peers = try_get_json(&url("/v1/status/peers"))
+                .await
+                .map(|v| v.to_string());
+            let who = Consul::who(task).await.map(|w| w.1);
+            views.push(format!(
+                "node{node} ({}): leader {}, peers {}",
+                who.unwrap_or_else(|e| e),
+                leader.unwrap_or_else(|e| e),
+                peers.unwrap_or_else(|e| e)
+            ));
+        }
+        views.join("; ")
     }
 
     /// The leader's address (`10.77.0.5:8300`), empty when there is none.

@@ -100,6 +100,17 @@ pub async fn every_router_serves(lab: &Lab, ca: &LabCa) {
     }
 }
 
+/// Adds `counts`' requests and failures by address (`sent_to`,
+/// `failed_at`) to `by`, by the router's address.
+fn add(by: &mut BTreeMap<String, (u64, u64)>, counts: &Value) {
+    for (addr, n) in counts["sent_to"].as_object().into_iter().flatten() {
+        let node = addr.rsplit_once(':').map_or(addr.as_str(), |(ip, _)| ip);
+        let entry = by.entry(node.to_owned()).or_default();
+        entry.0 += n.as_u64().unwrap_or(0);
+        entry.1 += counts["failed_at"][addr].as_u64().unwrap_or(0);
+    }
+}
+
 /// `pets load` on this machine, through the routers of all three nodes:
 /// `--target https://pets.petslab.test --resolve
 /// pets.petslab.test:443:<the nodes> --ca-cert ca.pem --json`.
@@ -167,6 +178,16 @@ impl RoutedLoad {
     }
 }
 
+/// A test that fails before [`RoutedLoad::stop`] leaves no driver behind.
+impl Drop for RoutedLoad {
+    fn drop(&mut self) {
+        if self.child.try_wait().ok().flatten().is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
 impl Routed {
     pub fn requests(&self) -> u64 {
         self.report["requests"].as_u64().unwrap_or(0)
@@ -177,20 +198,33 @@ impl Routed {
     }
 
     /// Requests and failures by the router they went to (`10.200.0.11`),
-    /// over the seconds `from..` of the run.
+    /// over the seconds `from..` of the run, the end included: what the
+    /// final report counts beyond the per-second lines (the requests that
+    /// finished after the last of them) belongs to the end.
     pub fn by_router(&self, from: u64) -> BTreeMap<String, (u64, u64)> {
-        let mut by = BTreeMap::new();
-        for second in self
-            .seconds
-            .iter()
-            .filter(|s| s["second"].as_u64() >= Some(from))
-        {
-            for (addr, n) in second["sent_to"].as_object().into_iter().flatten() {
-                let node = addr.rsplit_once(':').map_or(addr.as_str(), |(ip, _)| ip);
-                let entry: &mut (u64, u64) = by.entry(node.to_owned()).or_default();
-                entry.0 += n.as_u64().unwrap_or(0);
-                entry.1 += second["failed_at"][addr].as_u64().unwrap_or(0);
+        let all = |from: u64| {
+            let mut by = BTreeMap::new();
+            let seconds = self
+                .seconds
+                .iter()
+                .filter(|s| s["second"].as_u64() >= Some(from));
+            for second in seconds {
+                add(&mut by, second);
             }
+            by
+        };
+        let mut by = all(from);
+        let mut end = BTreeMap::new();
+        add(&mut end, &self.report);
+        for (node, (sent, failed)) in all(0) {
+            let total = end.entry(node).or_default();
+            total.0 = total.0.saturating_sub(sent);
+            total.1 = total.1.saturating_sub(failed);
+        }
+        for (node, (sent, failed)) in end {
+            let entry = by.entry(node).or_default();
+            entry.0 += sent;
+            entry.1 += failed;
         }
         by
     }

@@ -168,7 +168,7 @@ fn routed_apart(
         thousands(failed),
         thousands(sent)
     );
-    assert!(sent > 100, "traffic through the survivors' routers: {sent}");
+    assert!(sent >= 40, "traffic through the survivors' routers: {sent}");
     assert_eq!(failed, 0, "the survivors' routers kept succeeding");
     let routed = routed.count();
     for i in 0..3 {
@@ -202,7 +202,10 @@ pub async fn three_healthy_voters(lab: &Arc<Lab>) -> String {
             if db.len() != 3 {
                 return Err(format!("{} Consul tasks", db.len()));
             }
-            let (healthy, voters, health) = Consul::health(&db[0].1).await?;
+            let (healthy, voters, health) = match Consul::health(&db[0].1).await {
+                Ok(health) => health,
+                Err(e) => return Err(format!("{e}; {}", Consul::views(&db).await)),
+            };
             let raft = Consul::raft(&db[0].1).await?;
             if healthy && voters == 3 && raft.len() == 3 && raft.iter().all(|s| s.1) {
                 servers_named_after_their_nodes(&db, &raft).await;
