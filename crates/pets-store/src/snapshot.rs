@@ -54,6 +54,8 @@ pub struct StoreStatus {
     pub last_error: Option<String>,
     /// True while the last exchange with the store succeeded.
     pub reachable: bool,
+    /// What Consul lets pets' token do, in words (None until asked).
+    pub access: Option<String>,
 }
 
 /// The results as the store knows them.

@@ -30,7 +30,7 @@ static CLUSTER: OnceLock<tokio::sync::Mutex<Cluster>> = OnceLock::new();
 
 /// Where the Consul binary is: `CONSUL_BIN`, `.tools/consul` (what
 /// `scripts/install-deps.sh` installs) or `consul` on the PATH.
-fn consul_binary() -> PathBuf {
+pub(crate) fn consul_binary() -> PathBuf {
     if let Ok(bin) = std::env::var("CONSUL_BIN") {
         return PathBuf::from(bin);
     }
@@ -54,7 +54,7 @@ fn consul_binary() -> PathBuf {
 
 /// Spawns processes from one thread that never exits, so the children's
 /// parent-death signal fires only when the test binary ends.
-fn spawn(mut command: Command) -> Child {
+pub(crate) fn spawn(mut command: Command) -> Child {
     type Request = (Command, mpsc::Sender<std::io::Result<Child>>);
     static SPAWNER: OnceLock<Mutex<mpsc::Sender<Request>>> = OnceLock::new();
     let spawner = SPAWNER.get_or_init(|| {

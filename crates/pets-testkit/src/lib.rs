@@ -1,5 +1,6 @@
 //! What the tests and the benchmark share: a real three-server Consul
-//! cluster on loopback ([`Cluster`]), one way to wait for something to
+//! cluster on loopback ([`Cluster`]), a Consul server with ACLs on
+//! ([`AclConsul`]), one way to wait for something to
 //! become true ([`eventually`]), a real browser ([`browser`]), and what the
 //! hardening tests attack servers with ([`attack`]), and the Docker
 //! engine as the image, stack, lab and PaaS tests drive it ([`docker`]).
@@ -12,11 +13,13 @@ pub fn free_port() -> u16 {
         .expect("loopback has a free port")
 }
 
+mod acl;
 pub mod attack;
 pub mod browser;
 mod cluster;
 pub mod docker;
 mod wait;
 
+pub use acl::{AclConsul, ACL_SERVER};
 pub use cluster::{Cluster, SERVERS, SPARE};
 pub use wait::{eventually, holds, Attempt};

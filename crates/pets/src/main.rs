@@ -1,7 +1,8 @@
 //! `pets`: the command line ([`pets::configuration::cli`]) dispatched to
 //! what each command runs: `pets serve` (the default) the two sites,
 //! `pets healthcheck` the container's health check, `pets load` the traffic
-//! driver (`pets-load`), `pets paas` Pets as a Service (`pets-paas`).
+//! driver (`pets-load`), `pets paas` Pets as a Service (`pets-paas`),
+//! `pets consul-acl` Consul's roles for pets ([`pets::consul_acl`]).
 
 use std::process::ExitCode;
 
@@ -45,6 +46,7 @@ fn main() -> ExitCode {
             Command::Serve(args) => serve(args).await,
             Command::Load(args) => load(args).await,
             Command::Paas(args) => paas(args).await,
+            Command::ConsulAcl(args) => pets::consul_acl::run(args).await,
             Command::Healthcheck(_) => unreachable!("answered above"),
         }
     })

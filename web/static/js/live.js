@@ -24,6 +24,7 @@
       text('store-endpoints', s.endpoints.join(', '));
       text('store-servers', s.servers.join(', '));
       text('store-leader', s.leader || 'none');
+      text('store-access', s.access || 'not known yet');
       text('store-error', s.last_error || 'none');
     }
     document.getElementById('stale').hidden = !r.stale;

@@ -27,6 +27,7 @@
 //! [`votes`] and [`served`] run over the narrow [`kv::Kv`] seam that
 //! [`client`] implements; [`watch`] keeps the snapshot current.
 
+pub mod acl;
 mod client;
 #[cfg(test)]
 mod fake;

@@ -236,6 +236,7 @@ impl Watched {
             leader: known.leader.clone(),
             last_error: self.client.last_error(),
             reachable: self.client.reachable(),
+            access: self.client.access(),
         }
     }
 
@@ -317,7 +318,10 @@ async fn watch_cluster(w: Arc<Watched>, stop: CancellationToken) {
     loop {
         if round.is_multiple_of(RESOLVE_EVERY)
             && stop
-                .run_until_cancelled(w.client.refresh_endpoints())
+                .run_until_cancelled(async {
+                    w.client.refresh_endpoints().await;
+                    w.client.look_up_access().await;
+                })
                 .await
                 .is_none()
         {

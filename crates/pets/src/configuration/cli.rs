@@ -1,5 +1,5 @@
 //! The command line: `pets [serve]`, `pets load`, `pets paas`,
-//! `pets healthcheck`, each with `--help`, and `pets --version`.
+//! `pets healthcheck`, `pets consul-acl`, each with `--help`, and `pets --version`.
 //!
 //! Every setting is a flag and an environment variable at once (clap's `env`
 //! support), so `pets --help` is the reference for configuration and
@@ -15,6 +15,7 @@
 
 use clap::{Args, FromArgMatches, Parser, Subcommand};
 
+use super::consul_acl::ConsulAclArgs;
 use super::healthcheck::HealthcheckArgs;
 use super::load::LoadArgs;
 use super::paas::PaasArgs;
@@ -58,6 +59,11 @@ pub enum Command {
     /// Ask this container's pets whether it is healthy (the image's
     /// HEALTHCHECK): exit 0 only if `/health` answers 200.
     Healthcheck(HealthcheckArgs),
+    /// Give Consul pets' least-privilege roles: with the management token,
+    /// create or update the web and load policies and a token for each from
+    /// the secrets given (a one-shot job at deploy; running it again changes
+    /// nothing).
+    ConsulAcl(ConsulAclArgs),
 }
 
 impl Cli {

@@ -10,6 +10,7 @@
 //! run in a state nobody asked for, such as an open console.
 
 pub mod cli;
+pub mod consul_acl;
 pub mod faults;
 pub mod healthcheck;
 pub mod load;

@@ -47,7 +47,15 @@ fn every_command_has_help_that_binds_nothing() {
     for (args, says) in [
         (
             vec!["--help"],
-            vec!["serve", "load", "paas", "healthcheck", "WEB_PORT", "DB"],
+            vec![
+                "serve",
+                "load",
+                "paas",
+                "healthcheck",
+                "consul-acl",
+                "WEB_PORT",
+                "DB",
+            ],
         ),
         (vec!["-h"], vec!["Usage: pets"]),
         (
@@ -63,6 +71,10 @@ fn every_command_has_help_that_binds_nothing() {
             vec!["PAAS_PORT", "PAAS_TTL", "PAAS_IMAGE"],
         ),
         (vec!["healthcheck", "--help"], vec!["WEB_PORT", "/health"]),
+        (
+            vec!["consul-acl", "--help"],
+            vec!["PETS_CONSUL_WEB_TOKEN_FILE", "CONSUL_HTTP_TOKEN_FILE"],
+        ),
         (vec!["help", "load"], vec!["--vote-share"]),
     ] {
         let (output, took) = pets(&args, &env);
@@ -100,6 +112,17 @@ fn a_setting_that_cannot_work_stops_start_up_naming_it() {
         ),
         (vec![], vec![("DB", "db:notaport")], "DB"),
         (vec!["healthcheck"], vec![("WEB_PORT", "x")], "WEB_PORT"),
+        (vec!["consul-acl"], vec![], "DB"),
+        (
+            vec!["consul-acl"],
+            vec![("DB", "db")],
+            "CONSUL_HTTP_TOKEN_FILE",
+        ),
+        (
+            vec!["consul-acl"],
+            vec![("PETS_CONSUL_WEB_TOKEN_FILE", "/proc/self/status")],
+            "PETS_CONSUL_WEB_TOKEN_FILE",
+        ),
     ] {
         let (output, took) = pets(&args, &env);
         let err = String::from_utf8_lossy(&output.stderr);

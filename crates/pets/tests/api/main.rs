@@ -1,6 +1,7 @@
 //! End-to-end tests of the app on the embedded store: the real servers on
 //! free ports, driven over HTTP.
 
+mod acl;
 mod admin;
 mod binary;
 mod browser;

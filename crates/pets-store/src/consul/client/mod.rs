@@ -3,6 +3,7 @@
 //! status endpoints. It implements the [`Kv`] seam the protocols run on;
 //! sending, failover and classifying failures are [`transport`]'s job.
 
+mod access;
 mod transport;
 
 use std::time::Duration;
@@ -15,7 +16,9 @@ use self::transport::{unexpected, Transport};
 use crate::consul::kv::{CallError, Kv, KvEntry, TxnError, TxnOp, TxnOutcome, TxnResult};
 use crate::consul::settings::ConsulSettings;
 use crate::fleet::ServerInfo;
+use crate::sync::ReadWrite;
 
+pub use self::access::Access;
 pub use self::transport::{
     ClientError, BLOCKING_WAIT, CONNECT_TIMEOUT, READ_TIMEOUT, WRITE_TIMEOUT,
 };
@@ -159,13 +162,52 @@ impl ConsulClient {
                     CallError::Unknown(format!("unreadable transaction answer: {e}"))
                 })?;
                 if status == StatusCode::OK {
-                    Ok(TxnOutcome::Committed(answer.results.unwrap_or_default()))
-                } else {
-                    Ok(TxnOutcome::RolledBack(answer.errors.unwrap_or_default()))
+                    return Ok(TxnOutcome::Committed(answer.results.unwrap_or_default()));
                 }
+                let errors = answer.errors.unwrap_or_default();
+                // Consul answers an operation the token may not run as a
+                // rolled-back transaction; it is a refusal, not a conflict.
+                if let Some(denied) = errors.iter().find(|e| access::is_acl_refusal(&e.what)) {
+                    let what = ops.get(denied.op_index).map_or_else(
+                        || "a transaction".to_owned(),
+                        |op| format!("{} on {}", op.kv.verb, op.kv.key),
+                    );
+                    return Err(self.transport.acl_refused(&what, &denied.what));
+                }
+                Ok(TxnOutcome::RolledBack(errors))
             }
             s => Err(unexpected(s, &body)),
         }
+    }
+
+    /// Asks Consul what pets' token may do (`/v1/acl/token/self`) and keeps
+    /// the answer for refusals and the console; an answer that says nothing
+    /// (no server answered) keeps the last.
+    pub async fn look_up_access(&self) {
+        for endpoint in self.transport.endpoints() {
+            let Ok((status, body)) = self
+                .transport
+                .ask(&endpoint, "/v1/acl/token/self", READ_TIMEOUT)
+                .await
+            else {
+                continue;
+            };
+            if let Some(access) = Access::from_answer(status, &body, self.transport.sends_token()) {
+                let mut known = self.transport.access.write_now();
+                if *known != access {
+                    if let Some(words) = access.describe() {
+                        tracing::info!(access = %words, "consul access");
+                    }
+                    *known = access;
+                }
+                return;
+            }
+        }
+    }
+
+    /// What pets' token may do, in words, for the console.
+    pub fn access(&self) -> Option<String> {
+        self.transport.access.read_now().describe()
     }
 
     /// The cluster's leader (`ip:port` of its RPC port) and servers, from

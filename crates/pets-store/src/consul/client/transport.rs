@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use reqwest::{Method, StatusCode};
 use secrecy::{ExposeSecret, SecretString};
 
+use super::access::Access;
 use crate::consul::kv::CallError;
 use crate::consul::settings::{ConsulSettings, Target, Targets};
 use crate::sync::{Locked, ReadWrite};
@@ -42,6 +43,8 @@ pub struct Transport {
     endpoints: RwLock<Vec<String>>,
     current: AtomicUsize,
     token: Option<SecretString>,
+    /// What Consul last said of the token (`access`'s job to ask).
+    pub access: RwLock<Access>,
     health: Mutex<Health>,
     pub metrics: ConsulMetrics,
     /// Notified on every failed call: the cluster may have lost its leader,
@@ -81,6 +84,7 @@ impl Transport {
             targets: settings.targets.clone(),
             current: AtomicUsize::new(0),
             token: settings.token.clone(),
+            access: RwLock::default(),
             health: Mutex::default(),
             metrics: ConsulMetrics::default(),
             failed: tokio::sync::Notify::new(),
@@ -211,20 +215,35 @@ impl Transport {
         self.record_error(message);
     }
 
+    /// Whether calls carry a token.
+    pub fn sends_token(&self) -> bool {
+        self.token.is_some()
+    }
+
+    /// Consul refused `what` to pets' token (a 403, or a transaction's
+    /// "Permission denied"): the refusal, naming the token's role, as an
+    /// error, recorded and logged like any refusal.
+    pub fn acl_refused(&self, what: &str, why: &str) -> CallError {
+        let who = self.access.read_now().who(self.sends_token());
+        let message = format!("Consul refused {who} for {what}: {why}");
+        self.record_refused(&message, &format!("{who} {}", coarse(what)));
+        CallError::Refused(message)
+    }
+
     /// Consul answered, and refused: it is reachable, and the refusal is the
-    /// last error the console shows; a refusal is logged when it differs
-    /// from the last one.
-    fn record_refused(&self, message: &str) {
+    /// last error the console shows; a refusal is logged once for each
+    /// `kind` in a row (a key's last parts left out), not once per call.
+    fn record_refused(&self, message: &str, kind: &str) {
         let mut health = self.health.locked();
         health.reachable = true;
         health.last_error = Some((Instant::now(), message.to_owned()));
         health.answered_since = None;
-        if health.last_refusal.as_deref() != Some(message) {
+        if health.last_refusal.as_deref() != Some(kind) {
             tracing::error!(
                 error = message,
                 "consul refused a request; nothing was applied"
             );
-            health.last_refusal = Some(message.to_owned());
+            health.last_refusal = Some(kind.to_owned());
         }
     }
 
@@ -289,13 +308,17 @@ impl Transport {
                 Ok((status, _, bytes)) if refused(status) => {
                     // The same request meets the same answer anywhere.
                     let text = String::from_utf8_lossy(&bytes);
+                    let path = path_and_query.split('?').next().unwrap_or_default();
+                    let what = format!("{method} {path}");
+                    if status == StatusCode::FORBIDDEN {
+                        return Err(self.acl_refused(&what, text.trim()));
+                    }
                     let message = format!(
-                        "{} refused {method} {}: {status}: {}",
+                        "{} refused {what}: {status}: {}",
                         endpoints[slot],
-                        path_and_query.split('?').next().unwrap_or_default(),
                         text.trim()
                     );
-                    self.record_refused(&message);
+                    self.record_refused(&message, &what);
                     return Err(CallError::Refused(message));
                 }
                 Ok(answer) => Ok(answer),
@@ -334,6 +357,12 @@ impl Transport {
         self.record_error(last.message());
         Err(last)
     }
+}
+
+/// What a refusal was for, without its last part (a voter's record, a
+/// replica's own key), so one refused kind of request is one log line.
+fn coarse(what: &str) -> &str {
+    what.rsplit_once('/').map_or(what, |(head, _)| head)
 }
 
 /// A 4xx that means "no": not 404 (nothing there, an answer of its own) or
