@@ -21,8 +21,16 @@ fn secret_file(name: &str) -> (String, PathBuf) {
 
 /// The web and load tokens for `prefix`, made by `pets consul-acl`.
 fn make_roles(consul: &AclConsul, prefix: &str) -> [(String, PathBuf); 2] {
+    let roles = [secret_file("web"), secret_file("load")];
+    make_roles_for(consul, prefix, &roles);
+    roles
+}
+
+/// Runs `pets consul-acl` twice for these secrets: the second changes
+/// nothing.
+fn make_roles_for(consul: &AclConsul, prefix: &str, roles: &[(String, PathBuf); 2]) {
     let management = temp_file("management", &consul.management);
-    let (web, load) = (secret_file("web"), secret_file("load"));
+    let [web, load] = roles;
     for run in ["made", "unchanged"] {
         let output = std::process::Command::new(env!("CARGO_BIN_EXE_pets"))
             .arg("consul-acl")
@@ -49,7 +57,6 @@ fn make_roles(consul: &AclConsul, prefix: &str) -> [(String, PathBuf); 2] {
             "no secret is printed: {said}"
         );
     }
-    [web, load]
 }
 
 /// A replica under `prefix` sending `token_file`'s token.
@@ -230,4 +237,39 @@ async fn a_token_consul_does_not_know_is_said_in_words_and_counts_nothing() {
         "a wrong token: {}; {}",
         store["access"], store["last_error"]
     );
+}
+
+#[tokio::test]
+async fn a_replica_started_before_its_token_exists_counts_once_it_does() {
+    // The prod stack's deploy: web starts with its secret while the
+    // consul-acl job is still waiting for the servers.
+    let consul = AclConsul::shared().await;
+    let prefix = prefix("acl-early");
+    let roles = [secret_file("web"), secret_file("load")];
+    let app = replica_with(consul, &prefix, &roles[0].1).await;
+    let early = Visitor::new().vote(&app, "early", "a").await;
+    assert_eq!(early.status(), 503, "no token yet: not recorded");
+    make_roles_for(consul, &prefix, &roles);
+    let voter = Visitor::new();
+    let counted = pets_testkit::eventually(
+        std::time::Duration::from_secs(30),
+        "a vote counted once the token exists",
+        || async {
+            let status = voter.vote(&app, "on time", "b").await.status().as_u16();
+            pets_testkit::holds(status, |s| *s == 303)
+        },
+    )
+    .await;
+    assert_eq!(counted, 303);
+    app.wait_for_votes([0, 1, 0]).await;
+    let access = pets_testkit::eventually(
+        std::time::Duration::from_secs(15),
+        "the console",
+        || async {
+            let access = app.results().await["store"]["access"].clone();
+            pets_testkit::holds(access, |a| a.as_str().unwrap_or("").contains("pets-web-"))
+        },
+    )
+    .await;
+    println!("started before its token: {access}");
 }

@@ -34,6 +34,15 @@ async fn both_stacks_pass_docker_stack_config() {
         assert!(stack.contains("subnet: 10.77.0.0/24"), "{stack}");
     }
     assert!(dev.contains("published: 8500"), "Consul's UI in dev");
+    // Consul with ACLs and a token per role in prod, from secrets; the dev
+    // stack open (its console says so).
+    assert!(
+        prod.contains("-config-file=/run/secrets/consul-server.hcl"),
+        "{prod}"
+    );
+    assert!(prod.contains("CONSUL_HTTP_TOKEN_FILE: /run/secrets/pets_consul_web_token"));
+    assert!(prod.contains("CONSUL_HTTP_TOKEN_FILE: /run/secrets/pets_consul_load_token"));
+    assert!(!dev.contains("CONSUL_HTTP_TOKEN_FILE") && !dev.contains("consul-acl"));
     // On one machine a Consul server keeps its slot's name and volume; across
     // nodes, its node's, since volumes stay on their node and a returning
     // slot may land on either node.

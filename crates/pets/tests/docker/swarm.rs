@@ -87,6 +87,19 @@ async fn consul_elects_a_leader() -> Vec<Task> {
     )
     .await;
     eprintln!("consul leader: {leader}");
+    // The dev stack's Consul is open, and the console says so.
+    let access = eventually(Duration::from_secs(30), "the console on access", || async {
+        let results = try_get_json(&url).await?;
+        results["store"]["access"]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| format!("not asked yet: {}", results["store"]))
+    })
+    .await;
+    assert!(
+        access.starts_with("open: Consul runs without ACLs"),
+        "{access}"
+    );
     // Each replica registered itself with the Swarm's names for it.
     let url = format!("http://{}:7000/api/fleet", web[0].ip);
     let slots = eventually(

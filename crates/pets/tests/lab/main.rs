@@ -1,6 +1,7 @@
 //! The lab on a real three-node Swarm: the prod stack deployed, votes across
 //! nodes, a node lost and brought back, a node drained, a rolling update
-//! across nodes, and Consul's quorum lost and regained; the projector's
+//! across nodes, Consul's quorum lost and regained, and Consul's least
+//! privilege (ACLs, gossip encryption, a token per role); the projector's
 //! page following the node's loss and return. `docs/LAB.md` walks
 //! a workshop through the same steps.
 //!
@@ -12,6 +13,7 @@
 
 use pets_testkit::docker as support;
 
+mod acl;
 mod node;
 mod prod;
 mod projector;

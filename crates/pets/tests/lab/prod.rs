@@ -1,15 +1,16 @@
 //! The prod stack on the lab (`petslab`), as an operator deploys it: the
-//! `admin_password` secret and the router's certificate and key (from the
-//! lab's CA) created on a manager, then `docker stack deploy` of
+//! `admin_password` secret, the router's certificate and key (from the
+//! lab's CA) and Consul's secrets ([`ConsulSecrets`]) created on a manager, then `docker stack deploy` of
 //! `pets-stack.yml`, `pets-prod-compose.yml` and `pets-prod-haproxy.yml`
 //! with the local images.
 //! Also how the tests talk to it: a console session, and Consul's own view
-//! of its servers.
+//! of its servers (asked with the management token).
 
 use std::time::Duration;
 
 use serde_json::Value;
 
+use crate::acl::{consul_get, ConsulSecrets};
 use crate::rig::Lab;
 use crate::routers::{LabCa, DOMAIN};
 use crate::support::{http, try_get_json, Task};
@@ -25,6 +26,7 @@ pub fn service(name: &str) -> String {
 pub struct Prod {
     pub password: String,
     pub ca: LabCa,
+    pub consul: ConsulSecrets,
 }
 
 impl Prod {
@@ -36,6 +38,7 @@ impl Prod {
         let read = |name: &str| std::fs::read(ca.dir.join(name)).expect("the lab CA's files");
         secret_create(manager, "pets_tls_cert", &read("site.pem"));
         secret_create(manager, "pets_tls_key", &read("site.key"));
+        let consul = ConsulSecrets::make(manager);
         let env = [
             ("PETS_IMAGE", "pets:1.0"),
             ("CONSUL_IMAGE", "consul-local:1.8.7"),
@@ -59,7 +62,11 @@ impl Prod {
         manager
             .docker_with(&env, &deploy)
             .unwrap_or_else(|e| panic!("{e}"));
-        Self { password, ca }
+        Self {
+            password,
+            ca,
+            consul,
+        }
     }
 
     /// Logs in on a task's console and returns the session cookie.
@@ -82,7 +89,7 @@ pub async fn login_as(task: &Task, password: &str) -> Result<String, String> {
     crate::support::session_cookie(&answer).ok_or_else(|| "no session cookie".to_owned())
 }
 
-fn secret_create(manager: &crate::node::Node, name: &str, value: &[u8]) {
+pub fn secret_create(manager: &crate::node::Node, name: &str, value: &[u8]) {
     use std::io::Write;
     let mut child = std::process::Command::new("docker")
         .args(["secret", "create", name, "-"])
@@ -130,7 +137,7 @@ impl Consul {
     /// whether it leads.
     pub async fn raft(task: &Task) -> Result<Vec<(String, bool, bool)>, String> {
         let url = format!("http://{}:8500/v1/operator/raft/configuration", task.ip);
-        let config = try_get_json(&url).await?;
+        let config = consul_get(&url).await?;
         Ok(config["Servers"]
             .as_array()
             .into_iter()
@@ -151,6 +158,7 @@ impl Consul {
         let client = http();
         let answer = client
             .get(&url)
+            .header("X-Consul-Token", crate::acl::management())
             .timeout(Duration::from_secs(10))
             .send()
             .await
@@ -172,7 +180,7 @@ impl Consul {
 
     /// This server's node name and its address in the cluster.
     pub async fn who(task: &Task) -> Result<(String, String), String> {
-        let me = try_get_json(&format!("http://{}:8500/v1/agent/self", task.ip)).await?;
+        let me = consul_get(&format!("http://{}:8500/v1/agent/self", task.ip)).await?;
         Ok((
             me["Config"]["NodeName"]
                 .as_str()

@@ -127,8 +127,9 @@ pub struct Routed {
 
 impl RoutedLoad {
     /// Starts the driver at `rate` requests a second; with `db` (Consul's
-    /// addresses), it publishes to the console's meter.
-    pub fn start(lab: &Lab, ca: &LabCa, rate: u32, db: Option<&str>) -> Self {
+    /// addresses and the file of the load role's token), it publishes to the
+    /// console's meter.
+    pub fn start(lab: &Lab, ca: &LabCa, rate: u32, db: Option<(&str, &str)>) -> Self {
         let nodes: Vec<&str> = lab.nodes.iter().map(|n| n.ip.as_str()).collect();
         let resolve = format!("{}:443:{}", pets_host(), nodes.join(","));
         let mut command = Command::new(env!("CARGO_BIN_EXE_pets"));
@@ -139,8 +140,8 @@ impl RoutedLoad {
             .env_remove("DB")
             .stdout(Stdio::piped())
             .stderr(Stdio::null());
-        if let Some(db) = db {
-            command.args(["--db", db]);
+        if let Some((db, token_file)) = db {
+            command.args(["--db", db, "--consul-token-file", token_file]);
         }
         let child = command.spawn().expect("pets load starts");
         Self {

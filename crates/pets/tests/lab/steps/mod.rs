@@ -5,6 +5,7 @@ mod deploy;
 mod drain;
 mod front_door;
 mod guide;
+mod least_privilege;
 mod node_loss;
 mod quorum;
 mod update;
@@ -64,6 +65,7 @@ async fn the_lab_on_three_nodes() {
         quorum.starts_with("no leader from") && refused > 0,
         "the test's votes were refused, and the guide counted them: {quorum}"
     );
+    least_privilege::consul_runs_with_least_privilege(&lab, &prod, &cookie).await;
     eprintln!("the whole lab in {:.0?}", started.elapsed());
 }
 

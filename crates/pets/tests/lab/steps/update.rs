@@ -29,7 +29,8 @@ pub async fn a_rolling_update_across_nodes_fails_no_request(
         .collect();
     // The drained node's router came back with it.
     crate::routers::every_router_serves(lab, &prod.ca).await;
-    let load = RoutedLoad::start(lab, &prod.ca, 50, Some(&db.join(",")));
+    let token = prod.consul.file("load.token");
+    let load = RoutedLoad::start(lab, &prod.ca, 50, Some((&db.join(","), &token)));
     let web = web_tasks(lab, 3).await;
     let moving = eventually(Duration::from_secs(90), "the meter moving", || async {
         holds(console_json(&web[0].1, "/api/meter", cookie).await?, |m| {
