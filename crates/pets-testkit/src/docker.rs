@@ -164,8 +164,19 @@ pub fn http() -> reqwest::Client {
 /// `GET url` answered with JSON, decoded; anything else is an error saying
 /// what came back.
 pub async fn try_get_json(url: &str) -> Result<serde_json::Value, String> {
-    let response = http()
-        .get(url)
+    try_get_json_with(url, &[]).await
+}
+
+/// [`try_get_json`] with these headers (a token, say).
+pub async fn try_get_json_with(
+    url: &str,
+    headers: &[(&str, &str)],
+) -> Result<serde_json::Value, String> {
+    let mut request = http().get(url);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let response = request
         .send()
         .await
         .map_err(|e| format!("GET {url}: {e}"))?;

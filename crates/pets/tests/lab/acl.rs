@@ -10,7 +10,7 @@ use std::sync::OnceLock;
 use serde_json::Value;
 
 use crate::node::Node;
-use crate::support::{http, workspace};
+use crate::support::{try_get_json_with, workspace};
 
 /// The secrets' copies: `management.token`, `web.token`, `load.token`,
 /// `gossip.key`, `consul-server.hcl`.
@@ -62,17 +62,5 @@ pub fn management() -> &'static str {
 
 /// `GET url` from Consul with the management token, as JSON.
 pub async fn consul_get(url: &str) -> Result<Value, String> {
-    let answer = http()
-        .get(url)
-        .header("X-Consul-Token", management())
-        .send()
-        .await
-        .map_err(|e| format!("GET {url}: {e}"))?;
-    if !answer.status().is_success() {
-        return Err(format!("GET {url}: {}", answer.status()));
-    }
-    answer
-        .json()
-        .await
-        .map_err(|e| format!("GET {url}: not JSON: {e}"))
+    try_get_json_with(url, &[("X-Consul-Token", management())]).await
 }
