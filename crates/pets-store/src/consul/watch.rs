@@ -316,12 +316,10 @@ async fn follow(
 async fn watch_cluster(w: Arc<Watched>, stop: CancellationToken) {
     let mut round = 0u32;
     loop {
-        if round.is_multiple_of(RESOLVE_EVERY)
+        let resolve = round.is_multiple_of(RESOLVE_EVERY);
+        if resolve
             && stop
-                .run_until_cancelled(async {
-                    w.client.refresh_endpoints().await;
-                    w.client.look_up_access().await;
-                })
+                .run_until_cancelled(w.client.refresh_endpoints())
                 .await
                 .is_none()
         {
@@ -351,6 +349,18 @@ async fn watch_cluster(w: Arc<Watched>, stop: CancellationToken) {
             }
             known.leader.is_none()
         };
+        // What the token may do, asked only while there is a leader: without
+        // one, a server holds the question until its RPC gives up, and the
+        // look that would see the quorum back would wait for it.
+        if resolve
+            && !leaderless
+            && stop
+                .run_until_cancelled(w.client.look_up_access())
+                .await
+                .is_none()
+        {
+            return;
+        }
         let pause = if leaderless {
             LEADERLESS_LOOK
         } else {

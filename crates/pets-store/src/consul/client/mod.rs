@@ -184,7 +184,7 @@ impl ConsulClient {
     /// the answer for refusals and the console; an answer that says nothing
     /// (no server answered) keeps the last.
     pub async fn look_up_access(&self) {
-        for endpoint in self.transport.endpoints() {
+        for endpoint in self.transport.endpoints_current_first() {
             let Ok((status, body)) = self
                 .transport
                 .ask(&endpoint, "/v1/acl/token/self", READ_TIMEOUT)

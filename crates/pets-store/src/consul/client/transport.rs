@@ -134,6 +134,17 @@ impl Transport {
         self.endpoints.read_now().clone()
     }
 
+    /// The endpoints, the one calls go to now (the leader's, when known)
+    /// first: for a question any server answers, a dead one is asked last.
+    pub fn endpoints_current_first(&self) -> Vec<String> {
+        let mut endpoints = self.endpoints();
+        if !endpoints.is_empty() {
+            let current = self.current.load(Ordering::Relaxed) % endpoints.len();
+            endpoints.rotate_left(current);
+        }
+        endpoints
+    }
+
     pub fn reachable(&self) -> bool {
         self.health.locked().reachable
     }
