@@ -25,8 +25,8 @@ pub struct ConsulAclArgs {
     pub load_token_file: Option<SecretFile>,
     /// How long to keep trying while Consul has no leader or its ACLs are
     /// not ready (a cluster deployed at the same moment).
-    #[arg(long, value_name = "D", default_value = "180s",
-          value_parser = pets_load::options::duration)]
+    #[arg(long, env = "PETS_CONSUL_ACL_WAIT", value_name = "PETS_CONSUL_ACL_WAIT",
+          default_value = "180s", value_parser = pets_load::options::duration)]
     pub wait: Duration,
     #[command(flatten)]
     pub store: StoreArgs,
