@@ -163,6 +163,14 @@ pub trait Store:
     /// A one-line description for the start-up log.
     fn describe(&self) -> String;
 
+    /// Whether what this replica knows of the others (the tally, their
+    /// records, the meter) has been read from the store at least once: a
+    /// replica that just started sees only itself until it has. The
+    /// embedded store always has. No I/O.
+    fn caught_up(&self) -> bool {
+        true
+    }
+
     /// What traffic drivers (`pets load`) published, as last known. No I/O.
     /// Only a shared store carries it; none by default.
     fn meter(&self) -> Meter {

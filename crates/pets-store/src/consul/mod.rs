@@ -422,6 +422,10 @@ impl Store for ConsulStore {
         StoreKind::Consul
     }
 
+    fn caught_up(&self) -> bool {
+        self.watched.caught_up()
+    }
+
     fn describe(&self) -> String {
         format!(
             "consul at {} under `{}` as replica `{}`",

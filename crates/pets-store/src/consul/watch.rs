@@ -65,6 +65,9 @@ pub struct Known {
     pub replicas: Vec<ReplicaRecord>,
     /// Every traffic driver's series, as last read.
     pub meter: Meter,
+    /// Whether `replicas/` and `load/` were read at least once.
+    pub replicas_read: bool,
+    pub meter_read: bool,
 }
 
 /// What the store and its watchers share.
@@ -165,10 +168,12 @@ impl Watched {
             stop.clone(),
             Keys::replicas,
             |w, entries| {
-                w.known().replicas = entries
+                let mut known = w.known();
+                known.replicas = entries
                     .iter()
                     .filter_map(|e| serde_json::from_slice(&e.bytes()).ok())
                     .collect();
+                known.replicas_read = true;
             },
         ));
         tokio::spawn(follow(
@@ -188,7 +193,11 @@ impl Watched {
             watched.clone(),
             stop.clone(),
             Keys::load,
-            |w, entries| w.known().meter = crate::consul::meter::meter_from(entries),
+            |w, entries| {
+                let mut known = w.known();
+                known.meter = crate::consul::meter::meter_from(entries);
+                known.meter_read = true;
+            },
         ));
         tokio::spawn(watch_cluster(watched.clone(), stop.clone()));
         tokio::spawn(publish(watched.clone(), stop.clone()));
@@ -197,6 +206,13 @@ impl Watched {
 
     pub fn known(&self) -> MutexGuard<'_, Known> {
         self.known.locked()
+    }
+
+    /// Whether the votes, the other replicas' records and the meter have
+    /// each been read once: until then this replica sees itself alone.
+    pub fn caught_up(&self) -> bool {
+        let known = self.known();
+        known.votes_index.is_some() && known.replicas_read && known.meter_read
     }
 
     pub fn subscribe(&self) -> watch::Receiver<Snapshot> {

@@ -69,6 +69,7 @@ impl Keeper {
             &self.store.fleet(),
             snapshot.tally.total_votes(),
             &self.store.meter(),
+            self.store.caught_up(),
         );
         let before = self.progress.clone();
         self.progress.observe(&look);

@@ -1,7 +1,8 @@
 //! Merging one replica's progress into the store's: what an outage only a
-//! survivor saw keeps, what a restart replaces.
+//! survivor saw keeps, what a restart replaces; and what a replica that just
+//! started adds to it.
 
-use super::tests::{done_at, look, p_lost, run, three};
+use super::tests::{done_at, look, p_lost, replica, run, three};
 use super::*;
 
 #[test]
@@ -66,4 +67,27 @@ fn a_survivors_refusals_count_when_a_replica_that_cannot_see_it_finishes_the_ste
     assert_eq!(done_at(&finisher, "quorum"), Some(61));
     let quorum = &finisher.done["quorum"].evidence;
     assert!(quorum.contains("; 7 votes refused meanwhile;"), "{quorum}");
+}
+
+#[test]
+fn a_replica_just_started_does_not_take_its_own_version_for_everyones() {
+    // The first 2.0 replica's keeper looks before it has read the store:
+    // it sees itself alone. Taken, that look would have the guide remember
+    // 2.0 as the version everyone ran, and the update's end (every replica
+    // on 2.0) would be no rollout at all: the Swarm test saw the step never
+    // tick.
+    let mut progress = run(&[look(1, three("1.0"), 100)]);
+    let mut alone = look(10, vec![replica("a-2.0", "node1", "2.0")], 0);
+    alone.partial = true;
+    progress.observe(&alone);
+    let mut mixed = three("1.0");
+    mixed.push(replica("a-2.0", "node1", "2.0"));
+    progress.observe(&look(11, mixed, 100));
+    let all_new = ["a", "b", "c"].map(|id| replica(&format!("{id}-2.0"), "node1", "2.0"));
+    progress.observe(&look(30, all_new.to_vec(), 100));
+    assert_eq!(done_at(&progress, "rolled_forward"), Some(30));
+    assert!(progress.done["rolled_forward"]
+        .evidence
+        .contains("(from 1.0)"));
+    assert_eq!(done_at(&progress, "replaced"), None);
 }

@@ -73,10 +73,13 @@ pub struct Observation {
     /// Votes in the tally.
     pub tally: u64,
     pub load: LoadSeen,
+    /// Taken before this replica had read the store once (it sees itself
+    /// alone then, and a tally of nothing): the guide does not take it.
+    pub partial: bool,
 }
 
 impl Observation {
-    pub fn new(at: u64, fleet: &Fleet, tally: u64, meter: &Meter) -> Self {
+    pub fn new(at: u64, fleet: &Fleet, tally: u64, meter: &Meter, caught_up: bool) -> Self {
         let replicas = fleet
             .replicas
             .iter()
@@ -116,6 +119,7 @@ impl Observation {
             consul,
             tally,
             load,
+            partial: !caught_up,
         }
     }
 

@@ -124,8 +124,14 @@ impl Progress {
     }
 
     /// Takes one look: ticks off every step whose condition now holds, and
-    /// remembers what later looks need.
+    /// remembers what later looks need. A partial look is not taken: a
+    /// replica just started, alone in its own view, would have the guide
+    /// remember its version as everyone's (and the update that brought it
+    /// never seen as a rollout) or the others as gone.
     pub fn observe(&mut self, o: &Observation) {
+        if o.partial {
+            return;
+        }
         let done: BTreeSet<String> = self.done.keys().cloned().collect();
         let finished = conditions::look(&mut self.memory, &done, o);
         for (id, evidence) in finished {

@@ -38,6 +38,7 @@ pub(super) fn look(at: u64, replicas: Vec<Seen>, tally: u64) -> Observation {
         }),
         tally,
         load: LoadSeen::default(),
+        partial: false,
     }
 }
 
