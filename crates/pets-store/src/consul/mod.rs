@@ -12,12 +12,12 @@
 //! | `served/<replica>` | `{"n","token"}`: pets this replica served | that replica only |
 //! | `sessions/<id>` | `{"until"}`: an admin session ended by logout | the replica that ended it |
 //! | `logins/<replica>` | `{"minute","n"}`: failed admin logins this minute | that replica only |
-//! | `replicas/<replica>` | the replica's fleet record, held by its session | that replica only |
+//! | `replicas/<replica>` | the replica's fleet record, held by its session (see [`roster`]) | that replica only |
 //! | `votes/archive`, `served/archive` | the counts of folded replicas, and the tokens of the last values folded | the replica holding `fold-lock`, check-and-set |
 //! | `fold-lock` | `{"holder"}`, held by that replica's fleet session | see [`fold`] |
 //! | `faults/fleet`, `faults/replicas/<replica>` | a fault order: `{"latency_ms",…,"issued_at_ms"}` | any replica an operator asks, check-and-set |
 //! | `load/<driver>` | a traffic driver's last 5 minutes, second by second (see [`meter`]) | that `pets load` only |
-//! | `lab` | the console's lab guide: each step's progress (see [`lab`]) | the fleet's first replica, check-and-set |
+//! | `lab` | the console's lab guide: each step's progress (see [`lab`]) | every replica's keeper, check-and-set |
 //! | `voter-key` | `{"key"}`: what voter ids are signed with (see [`voter_key`]) | the first replica to start, once |
 //!
 //! Totals are sums over `votes/` and `served/`. Counters have one writer each,
@@ -41,6 +41,7 @@ mod membership;
 mod meter;
 mod metrics;
 mod records;
+mod roster;
 mod rounds;
 mod served;
 mod sessions;
@@ -67,10 +68,9 @@ use self::voter_key::SharedVoterKey;
 use self::votes::VoteLanes;
 use self::watch::Watched;
 use crate::domain::{Ballot, Receipt, VoterKey};
-use crate::fleet::{Fleet, FleetStore, Registration, ReplicaRecord};
 use crate::rounds::Round;
 use crate::snapshot::{Snapshot, StoreKind};
-use crate::store::{FleetRoster, RoundStore, SessionStore, Store, StoreError, VoteStore};
+use crate::store::{RoundStore, SessionStore, Store, StoreError, VoteStore};
 use crate::sync::Locked;
 
 pub use self::client::{ClientError, BLOCKING_WAIT, CONNECT_TIMEOUT, READ_TIMEOUT, WRITE_TIMEOUT};
@@ -347,72 +347,6 @@ impl SessionStore for ConsulStore {
 
     fn login_failures(&self) -> u64 {
         self.watched.admin.failures()
-    }
-}
-
-impl FleetRoster for ConsulStore {
-    fn register(&self, registration: Registration) {
-        let w = &self.watched;
-        let membership = Membership::new(
-            w.client.clone(),
-            &w.keys,
-            registration,
-            w.served.clone(),
-            [self.recorded.clone(), self.refused.clone()],
-        );
-        let stop = self.stop.child_token();
-        let task = tokio::spawn(membership.clone().run(stop.clone()));
-        let holder = membership.clone();
-        let folder = fold::Folder {
-            kv: w.client.clone(),
-            keys: w.keys.clone(),
-            session: Box::new(move || holder.current_session()),
-        };
-        tokio::spawn(folder.run(stop.clone()));
-        let registered = Registered {
-            membership,
-            stop,
-            task,
-        };
-        *self.membership.locked() = Some(registered);
-    }
-
-    fn fleet(&self) -> Fleet {
-        let w = &self.watched;
-        let own_id = &w.keys.replica;
-        let (mut replicas, leader, servers, quorum) = {
-            let known = w.known();
-            let newest = known.replicas.iter().filter_map(ReplicaRecord::seen).max();
-            let now = newest.unwrap_or_else(time::OffsetDateTime::now_utc);
-            let replicas: Vec<ReplicaRecord> = known
-                .replicas
-                .iter()
-                .filter(|r| r.identity.id != *own_id && r.is_live(now))
-                .cloned()
-                .collect();
-            (
-                replicas,
-                known.leader.clone(),
-                known.servers.clone(),
-                known.quorum,
-            )
-        };
-        // This replica as it is now, not as last written.
-        let membership = self.membership.locked();
-        if let Some(registered) = membership.as_ref() {
-            replicas.push(registered.membership.record_now());
-        }
-        let mut fleet = Fleet {
-            replicas,
-            store: FleetStore {
-                kind: StoreKind::Consul,
-                quorum,
-                leader,
-                servers,
-            },
-        };
-        fleet.sort();
-        fleet
     }
 }
 
