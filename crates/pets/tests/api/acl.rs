@@ -273,3 +273,44 @@ async fn a_replica_started_before_its_token_exists_counts_once_it_does() {
     .await;
     println!("started before its token: {access}");
 }
+
+/// A replica whose token Consul does not know logs the refusal in a few
+/// lines a person can act on, not once a watch's retry, and never the secret.
+#[tokio::test]
+async fn a_refused_token_is_logged_once_a_kind_and_its_secret_never() {
+    use tokio::io::AsyncBufReadExt;
+
+    let consul = AclConsul::shared().await;
+    let prefix = prefix("acl-log");
+    let (secret, wrong_file) = secret_file("wrong-log");
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_pets"))
+        .env("WEB_PORT", "0")
+        .env("ADMIN_PORT", "0")
+        .env("PETS_BIND", "127.0.0.1")
+        .env("RUST_LOG", "info")
+        .env("LOG_FORMAT", "json")
+        .env("DB", consul.db())
+        .env("PETS_KV_PREFIX", &prefix)
+        .env("CONSUL_HTTP_TOKEN_FILE", &wrong_file)
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut refusals = Vec::new();
+    let mut all = 0;
+    let until = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    while let Ok(Ok(Some(line))) = tokio::time::timeout_at(until, lines.next_line()).await {
+        all += 1;
+        assert!(!line.contains(&secret), "the secret in a log line: {line}");
+        if line.contains("consul refused") {
+            refusals.push(line);
+        }
+    }
+    println!("{} refusal lines of {all} in 10 s:", refusals.len());
+    for line in &refusals {
+        println!("  {line}");
+    }
+    assert!(!refusals.is_empty(), "the refusal is logged");
+    assert!(refusals.len() <= 12, "one line a kind, not one a retry");
+}

@@ -4,6 +4,7 @@
 //! sending, failover and classifying failures are [`transport`]'s job.
 
 mod access;
+mod refusals;
 mod transport;
 
 use std::time::Duration;

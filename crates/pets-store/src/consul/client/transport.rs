@@ -15,6 +15,7 @@ use reqwest::{Method, StatusCode};
 use secrecy::{ExposeSecret, SecretString};
 
 use super::access::Access;
+use super::refusals::RefusalLog;
 use crate::consul::kv::CallError;
 use crate::consul::settings::{ConsulSettings, Target, Targets};
 use crate::sync::{Locked, ReadWrite};
@@ -56,8 +57,8 @@ pub struct Transport {
 struct Health {
     reachable: bool,
     last_error: Option<(Instant, String)>,
-    /// The last refusal logged, so each is logged once, not per call.
-    last_refusal: Option<String>,
+    /// The refusals logged, so each kind is logged once, not per call.
+    refusals: RefusalLog,
     /// Since when calls have succeeded after the last failure.
     answered_since: Option<Instant>,
 }
@@ -237,24 +238,25 @@ impl Transport {
     pub fn acl_refused(&self, what: &str, why: &str) -> CallError {
         let who = self.access.read_now().who(self.sends_token());
         let message = format!("Consul refused {who} for {what}: {why}");
-        self.record_refused(&message, &format!("{who} {}", coarse(what)));
+        self.record_refused(&message, coarse(what));
         CallError::Refused(message)
     }
 
     /// Consul answered, and refused: it is reachable, and the refusal is the
     /// last error the console shows; a refusal is logged once for each
-    /// `kind` in a row (a key's last parts left out), not once per call.
+    /// `kind` (a key's last parts left out) while it goes on, not once per
+    /// call (see [`RefusalLog`]).
     fn record_refused(&self, message: &str, kind: &str) {
         let mut health = self.health.locked();
+        let now = Instant::now();
         health.reachable = true;
-        health.last_error = Some((Instant::now(), message.to_owned()));
+        health.last_error = Some((now, message.to_owned()));
         health.answered_since = None;
-        if health.last_refusal.as_deref() != Some(kind) {
+        if health.refusals.should_log(kind, now) {
             tracing::error!(
                 error = message,
                 "consul refused a request; nothing was applied"
             );
-            health.last_refusal = Some(kind.to_owned());
         }
     }
 
@@ -329,7 +331,7 @@ impl Transport {
                         endpoints[slot],
                         text.trim()
                     );
-                    self.record_refused(&message, &what);
+                    self.record_refused(&message, coarse(&what));
                     return Err(CallError::Refused(message));
                 }
                 Ok(answer) => Ok(answer),
