@@ -64,13 +64,43 @@ pub struct Pets {
 
 impl Pets {
     /// Starts pets and returns it with the time from exec to its first
-    /// healthy `/health`.
+    /// healthy `/health`. Its ports are picked free, but another socket (an
+    /// outgoing connection's ephemeral port, after rows of 256 connections)
+    /// can take one before pets binds it: a pets that exits at start is
+    /// started again on other ports, a few times.
     pub fn start(
         binary: &Path,
         db: &str,
         prefix: &str,
         log: &Path,
     ) -> anyhow::Result<(Self, Duration)> {
+        const ATTEMPTS: usize = 3;
+        for attempt in 1..=ATTEMPTS {
+            match Self::start_once(binary, db, prefix, log)? {
+                Some(started) => return Ok(started),
+                None => {
+                    let said = std::fs::read_to_string(log).unwrap_or_default();
+                    let last = said.lines().find(|l| l.contains("cannot start"));
+                    eprintln!(
+                        "pets exited at start (attempt {attempt} of {ATTEMPTS}): {}",
+                        last.unwrap_or("no reason logged")
+                    );
+                }
+            }
+        }
+        bail!(
+            "pets exited at start {ATTEMPTS} times; see {}",
+            log.display()
+        )
+    }
+
+    /// One start: `None` if pets exited before it was healthy.
+    fn start_once(
+        binary: &Path,
+        db: &str,
+        prefix: &str,
+        log: &Path,
+    ) -> anyhow::Result<Option<(Self, Duration)>> {
         let (web, admin) = (pets_testkit::free_port(), pets_testkit::free_port());
         let log = std::fs::File::create(log)?;
         let started = Instant::now();
@@ -86,14 +116,17 @@ impl Pets {
             .stderr(log)
             .spawn()
             .with_context(|| format!("starting {}", binary.display()))?;
-        let pets = Self {
+        let mut pets = Self {
             process: Running(child),
             web: SocketAddr::from(([127, 0, 0, 1], web)),
             admin: SocketAddr::from(([127, 0, 0, 1], admin)),
         };
         loop {
             if let Ok((200, _)) = get(pets.web, "/health", "") {
-                return Ok((pets, started.elapsed()));
+                return Ok(Some((pets, started.elapsed())));
+            }
+            if pets.process.0.try_wait()?.is_some() {
+                return Ok(None);
             }
             if started.elapsed() > Duration::from_secs(10) {
                 bail!("pets did not become healthy in 10 s");
