@@ -3,7 +3,8 @@
 //! across nodes, Consul's quorum lost and regained, and Consul's least
 //! privilege (ACLs, gossip encryption, a token per role); the projector's
 //! page following the node's loss and return. `docs/LAB.md` walks
-//! a workshop through the same steps.
+//! a workshop through the same steps. A second test, the [`nemesis`], cuts,
+//! pauses and kills at random on the same rig and checks every vote.
 //!
 //! The nodes are Docker engines in containers on this machine ([`rig`]):
 //! `--privileged` is refused here, and the kernel has no IPVS, so there is no
@@ -14,6 +15,7 @@
 use pets_testkit::docker as support;
 
 mod acl;
+mod nemesis;
 mod node;
 mod prod;
 mod projector;

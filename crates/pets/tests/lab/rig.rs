@@ -10,8 +10,11 @@
 //! it for a look after a failure (the next run removes it).
 
 use std::process::Command;
+use std::sync::{Arc, LazyLock};
 use std::thread;
 use std::time::Duration;
+
+use tokio::sync::{Mutex, OwnedMutexGuard};
 
 use crate::node::{Node, SUBNET};
 use crate::support::{docker, try_docker, workspace, Task, TEST_LABEL};
@@ -30,13 +33,21 @@ const IMAGES: [&str; 5] = [
 ];
 const NODE_IMAGE: &str = "pets-lab-node:bookworm";
 
+/// One rig at a time: the tests of this binary run in parallel, and every
+/// one of them would make the same nodes.
+static ONE_RIG: LazyLock<Arc<Mutex<()>>> = LazyLock::new(Arc::default);
+
 pub struct Lab {
     pub nodes: Vec<Node>,
+    _only: OwnedMutexGuard<()>,
 }
 
 impl Lab {
     /// Three nodes in one Swarm, every one a manager, with the images.
+    /// Waits while another test holds the rig. Call it off the runtime's
+    /// threads (`spawn_blocking`).
     pub fn start() -> Self {
+        let only = ONE_RIG.clone().blocking_lock_owned();
         root_for_routes();
         remove_leftovers();
         let label = format!("{TEST_LABEL}={LABEL_VALUE}");
@@ -47,7 +58,7 @@ impl Lab {
         for node in &nodes {
             start_node(node, &label);
         }
-        let lab = Self { nodes };
+        let lab = Self { nodes, _only: only };
         for node in &lab.nodes {
             node.wait_up(Duration::from_secs(60));
         }

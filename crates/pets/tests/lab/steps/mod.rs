@@ -1,7 +1,7 @@
 //! The lab's steps, in the order `docs/LAB.md` gives them, as one test: each
 //! step starts from the state the one before left, as in a workshop.
 
-mod deploy;
+pub(crate) mod deploy;
 mod drain;
 mod front_door;
 mod guide;

@@ -1,0 +1,186 @@
+//! The nemesis's hands on the rig: partitions with the nodes' own packet
+//! filters, pauses with the nodes' engines (`docker pause` freezes every
+//! process of a task, as SIGSTOP would, and cannot be caught), and power
+//! cuts with the rig's containers.
+//!
+//! Every cut goes into two chains of the node's own, `PETS-NEMESIS-IN` and
+//! `-OUT`, jumped to first from INPUT and OUTPUT; healing flushes them. The
+//! traffic between nodes (Swarm's, Consul's, the overlay's VXLAN) runs
+//! between the nodes' addresses, so a rule on an address cuts all of it,
+//! while this machine (the nodes' clients) still reaches every node.
+//! [`Hands`] remembers what it froze and killed, and heals everything when
+//! dropped, also when the test fails.
+
+use std::sync::{Arc, Mutex};
+
+use crate::node::Node;
+use crate::prod::service;
+use crate::rig::Lab;
+use crate::support::try_docker;
+
+const CHAIN_IN: &str = "PETS-NEMESIS-IN";
+const CHAIN_OUT: &str = "PETS-NEMESIS-OUT";
+
+pub struct Hands {
+    lab: Arc<Lab>,
+    /// Tasks frozen: the node and the container.
+    frozen: Mutex<Vec<(usize, String)>>,
+    killed: Mutex<Vec<usize>>,
+}
+
+impl Hands {
+    /// Makes the chains on every node (empty: nothing is cut).
+    pub fn on(lab: Arc<Lab>) -> Self {
+        for node in &lab.nodes {
+            for (chain, hook) in [(CHAIN_IN, "INPUT"), (CHAIN_OUT, "OUTPUT")] {
+                let _ = iptables(node, &["-N", chain]);
+                let _ = iptables(node, &["-D", hook, "-j", chain]);
+                iptables(node, &["-I", hook, "1", "-j", chain])
+                    .unwrap_or_else(|e| panic!("the nemesis's chain on {}: {e}", node.name));
+            }
+        }
+        Self {
+            lab,
+            frozen: Mutex::default(),
+            killed: Mutex::default(),
+        }
+    }
+
+    /// `node` hears nothing from the other two and sends them nothing.
+    pub fn isolate(&self, node: usize) -> Result<(), String> {
+        for other in self.lab.nodes.iter().filter(|n| n.index != node) {
+            self.cut(node, other.index)?;
+            self.cut(other.index, node)?;
+        }
+        Ok(())
+    }
+
+    /// Packets from `from` to `to` are dropped (on `from`'s way out and on
+    /// `to`'s way in, so neither side's conntrack lets one through).
+    pub fn cut(&self, from: usize, to: usize) -> Result<(), String> {
+        let (sender, receiver) = (self.lab.node(&name(from)), self.lab.node(&name(to)));
+        iptables(sender, &["-A", CHAIN_OUT, "-d", &receiver.ip, "-j", "DROP"])?;
+        iptables(receiver, &["-A", CHAIN_IN, "-s", &sender.ip, "-j", "DROP"])?;
+        Ok(())
+    }
+
+    /// Every cut healed, on every node that runs.
+    pub fn heal_network(&self) -> Result<(), String> {
+        let mut failed = Vec::new();
+        for node in &self.lab.nodes {
+            for chain in [CHAIN_IN, CHAIN_OUT] {
+                if let Err(e) = iptables(node, &["-F", chain]) {
+                    if !self.killed.lock().unwrap().contains(&node.index) {
+                        failed.push(format!("{}: {e}", node.name));
+                    }
+                }
+            }
+        }
+        if failed.is_empty() {
+            Ok(())
+        } else {
+            Err(failed.join("; "))
+        }
+    }
+
+    /// Freezes the task's container on `node`.
+    pub fn freeze(&self, node: usize, container: &str) -> Result<(), String> {
+        self.lab.node(&name(node)).docker(&["pause", container])?;
+        self.frozen
+            .lock()
+            .unwrap()
+            .push((node, container.to_owned()));
+        Ok(())
+    }
+
+    /// Thaws every frozen task.
+    pub fn thaw(&self) -> Result<(), String> {
+        let frozen = std::mem::take(&mut *self.frozen.lock().unwrap());
+        let mut failed = Vec::new();
+        for (node, container) in frozen {
+            if let Err(e) = self.lab.node(&name(node)).docker(&["unpause", &container]) {
+                failed.push(format!("node{node} {container}: {e}"));
+            }
+        }
+        if failed.is_empty() {
+            Ok(())
+        } else {
+            Err(failed.join("; "))
+        }
+    }
+
+    /// Whether the node is down by this nemesis's hand.
+    pub fn killed(&self, node: usize) -> bool {
+        self.killed.lock().unwrap().contains(&node)
+    }
+
+    /// The node's power cut.
+    pub fn kill(&self, node: usize) {
+        self.killed.lock().unwrap().push(node);
+        self.lab.node(&name(node)).kill();
+    }
+
+    /// Every killed node back, its engine answering, its cuts gone (a
+    /// node's packet filter is its engine's: a restart empties the chains
+    /// and the entrypoint makes Docker's again, so ours are made anew).
+    pub fn revive(&self) {
+        let killed = std::mem::take(&mut *self.killed.lock().unwrap());
+        for index in killed {
+            let node = self.lab.node(&name(index));
+            node.start();
+            for (chain, hook) in [(CHAIN_IN, "INPUT"), (CHAIN_OUT, "OUTPUT")] {
+                let _ = iptables(node, &["-N", chain]);
+                let _ = iptables(node, &["-D", hook, "-j", chain]);
+                let _ = iptables(node, &["-I", hook, "1", "-j", chain]);
+            }
+        }
+    }
+
+    /// The container of one running task of `name` on `node`, if any.
+    pub fn task_container(&self, node: usize, of: &str) -> Option<String> {
+        let label = format!("label=com.docker.swarm.service.name={}", service(of));
+        self.lab
+            .node(&name(node))
+            .docker(&["ps", "-q", "--filter", &label])
+            .ok()?
+            .lines()
+            .next()
+            .map(str::to_owned)
+    }
+
+    /// Everything healed: thawed, back, uncut. Says what could not be.
+    pub fn heal_all(&self) {
+        if let Err(e) = self.thaw() {
+            eprintln!("nemesis: thawing: {e}");
+        }
+        self.revive();
+        if let Err(e) = self.heal_network() {
+            eprintln!("nemesis: healing the network: {e}");
+        }
+    }
+}
+
+impl Drop for Hands {
+    fn drop(&mut self) {
+        self.heal_all();
+        for node in &self.lab.nodes {
+            for (chain, hook) in [(CHAIN_IN, "INPUT"), (CHAIN_OUT, "OUTPUT")] {
+                let _ = iptables(node, &["-D", hook, "-j", chain]);
+                let _ = iptables(node, &["-X", chain]);
+            }
+        }
+    }
+}
+
+fn name(index: usize) -> String {
+    format!("node{index}")
+}
+
+/// `iptables` in the node's own network namespace (it runs as root there,
+/// with the capabilities its engine needs).
+fn iptables(node: &Node, args: &[&str]) -> Result<String, String> {
+    let container = node.container();
+    let mut command = vec!["exec", &container, "iptables", "-w", "5"];
+    command.extend(args);
+    try_docker(&command)
+}

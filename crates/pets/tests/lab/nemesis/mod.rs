@@ -1,0 +1,167 @@
+//! The nemesis: partitions, pauses and kills at random on the lab's three
+//! nodes, against the prod stack, with voters voting through every node the
+//! whole time, and a checker that holds pets to "a 303 means counted"
+//! afterwards. `docs/RELIABILITY.md` says what it found.
+//!
+//! The schedule is drawn from a seed ([`schedule`]), printed first;
+//! `PETS_NEMESIS_SEED` replays it and `PETS_NEMESIS_MINUTES` sets its length
+//! (5 by default, what CI runs). The faults are done by [`faults`], the
+//! votes and pages sent by [`clients`], and [`checker`] compares what they
+//! were told with what Consul and every replica hold once the cluster has
+//! healed and [`SETTLE`] has passed.
+
+mod checker;
+mod clients;
+mod faults;
+mod reads;
+mod report;
+mod run;
+mod schedule;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use pets_testkit::holds;
+
+use crate::prod::{Consul, Prod};
+use crate::rig::Lab;
+use crate::steps::{deploy, tasks, web_tasks};
+use crate::support::{eventually, local_images};
+
+/// Voters, each with their own cookies.
+const VOTERS: usize = 60;
+/// Once Consul has a leader with all three servers and three web tasks
+/// answer, how long pets has to settle every count (an undo owed, pages not
+/// flushed, a watch not yet woken) before the checker reads: the window
+/// `docs/RELIABILITY.md` names.
+pub const SETTLE: Duration = Duration::from_secs(30);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nemesis_partitions_pauses_and_kills_at_random() {
+    local_images();
+    let seed: u64 = setting("PETS_NEMESIS_SEED").unwrap_or_else(|| rand::random::<u32>().into());
+    let minutes: f64 = setting("PETS_NEMESIS_MINUTES").unwrap_or(5.0);
+    let length = Duration::from_secs_f64(minutes * 60.0);
+    let schedule = schedule::draw(seed, length);
+    eprintln!(
+        "nemesis: seed {seed} (PETS_NEMESIS_SEED={seed} replays it), {minutes} minutes, {} windows:",
+        schedule.len()
+    );
+    for window in &schedule {
+        eprintln!("  {window}");
+    }
+    let lab = Arc::new(tokio::task::spawn_blocking(Lab::start).await.unwrap());
+    let prod = Prod::deploy(&lab);
+    deploy::the_prod_stack_deploys_one_per_node(&lab, &prod).await;
+    let hands = {
+        let lab = lab.clone();
+        Arc::new(
+            tokio::task::spawn_blocking(move || faults::Hands::on(lab))
+                .await
+                .unwrap(),
+        )
+    };
+
+    let began = Instant::now();
+    let end = schedule.last().map_or(length, |w| w.at + w.lasts + w.quiet);
+    let clients = clients::Clients::start(&lab, VOTERS, began, end + Duration::from_secs(120));
+    let applied = {
+        let (lab, hands, schedule) = (lab.clone(), hands.clone(), schedule.clone());
+        let runtime = tokio::runtime::Handle::current();
+        tokio::task::spawn_blocking(move || run::windows(&lab, &hands, &schedule, began, &runtime))
+            .await
+            .unwrap_or_else(|e| panic!("seed {seed}: the nemesis failed: {e}"))
+    };
+    if let Some(quiet) = end.checked_sub(began.elapsed()) {
+        tokio::time::sleep(quiet).await;
+    }
+    let logs = clients.stop().await;
+    eprintln!(
+        "nemesis: {} windows in {:.0?}; waiting for the cluster to recover",
+        applied.len(),
+        began.elapsed()
+    );
+
+    let healed = Instant::now();
+    recovered(&lab).await;
+    eprintln!(
+        "nemesis: recovered {:.1?} after the last quiet; settling for {SETTLE:?}",
+        healed.elapsed()
+    );
+    tokio::time::sleep(SETTLE).await;
+    let records = reads::records(&lab).await;
+    let consoles = reads::consoles(&lab, &prod).await;
+    let kills: Vec<(usize, Duration)> = applied.iter().flat_map(|w| w.kills.clone()).collect();
+    let unflushed = checker::unflushed_at_kills(&logs, &kills);
+    let verdict = checker::check(&logs, &records, &consoles, unflushed);
+
+    eprintln!(
+        "\nnemesis report: seed {seed}, {minutes} minutes, {VOTERS} voters\n\n{}",
+        report::table(&logs, &applied)
+    );
+    for window in &applied {
+        eprintln!(
+            "  {:>6.1}s to {:>6.1}s: {}",
+            window.from.as_secs_f64(),
+            window.healed.as_secs_f64(),
+            window.what
+        );
+    }
+    for console in &consoles {
+        eprintln!(
+            "node{}'s console: {:?}, {} pets served",
+            console.node, console.tally, console.served
+        );
+    }
+    eprintln!("{} voter records in Consul", records.len());
+    match verdict {
+        Ok(unknowns) => eprintln!("{}", report::summary(&logs, &unknowns, unflushed)),
+        Err(breaches) => panic!(
+            "seed {seed} (PETS_NEMESIS_SEED={seed} replays it): {} breaches of the promise:\n{}",
+            breaches.len(),
+            breaches.join("\n")
+        ),
+    }
+
+    // Settled means settled: nothing moves after the window.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let again = reads::consoles(&lab, &prod).await;
+    for (before, after) in consoles.iter().zip(&again) {
+        assert_eq!(
+            (before.tally, before.served),
+            (after.tally, after.served),
+            "seed {seed}: node{}'s console still moved 5 s after the settle window",
+            before.node
+        );
+    }
+    drop(hands);
+}
+
+fn setting<T: std::str::FromStr>(name: &str) -> Option<T> {
+    let raw = std::env::var(name).ok()?;
+    Some(
+        raw.parse()
+            .unwrap_or_else(|_| panic!("{name}={raw} is not a number")),
+    )
+}
+
+/// Every node up, Consul's three servers voting under one leader, and three
+/// web tasks answering.
+async fn recovered(lab: &Arc<Lab>) {
+    eventually(
+        Duration::from_secs(180),
+        "Consul's three servers under a leader",
+        || async {
+            let db = tasks(lab, "db").await?;
+            if db.len() != 3 {
+                return Err(format!("{} Consul tasks", db.len()));
+            }
+            let raft = Consul::raft(&db[0].1).await?;
+            holds(raft, |r| {
+                r.len() == 3 && r.iter().all(|s| s.1) && r.iter().filter(|s| s.2).count() == 1
+            })
+        },
+    )
+    .await;
+    web_tasks(lab, 3).await;
+}

@@ -1,0 +1,152 @@
+//! Carries out a schedule on the rig, window by window, and records when
+//! each fault went on and when it healed, with the node it fell on (the
+//! Consul leader's, found when its window opened).
+
+use std::sync::Arc;
+use std::thread::sleep;
+use std::time::{Duration, Instant};
+
+use super::faults::Hands;
+use super::schedule::{Fault, Window};
+use crate::prod::Consul;
+use crate::rig::Lab;
+
+/// A window as it happened.
+#[derive(Clone, Debug)]
+pub struct Applied {
+    pub kind: &'static str,
+    /// The faults as done: "node2 isolated + Consul leader (node3) paused".
+    pub what: String,
+    /// The node the (first) fault fell on.
+    pub node: Option<usize>,
+    /// After the run's start.
+    pub from: Duration,
+    pub healed: Duration,
+    /// Nodes killed, and when.
+    pub kills: Vec<(usize, Duration)>,
+}
+
+/// Runs every window; blocking (call it with `spawn_blocking`). `runtime`
+/// asks Consul who leads.
+pub fn windows(
+    lab: &Arc<Lab>,
+    hands: &Hands,
+    schedule: &[Window],
+    began: Instant,
+    runtime: &tokio::runtime::Handle,
+) -> Vec<Applied> {
+    let mut applied = Vec::new();
+    for window in schedule {
+        if let Some(wait) = window.at.checked_sub(began.elapsed()) {
+            sleep(wait);
+        }
+        let from = began.elapsed();
+        let mut what = Vec::new();
+        let mut kills = Vec::new();
+        let mut node = None;
+        let mut moves = None;
+        for fault in &window.faults {
+            let (done, on) = apply(lab, hands, *fault, runtime);
+            eprintln!("nemesis {:>6.1}s: {done}", began.elapsed().as_secs_f64());
+            node = node.or(on);
+            what.push(done);
+            match fault {
+                Fault::Kill(n) => kills.push((*n, began.elapsed())),
+                Fault::MoveMajority(_, to) => moves = Some(*to),
+                _ => {}
+            }
+        }
+        if let Some(to) = moves {
+            sleep(window.lasts / 2);
+            hands
+                .heal_network()
+                .expect("healing before the majority moves");
+            hands.isolate(to).expect("isolating the next node");
+            eprintln!(
+                "nemesis {:>6.1}s: the majority moves: node{to} isolated",
+                began.elapsed().as_secs_f64()
+            );
+            sleep(window.lasts - window.lasts / 2);
+        } else {
+            sleep(window.lasts);
+        }
+        hands.heal_all();
+        let healed = began.elapsed();
+        eprintln!(
+            "nemesis {:>6.1}s: healed ({:.1}s of faults)",
+            healed.as_secs_f64(),
+            (healed - from).as_secs_f64()
+        );
+        applied.push(Applied {
+            kind: window.kind(),
+            what: what.join(" + "),
+            node,
+            from,
+            healed,
+            kills,
+        });
+    }
+    applied
+}
+
+/// Applies one fault; what was done, and the node it fell on.
+fn apply(
+    lab: &Arc<Lab>,
+    hands: &Hands,
+    fault: Fault,
+    runtime: &tokio::runtime::Handle,
+) -> (String, Option<usize>) {
+    let result = match fault {
+        Fault::Isolate(n) | Fault::MoveMajority(n, _) => hands.isolate(n),
+        Fault::OneWay(from, to) => hands.cut(from, to),
+        Fault::Kill(n) => {
+            hands.kill(n);
+            Ok(())
+        }
+        Fault::PausePets(n) => match hands.task_container(n, "web") {
+            Some(container) => hands.freeze(n, &container),
+            None => return (format!("{fault}: no pets task there, skipped"), None),
+        },
+        Fault::PauseLeader => {
+            return match runtime.block_on(leader(lab)) {
+                Ok((n, _)) if hands.killed(n) => (
+                    format!("{fault}: it is on node{n}, which is down; skipped"),
+                    None,
+                ),
+                Ok((n, container)) => match hands.freeze(n, &container) {
+                    Ok(()) => (format!("Consul leader (node{n}) paused"), Some(n)),
+                    Err(e) => panic!("pausing the Consul leader on node{n}: {e}"),
+                },
+                Err(e) => (format!("{fault}: no leader to pause ({e}); skipped"), None),
+            };
+        }
+    };
+    if let Err(e) = result {
+        panic!("nemesis: {fault}: {e}");
+    }
+    (fault.to_string(), fault.node())
+}
+
+/// The node of the Consul server that leads, and its task's container.
+async fn leader(lab: &Arc<Lab>) -> Result<(usize, String), String> {
+    let db = crate::steps::tasks(lab, "db").await?;
+    let mut said = None;
+    for (_, task) in &db {
+        if let Ok(address) = Consul::leader(task).await {
+            if !address.is_empty() {
+                said = Some(address);
+                break;
+            }
+        }
+    }
+    let said = said.ok_or("no server names a leader")?;
+    let ip = said.split(':').next().unwrap_or_default();
+    for (node, task) in &db {
+        if let Ok((_, address)) = Consul::who(task).await {
+            if address == ip {
+                return Ok((*node, task.id.clone()));
+            }
+        }
+    }
+    Err(format!("no Consul task at {said}"))
+}
