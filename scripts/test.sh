@@ -18,7 +18,11 @@ echo "== cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
 echo "== cargo test"
+rm -f target/nemesis-report.md
 cargo test --workspace --locked -- --test-threads=4
+
+echo "== the nemesis's report (crates/pets/tests/lab/nemesis, docs/RELIABILITY.md)"
+cat target/nemesis-report.md || { echo "no nemesis report: the nemesis did not run" >&2; exit 1; }
 
 echo "== the README's first command, as a new user types it, until /health answers"
 scripts/readme-first-command.sh

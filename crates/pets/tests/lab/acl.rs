@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 use std::process::Command;
-use std::sync::OnceLock;
+use std::sync::Mutex;
 
 use serde_json::Value;
 
@@ -18,7 +18,9 @@ pub struct ConsulSecrets {
     pub dir: PathBuf,
 }
 
-static MANAGEMENT: OnceLock<String> = OnceLock::new();
+/// The management token of the rig's current Consul (each test that
+/// deploys the prod stack makes new secrets).
+static MANAGEMENT: Mutex<String> = Mutex::new(String::new());
 
 impl ConsulSecrets {
     /// Runs `scripts/consul-secrets.sh` against `manager`'s engine.
@@ -36,7 +38,7 @@ impl ConsulSecrets {
             String::from_utf8_lossy(&made.stderr)
         );
         let secrets = Self { dir };
-        let _ = MANAGEMENT.set(secrets.read("management.token"));
+        *MANAGEMENT.lock().unwrap() = secrets.read("management.token");
         secrets
     }
 
@@ -56,11 +58,11 @@ impl ConsulSecrets {
 }
 
 /// The management token, once the secrets are made.
-pub fn management() -> &'static str {
-    MANAGEMENT.get().map(String::as_str).unwrap_or_default()
+pub fn management() -> String {
+    MANAGEMENT.lock().unwrap().clone()
 }
 
 /// `GET url` from Consul with the management token, as JSON.
 pub async fn consul_get(url: &str) -> Result<Value, String> {
-    try_get_json_with(url, &[("X-Consul-Token", management())]).await
+    try_get_json_with(url, &[("X-Consul-Token", &management())]).await
 }

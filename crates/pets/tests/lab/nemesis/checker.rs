@@ -1,12 +1,15 @@
 //! The checker: what the clients saw against what pets and Consul hold once
 //! the cluster has healed and settled.
 //!
-//! - Every accepted vote is counted: each voter's record holds their last
-//!   accepted vote, or a vote they sent after it whose answer was unknown.
-//! - No refused vote is counted: a record holding anything else is a breach,
-//!   and so is a record under a voter id the voter never had accepted,
-//!   unless one of their first votes went unanswered (pets made the id for
-//!   that vote, and it may have committed).
+//! Every vote names itself (`nemesis 0042 vote 7`), and the record keeps
+//! the name, so a record says which vote it holds:
+//! - Every accepted vote is counted: the record under a voter's id holds
+//!   their last accepted vote, or one whose answer never came (it may take
+//!   effect at any time after it was sent, so even after a later vote).
+//! - No refused vote is counted: a record holding a refused vote, or an
+//!   accepted vote older than the last, is a breach; so is a record under
+//!   an id the voter never had accepted, unless it holds one of their first
+//!   votes that went unanswered (pets made that id for that vote).
 //! - The tally every replica shows equals the records, on every replica.
 //! - Pets served equals the pages answered, give or take the pages whose
 //!   answer was unknown and the ones a killed replica had not yet flushed.
@@ -34,23 +37,23 @@ pub struct Console {
 /// How the votes whose answer was unknown came out.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Unknowns {
-    pub committed: u64,
-    pub not_committed: u64,
-    /// Followed by another vote, so the record cannot tell.
-    pub undecided: u64,
+    /// In a voter's final record.
+    pub kept: u64,
+    /// Not in it: never committed, or overwritten by a later vote.
+    pub not_kept: u64,
 }
 
-/// The pages a killed replica may have served but not yet flushed (it adds
-/// its count to Consul every 250 ms): those its node's tasks answered in
-/// the seconds before each kill.
-pub fn unflushed_at_kills(logs: &[VoterLog], kills: &[(usize, Duration)]) -> u64 {
-    let before = Duration::from_secs(3);
+/// The pages a killed replica may have served but not yet flushed: it adds
+/// its count to Consul every 250 ms, but a flush fails while Consul cannot
+/// take it, so every page its node's tasks answered since the last heal
+/// before the kill (`(node, since, at)`).
+pub fn unflushed_at_kills(logs: &[VoterLog], kills: &[(usize, Duration, Duration)]) -> u64 {
     let pages = logs.iter().flat_map(|l| &l.sent).filter(|s| {
         s.choice.is_none()
             && s.outcome == Outcome::Done
             && kills
                 .iter()
-                .any(|(node, at)| s.node == *node && s.at <= *at && *at - s.at <= before)
+                .any(|(node, since, at)| s.node == *node && *since <= s.at && s.at <= *at)
     });
     pages.count() as u64
 }
@@ -64,9 +67,17 @@ pub fn check(
 ) -> Result<Unknowns, Vec<String>> {
     let mut breaches = Vec::new();
     let mut unknowns = Unknowns::default();
-    let mut by_name: BTreeMap<&str, Vec<(&str, usize)>> = BTreeMap::new();
+    let mut by_name: BTreeMap<&str, Vec<Held>> = BTreeMap::new();
     for (id, (name, choice)) in records {
-        by_name.entry(name).or_default().push((id, *choice));
+        let (voter, seq) = match name.rsplit_once(" vote ") {
+            Some((voter, seq)) => (voter, seq.parse().unwrap_or(0)),
+            None => (name.as_str(), 0),
+        };
+        by_name.entry(voter).or_default().push(Held {
+            id,
+            seq,
+            choice: *choice,
+        });
     }
     for log in logs {
         let mine = by_name.remove(log.name.as_str()).unwrap_or_default();
@@ -119,84 +130,76 @@ pub fn check(
     }
 }
 
+/// A record as the checker reads it: under which id, which of the voter's
+/// votes it names, and the pet it holds.
+#[derive(Debug)]
+struct Held<'a> {
+    id: &'a str,
+    seq: usize,
+    choice: usize,
+}
+
 /// One voter's records against their answers.
-fn check_voter(
-    log: &VoterLog,
-    records: &[(&str, usize)],
-    unknowns: &mut Unknowns,
-) -> Result<(), String> {
+fn check_voter(log: &VoterLog, records: &[Held], unknowns: &mut Unknowns) -> Result<(), String> {
     let votes: Vec<&Sent> = log.sent.iter().filter(|s| s.choice.is_some()).collect();
     if let Some(odd) = votes.iter().find(|s| matches!(s.outcome, Outcome::Odd(_))) {
         return Err(format!("an answer pets must never give: {odd:?}"));
     }
-    let last_accepted = votes.iter().rposition(|s| s.outcome == Outcome::Done);
-    let after = last_accepted.map_or(0, |i| i + 1);
-    unknowns.undecided += votes[..after]
+    let last_accepted = votes.iter().rfind(|s| s.outcome == Outcome::Done);
+    let current = log.id.as_deref();
+    let mut kept = 0;
+    for held in records {
+        let Some(vote) = votes.iter().find(|s| s.seq == held.seq) else {
+            return Err(format!(
+                "a record of vote {} under {}, a vote never sent",
+                held.seq, held.id
+            ));
+        };
+        if vote.choice != Some(held.choice) {
+            return Err(format!(
+                "the record under {} holds {} for vote {}, which was for {}",
+                held.id,
+                pet(held.choice),
+                held.seq,
+                pet(vote.choice.unwrap_or_default())
+            ));
+        }
+        let allowed = match vote.outcome {
+            Outcome::Unknown => Some(held.id) == current || vote.as_id.is_none(),
+            Outcome::Done => {
+                Some(held.id) == current && last_accepted.is_some_and(|l| l.seq == held.seq)
+            }
+            _ => false,
+        };
+        if !allowed {
+            return Err(format!(
+                "the record under {} holds vote {} ({}, answered {:?}); the last accepted was {}",
+                held.id,
+                held.seq,
+                pet(held.choice),
+                vote.outcome,
+                last_accepted.map_or("none".to_owned(), |l| format!("vote {}", l.seq)),
+            ));
+        }
+        if vote.outcome == Outcome::Unknown {
+            kept += 1;
+        }
+    }
+    if let Some(last) = last_accepted {
+        if !records.iter().any(|h| Some(h.id) == current) {
+            return Err(format!(
+                "vote {} was accepted and no record is under {}",
+                last.seq,
+                current.unwrap_or_default()
+            ));
+        }
+    }
+    let unknown = votes
         .iter()
         .filter(|s| s.outcome == Outcome::Unknown)
         .count() as u64;
-    let tail_unknown: Vec<usize> = votes[after..]
-        .iter()
-        .filter(|s| s.outcome == Outcome::Unknown && s.as_id.is_some())
-        .filter_map(|s| s.choice)
-        .collect();
-    // First votes pets made an id for and never answered: each may have
-    // left a record under an id the voter never saw.
-    let mut orphan_choices: Vec<usize> = votes
-        .iter()
-        .filter(|s| s.outcome == Outcome::Unknown && s.as_id.is_none())
-        .filter_map(|s| s.choice)
-        .collect();
-    let first_unknowns = orphan_choices.len() as u64;
-    let mut orphans_committed = 0;
-    for (id, choice) in records {
-        if Some(*id) == log.id.as_deref() {
-            continue;
-        }
-        let Some(at) = orphan_choices.iter().position(|c| c == choice) else {
-            return Err(format!(
-                "a record under {id} holds {} though no first vote for it went unanswered",
-                pet(*choice)
-            ));
-        };
-        orphan_choices.remove(at);
-        orphans_committed += 1;
-    }
-    unknowns.committed += orphans_committed;
-    unknowns.not_committed += first_unknowns - orphans_committed;
-    let Some(accepted) = last_accepted else {
-        return match tail_unknown.is_empty() {
-            true => Ok(()),
-            false => Err("unknown votes under an id with no accepted vote".into()),
-        };
-    };
-    let accepted_choice = votes[accepted].choice.unwrap();
-    let id = log.id.as_deref().unwrap_or_default();
-    let Some((_, held)) = records.iter().find(|(r, _)| *r == id) else {
-        return Err(format!(
-            "accepted {} (its last accepted vote) but has no record under {id}",
-            pet(accepted_choice)
-        ));
-    };
-    if *held != accepted_choice && !tail_unknown.contains(held) {
-        return Err(format!(
-            "the record holds {}; the last accepted vote was {}, and no vote after it for {} \
-             went unanswered",
-            pet(*held),
-            pet(accepted_choice),
-            pet(*held)
-        ));
-    }
-    let tail = tail_unknown.len() as u64;
-    if *held != accepted_choice {
-        // One of them stayed; which one, the record cannot tell.
-        unknowns.committed += 1;
-        unknowns.undecided += tail - 1;
-    } else if tail_unknown.contains(held) {
-        unknowns.undecided += tail;
-    } else {
-        unknowns.not_committed += tail;
-    }
+    unknowns.kept += kept;
+    unknowns.not_kept += unknown.saturating_sub(kept);
     Ok(())
 }
 
@@ -211,7 +214,8 @@ fn answers(sent: &[Sent]) -> String {
         .filter_map(|s| {
             let choice = s.choice?;
             Some(format!(
-                "{:.1}s node{} ({}) {} {:?}{}",
+                "#{} {:.1}s node{} ({}) {} {:?}{}",
+                s.seq,
                 s.at.as_secs_f64(),
                 s.node,
                 s.ip,

@@ -3,9 +3,10 @@
 
 use super::*;
 
-fn vote(at: u64, choice: usize, as_id: Option<&str>, outcome: Outcome) -> Sent {
+fn vote(seq: usize, choice: usize, as_id: Option<&str>, outcome: Outcome) -> Sent {
     Sent {
-        at: Duration::from_secs(at),
+        seq,
+        at: Duration::from_secs(seq as u64),
         node: 1,
         ip: "10.201.0.3".into(),
         choice: Some(choice),
@@ -16,6 +17,7 @@ fn vote(at: u64, choice: usize, as_id: Option<&str>, outcome: Outcome) -> Sent {
 
 fn page(at: u64, node: usize, outcome: Outcome) -> Sent {
     Sent {
+        seq: 1,
         at: Duration::from_secs(at),
         node,
         ip: "10.201.0.3".into(),
@@ -33,9 +35,10 @@ fn voter(sent: Vec<Sent>) -> VoterLog {
     }
 }
 
-fn records(list: &[(&str, usize)]) -> Records {
+/// Records: (id, the vote's number, its pet).
+fn records(list: &[(&str, usize, usize)]) -> Records {
     list.iter()
-        .map(|(id, c)| ((*id).to_owned(), ("ann".to_owned(), *c)))
+        .map(|(id, seq, c)| ((*id).to_owned(), (format!("ann vote {seq}"), *c)))
         .collect()
 }
 
@@ -54,52 +57,59 @@ fn the_last_accepted_vote_counts_and_a_refused_one_after_it_does_not() {
         vote(1, 0, None, Outcome::Done),
         vote(2, 1, Some("v1"), Outcome::Refused(503)),
     ]);
-    let held_a = check(
-        std::slice::from_ref(&log),
-        &records(&[("v1", 0)]),
-        &[console([1, 0, 0], 0)],
-        0,
+    let one = std::slice::from_ref(&log);
+    let kept = check(one, &records(&[("v1", 1, 0)]), &[console([1, 0, 0], 0)], 0);
+    assert_eq!(kept, Ok(Unknowns::default()));
+    let refused_stayed = check(one, &records(&[("v1", 2, 1)]), &[console([0, 1, 0], 0)], 0);
+    let breaches = refused_stayed.unwrap_err();
+    assert!(
+        breaches[0].contains("holds vote 2 (b, answered Refused(503))"),
+        "{breaches:?}"
     );
-    assert_eq!(held_a, Ok(Unknowns::default()));
-    let held_b = check(&[log], &records(&[("v1", 1)]), &[console([0, 1, 0], 0)], 0);
-    let breaches = held_b.unwrap_err();
-    assert!(breaches[0].contains("the record holds b"), "{breaches:?}");
 }
 
 #[test]
-fn an_unknown_vote_may_stay_or_not_and_is_counted_each_way() {
+fn an_older_accepted_vote_in_the_record_is_a_lost_vote() {
+    let log = voter(vec![
+        vote(1, 0, None, Outcome::Done),
+        vote(2, 1, Some("v1"), Outcome::Done),
+    ]);
+    let lost = check(
+        &[log],
+        &records(&[("v1", 1, 0)]),
+        &[console([1, 0, 0], 0)],
+        0,
+    );
+    assert!(lost.unwrap_err()[0].contains("the last accepted was vote 2"));
+}
+
+#[test]
+fn an_unknown_vote_may_stay_or_not_even_after_a_later_one() {
     let log = voter(vec![
         vote(1, 0, None, Outcome::Done),
         vote(2, 2, Some("v1"), Outcome::Unknown),
+        vote(3, 1, Some("v1"), Outcome::Done),
     ]);
-    let stayed = check(
-        std::slice::from_ref(&log),
-        &records(&[("v1", 2)]),
-        &[console([0, 0, 1], 0)],
-        0,
-    );
-    assert_eq!(stayed.unwrap().committed, 1);
-    let went = check(&[log], &records(&[("v1", 0)]), &[console([1, 0, 0], 0)], 0);
-    assert_eq!(went.unwrap().not_committed, 1);
+    let one = std::slice::from_ref(&log);
+    let stayed = check(one, &records(&[("v1", 2, 2)]), &[console([0, 0, 1], 0)], 0);
+    assert_eq!(stayed.unwrap().kept, 1);
+    let went = check(one, &records(&[("v1", 3, 1)]), &[console([0, 1, 0], 0)], 0);
+    assert_eq!(went.unwrap().not_kept, 1);
 }
 
 #[test]
 fn an_accepted_vote_without_a_record_and_a_stray_id_are_breaches() {
     let log = voter(vec![vote(1, 0, None, Outcome::Done)]);
-    let lost = check(
-        std::slice::from_ref(&log),
-        &records(&[]),
-        &[console([0, 0, 0], 0)],
-        0,
-    );
-    assert!(lost.unwrap_err()[0].contains("has no record"));
+    let one = std::slice::from_ref(&log);
+    let lost = check(one, &records(&[]), &[console([0, 0, 0], 0)], 0);
+    assert!(lost.unwrap_err()[0].contains("no record is under v1"));
     let stray = check(
-        &[log],
-        &records(&[("v1", 0), ("v9", 1)]),
-        &[console([1, 1, 0], 0)],
+        one,
+        &records(&[("v1", 1, 0), ("v9", 1, 0)]),
+        &[console([2, 0, 0], 0)],
         0,
     );
-    assert!(stray.unwrap_err()[0].contains("no first vote for it went unanswered"));
+    assert!(stray.unwrap_err()[0].contains("the record under v9 holds vote 1"));
 }
 
 #[test]
@@ -110,11 +120,23 @@ fn a_first_vote_unanswered_may_leave_a_record_under_an_id_never_seen() {
     ]);
     let both = check(
         &[log],
-        &records(&[("v1", 0), ("v7", 1)]),
+        &records(&[("v1", 2, 0), ("v7", 1, 1)]),
         &[console([1, 1, 0], 0)],
         0,
     );
-    assert_eq!(both.unwrap().committed, 1);
+    assert_eq!(both.unwrap().kept, 1);
+}
+
+#[test]
+fn a_record_must_hold_the_pet_its_vote_was_for() {
+    let log = voter(vec![vote(1, 0, None, Outcome::Done)]);
+    let wrong = check(
+        &[log],
+        &records(&[("v1", 1, 2)]),
+        &[console([0, 0, 1], 0)],
+        0,
+    );
+    assert!(wrong.unwrap_err()[0].contains("holds c for vote 1, which was for a"));
 }
 
 #[test]
@@ -125,23 +147,18 @@ fn every_replica_shows_the_records_tally_and_the_pages_served() {
         page(3, 2, Outcome::Done),
         page(4, 2, Outcome::Unknown),
     ]);
-    let all = records(&[("v1", 0)]);
+    let one = std::slice::from_ref(&log);
+    let all = records(&[("v1", 1, 0)]);
     let fine = [console([1, 0, 0], 2), console([1, 0, 0], 3)];
-    assert!(check(std::slice::from_ref(&log), &all, &fine, 0).is_ok());
+    assert!(check(one, &all, &fine, 0).is_ok());
     let behind = [console([1, 0, 0], 2), console([0, 0, 0], 2)];
-    assert!(
-        check(std::slice::from_ref(&log), &all, &behind, 0).unwrap_err()[0]
-            .contains("shows [0, 0, 0]")
-    );
+    assert!(check(one, &all, &behind, 0).unwrap_err()[0].contains("shows [0, 0, 0]"));
     let short = [console([1, 0, 0], 1)];
-    assert!(
-        check(std::slice::from_ref(&log), &all, &short, 0).unwrap_err()[0]
-            .contains("1 pets served")
-    );
-    // One page answered just before its node was killed may be lost.
+    assert!(check(one, &all, &short, 0).unwrap_err()[0].contains("1 pets served"));
+    // A page its node served since the last heal before a kill may be lost.
     assert_eq!(
-        unflushed_at_kills(std::slice::from_ref(&log), &[(2, Duration::from_secs(4))]),
+        unflushed_at_kills(one, &[(2, Duration::ZERO, Duration::from_secs(4))]),
         1
     );
-    assert!(check(&[log], &all, &short, 1).is_ok());
+    assert!(check(one, &all, &short, 1).is_ok());
 }

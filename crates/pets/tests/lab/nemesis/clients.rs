@@ -4,11 +4,17 @@
 //! is recorded with when it was sent, where, and what it said, for the
 //! checker.
 //!
+//! A voter casts a few to a few dozen votes and leaves; a new voter, with no
+//! cookies, takes their place. So voters leave during faults as well as
+//! between them, and the vote each one leaves behind is checked. Every vote
+//! names itself in the voter's name (`nemesis 0042 vote 7`), which the
+//! record keeps, so the checker knows which vote a record holds.
+//!
 //! Cookies are kept by hand, one jar per voter for every address: a browser
 //! would keep one per site, and the site here is every task at once.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -36,6 +42,8 @@ pub enum Outcome {
 /// One request and its answer.
 #[derive(Clone, Debug)]
 pub struct Sent {
+    /// The vote's number for its voter (a page: the vote before it).
+    pub seq: usize,
     /// After the run's start.
     pub at: Duration,
     pub node: usize,
@@ -47,8 +55,8 @@ pub struct Sent {
     pub outcome: Outcome,
 }
 
-/// One voter's name (unique), their current voter id, and everything they
-/// sent.
+/// One voter's name (unique; each vote adds its number to it), their
+/// current voter id, and everything they sent.
 #[derive(Clone, Debug, Default)]
 pub struct VoterLog {
     pub name: String,
@@ -57,56 +65,66 @@ pub struct VoterLog {
 }
 
 pub struct Clients {
-    logs: Vec<Arc<Mutex<VoterLog>>>,
     stop: Arc<AtomicBool>,
-    handles: Vec<tokio::task::JoinHandle<()>>,
+    refresher: tokio::task::JoinHandle<()>,
+    slots: Vec<tokio::task::JoinHandle<Vec<VoterLog>>>,
 }
 
 /// The web tasks' addresses, by node, as last read from each node's engine.
 type Targets = Arc<Mutex<Vec<(usize, String)>>>;
 
+/// How long a voter waits for an answer: longer than any freeze (8 s) plus
+/// the longest pets takes to answer a vote (its 4 s deadline), so that a
+/// timeout means the connection is gone.
+const ANSWER_TIMEOUT: Duration = Duration::from_secs(20);
+
 impl Clients {
-    /// `voters` voters, from `began`, for at most `limit`.
-    pub fn start(lab: &Arc<Lab>, voters: usize, began: Instant, limit: Duration) -> Self {
+    /// `slots` voters at a time, from `began`, for at most `limit`.
+    pub fn start(lab: &Arc<Lab>, slots: usize, began: Instant, limit: Duration) -> Self {
         let targets: Targets = Arc::default();
         let stop = Arc::new(AtomicBool::new(false));
-        let mut handles = vec![refresher(lab.clone(), targets.clone(), stop.clone())];
-        let mut logs = Vec::new();
-        for v in 0..voters {
-            let log = Arc::new(Mutex::new(VoterLog {
-                name: format!("nemesis voter {v:03}"),
-                ..VoterLog::default()
-            }));
-            logs.push(log.clone());
-            let voter = Voter {
-                log,
-                targets: targets.clone(),
-                jar: BTreeMap::new(),
-                began,
-                turn: v,
-            };
-            let stop = stop.clone();
-            handles.push(tokio::spawn(async move {
-                voter.run(&stop, limit).await;
-            }));
-        }
+        let refresher = refresher(lab.clone(), targets.clone(), stop.clone());
+        let numbers = Arc::new(AtomicUsize::new(0));
+        let slots = (0..slots)
+            .map(|slot| {
+                let (targets, stop, numbers) = (targets.clone(), stop.clone(), numbers.clone());
+                tokio::spawn(async move {
+                    let mut done = Vec::new();
+                    while !stop.load(Ordering::Relaxed) && began.elapsed() < limit {
+                        let number = numbers.fetch_add(1, Ordering::Relaxed);
+                        let voter = Voter {
+                            log: VoterLog {
+                                name: format!("nemesis {number:04}"),
+                                ..VoterLog::default()
+                            },
+                            targets: targets.clone(),
+                            jar: BTreeMap::new(),
+                            began,
+                            turn: slot + number,
+                        };
+                        let votes = rand::rng().random_range(3..=30);
+                        done.push(voter.run(&stop, limit, votes).await);
+                    }
+                    done
+                })
+            })
+            .collect();
         Self {
-            logs,
             stop,
-            handles,
+            refresher,
+            slots,
         }
     }
 
-    /// Stops, waits for the answers in flight, and returns every log.
+    /// Stops, waits for the answers in flight, and returns every voter's log.
     pub async fn stop(mut self) -> Vec<VoterLog> {
         self.stop.store(true, Ordering::Relaxed);
-        for handle in std::mem::take(&mut self.handles) {
-            handle.await.unwrap();
+        let mut logs = Vec::new();
+        for slot in std::mem::take(&mut self.slots) {
+            logs.extend(slot.await.unwrap());
         }
-        self.logs
-            .iter()
-            .map(|l| l.lock().unwrap().clone())
-            .collect()
+        (&mut self.refresher).await.unwrap();
+        logs
     }
 }
 
@@ -117,7 +135,7 @@ impl Drop for Clients {
 }
 
 struct Voter {
-    log: Arc<Mutex<VoterLog>>,
+    log: VoterLog,
     targets: Targets,
     /// Cookie name -> value.
     jar: BTreeMap<String, String>,
@@ -126,19 +144,23 @@ struct Voter {
 }
 
 impl Voter {
-    async fn run(mut self, stop: &AtomicBool, limit: Duration) {
+    /// Casts up to `votes` votes, each followed by a page if accepted;
+    /// returns everything sent.
+    async fn run(mut self, stop: &AtomicBool, limit: Duration, votes: usize) -> VoterLog {
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(Duration::from_secs(1))
-            .timeout(Duration::from_secs(10))
+            .timeout(ANSWER_TIMEOUT)
             .build()
             .unwrap();
         let mut last: Option<usize> = None;
-        while !stop.load(Ordering::Relaxed) && self.began.elapsed() < limit {
+        let mut seq = 0;
+        while seq < votes && !stop.load(Ordering::Relaxed) && self.began.elapsed() < limit {
             let Some((node, ip)) = self.next_target() else {
                 tokio::time::sleep(Duration::from_millis(200)).await;
                 continue;
             };
+            seq += 1;
             // Always another pet than the last one sent, so a vote that
             // stayed when it should not have shows.
             let choice = match last {
@@ -146,20 +168,21 @@ impl Voter {
                 None => rand::rng().random_range(0..3),
             };
             last = Some(choice);
-            let name = self.log.lock().unwrap().name.clone();
+            let name = format!("{} vote {seq}", self.log.name);
             let request = client
                 .post(format!("http://{ip}:5000/vote"))
                 .form(&[("name", name.as_str()), ("vote", ["a", "b", "c"][choice])]);
-            let voted = self.send(request, node, &ip, Some(choice), 303).await;
+            let voted = self.send(request, seq, node, &ip, Some(choice), 303).await;
             if voted == Outcome::Done {
                 if let Some((node, ip)) = self.next_target() {
                     let request = client.get(format!("http://{ip}:5000/"));
-                    self.send(request, node, &ip, None, 200).await;
+                    self.send(request, seq, node, &ip, None, 200).await;
                 }
             }
             let pause = rand::rng().random_range(300..=700);
             tokio::time::sleep(Duration::from_millis(pause)).await;
         }
+        self.log
     }
 
     /// The next task in this voter's turn, over every task of every node.
@@ -174,6 +197,7 @@ impl Voter {
     async fn send(
         &mut self,
         request: reqwest::RequestBuilder,
+        seq: usize,
         node: usize,
         ip: &str,
         choice: Option<usize>,
@@ -197,9 +221,9 @@ impl Voter {
             Err(e) if e.is_connect() => Outcome::Undelivered,
             Err(_) => Outcome::Unknown,
         };
-        let mut log = self.log.lock().unwrap();
-        log.id = self.voter_id();
-        log.sent.push(Sent {
+        self.log.id = self.voter_id();
+        self.log.sent.push(Sent {
+            seq,
             at,
             node,
             ip: ip.to_owned(),

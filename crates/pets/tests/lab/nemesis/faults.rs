@@ -12,6 +12,7 @@
 //! dropped, also when the test fails.
 
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use crate::node::Node;
 use crate::prod::service;
@@ -20,6 +21,14 @@ use crate::support::try_docker;
 
 const CHAIN_IN: &str = "PETS-NEMESIS-IN";
 const CHAIN_OUT: &str = "PETS-NEMESIS-OUT";
+/// Which built-in chain jumps to which of ours: the node's own traffic, and
+/// what its tasks send through it.
+const HOOKS: [(&str, &str); 4] = [
+    (CHAIN_IN, "INPUT"),
+    (CHAIN_OUT, "OUTPUT"),
+    (CHAIN_IN, "FORWARD"),
+    (CHAIN_OUT, "FORWARD"),
+];
 
 pub struct Hands {
     lab: Arc<Lab>,
@@ -32,12 +41,8 @@ impl Hands {
     /// Makes the chains on every node (empty: nothing is cut).
     pub fn on(lab: Arc<Lab>) -> Self {
         for node in &lab.nodes {
-            for (chain, hook) in [(CHAIN_IN, "INPUT"), (CHAIN_OUT, "OUTPUT")] {
-                let _ = iptables(node, &["-N", chain]);
-                let _ = iptables(node, &["-D", hook, "-j", chain]);
-                iptables(node, &["-I", hook, "1", "-j", chain])
-                    .unwrap_or_else(|e| panic!("the nemesis's chain on {}: {e}", node.name));
-            }
+            hook_chains(node)
+                .unwrap_or_else(|e| panic!("the nemesis's chains on {}: {e}", node.name));
         }
         Self {
             lab,
@@ -120,20 +125,24 @@ impl Hands {
         self.lab.node(&name(node)).kill();
     }
 
-    /// Every killed node back, its engine answering, its cuts gone (a
-    /// node's packet filter is its engine's: a restart empties the chains
-    /// and the entrypoint makes Docker's again, so ours are made anew).
-    pub fn revive(&self) {
+    /// Every killed node back, its engine answering, its chains made anew
+    /// (a container started again has a new network namespace). Never
+    /// panics: it runs when a failed test unwinds too.
+    pub fn revive(&self) -> Result<(), String> {
         let killed = std::mem::take(&mut *self.killed.lock().unwrap());
         for index in killed {
             let node = self.lab.node(&name(index));
-            node.start();
-            for (chain, hook) in [(CHAIN_IN, "INPUT"), (CHAIN_OUT, "OUTPUT")] {
-                let _ = iptables(node, &["-N", chain]);
-                let _ = iptables(node, &["-D", hook, "-j", chain]);
-                let _ = iptables(node, &["-I", hook, "1", "-j", chain]);
+            try_docker(&["start", &node.container()])?;
+            let started = Instant::now();
+            while !node.up() {
+                if started.elapsed() > Duration::from_secs(60) {
+                    return Err(format!("{}'s engine did not answer within 60 s", node.name));
+                }
+                std::thread::sleep(Duration::from_millis(250));
             }
+            hook_chains(node)?;
         }
+        Ok(())
     }
 
     /// The container of one running task of `name` on `node`, if any.
@@ -148,14 +157,11 @@ impl Hands {
             .map(str::to_owned)
     }
 
-    /// Everything healed: thawed, back, uncut. Says what could not be.
+    /// Everything healed: uncut, thawed, back. Says what could not be.
     pub fn heal_all(&self) {
-        if let Err(e) = self.thaw() {
-            eprintln!("nemesis: thawing: {e}");
-        }
-        self.revive();
-        if let Err(e) = self.heal_network() {
-            eprintln!("nemesis: healing the network: {e}");
+        let healed = [self.heal_network(), self.thaw(), self.revive()];
+        for problem in healed.into_iter().filter_map(Result::err) {
+            eprintln!("nemesis: could not heal: {problem}");
         }
     }
 }
@@ -164,12 +170,26 @@ impl Drop for Hands {
     fn drop(&mut self) {
         self.heal_all();
         for node in &self.lab.nodes {
-            for (chain, hook) in [(CHAIN_IN, "INPUT"), (CHAIN_OUT, "OUTPUT")] {
+            for (chain, hook) in HOOKS {
                 let _ = iptables(node, &["-D", hook, "-j", chain]);
+            }
+            for chain in [CHAIN_IN, CHAIN_OUT] {
                 let _ = iptables(node, &["-X", chain]);
             }
         }
     }
+}
+
+/// Our two chains on `node`, jumped to first from the built-in ones.
+fn hook_chains(node: &Node) -> Result<(), String> {
+    for chain in [CHAIN_IN, CHAIN_OUT] {
+        let _ = iptables(node, &["-N", chain]);
+    }
+    for (chain, hook) in HOOKS {
+        let _ = iptables(node, &["-D", hook, "-j", chain]);
+        iptables(node, &["-I", hook, "1", "-j", chain])?;
+    }
+    Ok(())
 }
 
 fn name(index: usize) -> String {

@@ -26,7 +26,7 @@ use pets_testkit::holds;
 use crate::prod::{Consul, Prod};
 use crate::rig::Lab;
 use crate::steps::{deploy, tasks, web_tasks};
-use crate::support::{eventually, local_images};
+use crate::support::{eventually, local_images, workspace};
 
 /// Voters, each with their own cookies.
 const VOTERS: usize = 60;
@@ -35,6 +35,8 @@ const VOTERS: usize = 60;
 /// flushed, a watch not yet woken) before the checker reads: the window
 /// `docs/RELIABILITY.md` names.
 pub const SETTLE: Duration = Duration::from_secs(30);
+/// Where the last run's report is kept, under the workspace.
+const REPORT: &str = "target/nemesis-report.md";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nemesis_partitions_pauses_and_kills_at_random() {
@@ -63,7 +65,9 @@ async fn nemesis_partitions_pauses_and_kills_at_random() {
     };
 
     let began = Instant::now();
-    let end = schedule.last().map_or(length, |w| w.at + w.lasts + w.quiet);
+    let end = schedule
+        .last()
+        .map_or(length, |w| w.at + w.lasts() + w.quiet);
     let clients = clients::Clients::start(&lab, VOTERS, began, end + Duration::from_secs(120));
     let applied = {
         let (lab, hands, schedule) = (lab.clone(), hands.clone(), schedule.clone());
@@ -91,36 +95,42 @@ async fn nemesis_partitions_pauses_and_kills_at_random() {
     tokio::time::sleep(SETTLE).await;
     let records = reads::records(&lab).await;
     let consoles = reads::consoles(&lab, &prod).await;
-    let kills: Vec<(usize, Duration)> = applied.iter().flat_map(|w| w.kills.clone()).collect();
+    let kills: Vec<(usize, Duration, Duration)> =
+        applied.iter().flat_map(|w| w.kills.clone()).collect();
     let unflushed = checker::unflushed_at_kills(&logs, &kills);
     let verdict = checker::check(&logs, &records, &consoles, unflushed);
 
-    eprintln!(
-        "\nnemesis report: seed {seed}, {minutes} minutes, {VOTERS} voters\n\n{}",
+    let mut text = format!(
+        "nemesis report: seed {seed}, {minutes} minutes, {VOTERS} voters\n\n{}\n",
         report::table(&logs, &applied)
     );
     for window in &applied {
-        eprintln!(
-            "  {:>6.1}s to {:>6.1}s: {}",
+        text += &format!(
+            "  {:>6.1}s to {:>6.1}s: {}\n",
             window.from.as_secs_f64(),
             window.healed.as_secs_f64(),
             window.what
         );
     }
     for console in &consoles {
-        eprintln!(
-            "node{}'s console: {:?}, {} pets served",
+        text += &format!(
+            "node{}'s console: {:?}, {} pets served\n",
             console.node, console.tally, console.served
         );
     }
-    eprintln!("{} voter records in Consul", records.len());
-    match verdict {
-        Ok(unknowns) => eprintln!("{}", report::summary(&logs, &unknowns, unflushed)),
-        Err(breaches) => panic!(
+    text += &format!("{} voter records in Consul\n", records.len());
+    if let Ok(unknowns) = &verdict {
+        text += &report::summary(&logs, unknowns, unflushed);
+    }
+    eprintln!("\n{text}");
+    // The suite prints it after the tests (a passing test's output is not shown).
+    let _ = std::fs::write(workspace().join(REPORT), &text);
+    if let Err(breaches) = verdict {
+        panic!(
             "seed {seed} (PETS_NEMESIS_SEED={seed} replays it): {} breaches of the promise:\n{}",
             breaches.len(),
             breaches.join("\n")
-        ),
+        );
     }
 
     // Settled means settled: nothing moves after the window.

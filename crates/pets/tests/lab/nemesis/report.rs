@@ -21,6 +21,9 @@ struct Row {
     /// The longest wait, over the windows of this kind, from a heal to the
     /// first vote accepted through the node the fault fell on.
     recovery: Option<Duration>,
+    /// Windows after which no vote went through that node again before the
+    /// next window (its tasks had moved).
+    moved: usize,
 }
 
 const BETWEEN: &str = "between faults";
@@ -32,17 +35,19 @@ pub fn table(logs: &[VoterLog], applied: &[Applied]) -> String {
         .filter(|s| s.choice.is_some())
         .collect();
     let mut rows: BTreeMap<&str, Row> = BTreeMap::new();
-    for window in applied {
+    for (i, window) in applied.iter().enumerate() {
         let row = rows.entry(window.kind).or_default();
         row.windows += 1;
+        let next = applied.get(i + 1).map_or(Duration::MAX, |w| w.from);
         let back = votes
             .iter()
-            .filter(|s| s.outcome == Outcome::Done && s.at >= window.healed)
+            .filter(|s| s.outcome == Outcome::Done && (window.healed..next).contains(&s.at))
             .filter(|s| window.node.is_none_or(|n| s.node == n))
             .map(|s| s.at - window.healed)
             .min();
-        if let Some(back) = back {
-            row.recovery = row.recovery.max(Some(back));
+        match back {
+            Some(back) => row.recovery = row.recovery.max(Some(back)),
+            None => row.moved += 1,
         }
     }
     for vote in &votes {
@@ -82,11 +87,14 @@ fn line(kind: &str, row: &Row) -> String {
         BETWEEN => "".to_owned(),
         _ => row.windows.to_string(),
     };
-    let recovery = match (kind, row.recovery) {
+    let mut recovery = match (kind, row.recovery) {
         (BETWEEN | "all", _) => "".to_owned(),
         (_, Some(d)) => format!("{:.1} s", d.as_secs_f64()),
-        (_, None) => "none".to_owned(),
+        (_, None) => "-".to_owned(),
     };
+    if row.moved > 0 && kind != "all" {
+        recovery += &format!(" ({} moved away)", row.moved);
+    }
     let share = match row.sent {
         0 => "".to_owned(),
         n => format!("{:.1} %", 100.0 * row.accepted as f64 / n as f64),
@@ -107,15 +115,15 @@ pub fn summary(logs: &[VoterLog], unknowns: &Unknowns, unflushed: u64) -> String
     let count = |f: &dyn Fn(&Outcome) -> bool| pages.iter().filter(|s| f(&s.outcome)).count();
     format!(
         "pages: {} fetched, {} served, {} refused, {} unknown, {} not delivered; {unflushed} \
-         served just before a kill (may be lost unflushed)\nunknown votes: {} committed, {} not \
-         committed, {} followed by another vote (the record cannot tell)",
+         served by a node before it was killed (may be lost unflushed)\nvotes whose answer never \
+         came: {} in their voter's final record, {} not (never committed, or overwritten by a \
+         later vote)",
         pages.len(),
         count(&|o| *o == Outcome::Done),
         count(&|o| matches!(o, Outcome::Refused(_) | Outcome::Odd(_))),
         count(&|o| *o == Outcome::Unknown),
         count(&|o| *o == Outcome::Undelivered),
-        unknowns.committed,
-        unknowns.not_committed,
-        unknowns.undecided
+        unknowns.kept,
+        unknowns.not_kept
     )
 }

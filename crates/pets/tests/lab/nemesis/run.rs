@@ -22,8 +22,8 @@ pub struct Applied {
     /// After the run's start.
     pub from: Duration,
     pub healed: Duration,
-    /// Nodes killed, and when.
-    pub kills: Vec<(usize, Duration)>,
+    /// Nodes killed: the node, the last heal before, and the kill.
+    pub kills: Vec<(usize, Duration, Duration)>,
 }
 
 /// Runs every window; blocking (call it with `spawn_blocking`). `runtime`
@@ -35,8 +35,9 @@ pub fn windows(
     began: Instant,
     runtime: &tokio::runtime::Handle,
 ) -> Vec<Applied> {
-    let mut applied = Vec::new();
+    let mut applied: Vec<Applied> = Vec::new();
     for window in schedule {
+        let last_healed = applied.last().map_or(Duration::ZERO, |w| w.healed);
         if let Some(wait) = window.at.checked_sub(began.elapsed()) {
             sleep(wait);
         }
@@ -44,39 +45,38 @@ pub fn windows(
         let mut what = Vec::new();
         let mut kills = Vec::new();
         let mut node = None;
-        let mut moves = None;
-        for fault in &window.faults {
+        // What happens next in the window, by when after its start: each
+        // fault healed at its own time, a moving majority moved at half.
+        let mut steps = Vec::new();
+        for (fault, lasts) in &window.faults {
             let (done, on) = apply(lab, hands, *fault, runtime);
             eprintln!("nemesis {:>6.1}s: {done}", began.elapsed().as_secs_f64());
             node = node.or(on);
             what.push(done);
             match fault {
-                Fault::Kill(n) => kills.push((*n, began.elapsed())),
-                Fault::MoveMajority(_, to) => moves = Some(*to),
+                Fault::Kill(n) => kills.push((*n, last_healed, began.elapsed())),
+                Fault::MoveMajority(_, to) => steps.push((*lasts / 2, Step::Move(*to))),
                 _ => {}
             }
+            steps.push((*lasts, Step::Heal(*fault)));
         }
-        if let Some(to) = moves {
-            sleep(window.lasts / 2);
-            hands
-                .heal_network()
-                .expect("healing before the majority moves");
-            hands.isolate(to).expect("isolating the next node");
-            eprintln!(
-                "nemesis {:>6.1}s: the majority moves: node{to} isolated",
-                began.elapsed().as_secs_f64()
-            );
-            sleep(window.lasts - window.lasts / 2);
-        } else {
-            sleep(window.lasts);
+        steps.sort_by_key(|(at, _)| *at);
+        for (at, step) in steps {
+            if let Some(wait) = (from + at).checked_sub(began.elapsed()) {
+                sleep(wait);
+            }
+            let done = match step {
+                Step::Move(to) => hands
+                    .heal_network()
+                    .and_then(|()| hands.isolate(to))
+                    .map(|()| format!("the majority moves: node{to} isolated")),
+                Step::Heal(fault) => heal(hands, fault).map(|()| format!("{fault}: healed")),
+            };
+            let done = done.unwrap_or_else(|e| panic!("nemesis: {e}"));
+            eprintln!("nemesis {:>6.1}s: {done}", began.elapsed().as_secs_f64());
         }
         hands.heal_all();
         let healed = began.elapsed();
-        eprintln!(
-            "nemesis {:>6.1}s: healed ({:.1}s of faults)",
-            healed.as_secs_f64(),
-            (healed - from).as_secs_f64()
-        );
         applied.push(Applied {
             kind: window.kind(),
             what: what.join(" + "),
@@ -87,6 +87,21 @@ pub fn windows(
         });
     }
     applied
+}
+
+/// A step within a window.
+enum Step {
+    Move(usize),
+    Heal(Fault),
+}
+
+/// Heals one fault (a window holds at most one cut and one pause).
+fn heal(hands: &Hands, fault: Fault) -> Result<(), String> {
+    match fault {
+        Fault::Isolate(_) | Fault::OneWay(..) | Fault::MoveMajority(..) => hands.heal_network(),
+        Fault::PauseLeader | Fault::PausePets(_) => hands.thaw(),
+        Fault::Kill(_) => hands.revive(),
+    }
 }
 
 /// Applies one fault; what was done, and the node it fell on.
@@ -115,7 +130,11 @@ fn apply(
                 ),
                 Ok((n, container)) => match hands.freeze(n, &container) {
                     Ok(()) => (format!("Consul leader (node{n}) paused"), Some(n)),
-                    Err(e) => panic!("pausing the Consul leader on node{n}: {e}"),
+                    // Its task may have just been replaced.
+                    Err(e) => (
+                        format!("{fault}: pausing it on node{n} failed ({e}); skipped"),
+                        None,
+                    ),
                 },
                 Err(e) => (format!("{fault}: no leader to pause ({e}); skipped"), None),
             };

@@ -77,13 +77,12 @@ impl fmt::Display for Fault {
     }
 }
 
-/// One window: its faults, from `at` (after the run's start) for `lasts`,
-/// then `quiet` with none.
+/// One window: its faults, each from `at` (after the run's start) for its
+/// own time, then `quiet` with none from the end of the longest.
 #[derive(Clone, Debug)]
 pub struct Window {
     pub at: Duration,
-    pub faults: Vec<Fault>,
-    pub lasts: Duration,
+    pub faults: Vec<(Fault, Duration)>,
     pub quiet: Duration,
 }
 
@@ -91,21 +90,33 @@ impl Window {
     /// The row of the report: a single fault's kind, or "two at once".
     pub fn kind(&self) -> &'static str {
         match self.faults.as_slice() {
-            [one] => one.kind(),
+            [(one, _)] => one.kind(),
             _ => "two at once",
         }
+    }
+
+    /// How long its longest fault holds.
+    pub fn lasts(&self) -> Duration {
+        self.faults
+            .iter()
+            .map(|(_, d)| *d)
+            .max()
+            .unwrap_or_default()
     }
 }
 
 impl fmt::Display for Window {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let faults: Vec<String> = self.faults.iter().map(Fault::to_string).collect();
+        let faults: Vec<String> = self
+            .faults
+            .iter()
+            .map(|(fault, lasts)| format!("{fault} for {:.1}s", lasts.as_secs_f64()))
+            .collect();
         write!(
             f,
-            "{:>5.1}s  {} for {:.1}s, then {:.0}s quiet",
+            "{:>6.1}s  {}, then {:.0}s quiet",
             self.at.as_secs_f64(),
             faults.join(" + "),
-            self.lasts.as_secs_f64(),
             self.quiet.as_secs_f64()
         )
     }
@@ -119,19 +130,18 @@ pub fn draw(seed: u64, length: Duration) -> Vec<Window> {
     let mut at = Duration::from_secs(10);
     while at < length {
         let first = one(&mut rng);
-        let mut faults = vec![first];
+        let mut faults = vec![(first, lasts(&mut rng, first))];
         if rng.random_bool(1.0 / 7.0) {
-            faults.push(second_for(&mut rng, first));
+            let second = second_for(&mut rng, first);
+            faults.push((second, lasts(&mut rng, second)));
         }
-        let lasts = faults.iter().map(|f| lasts(&mut rng, *f)).max().unwrap();
-        let quiet = Duration::from_secs(rng.random_range(12..=20));
-        windows.push(Window {
+        let window = Window {
             at,
             faults,
-            lasts,
-            quiet,
-        });
-        at += lasts + quiet;
+            quiet: Duration::from_secs(rng.random_range(12..=20)),
+        };
+        at += window.lasts() + window.quiet;
+        windows.push(window);
     }
     windows
 }
@@ -164,7 +174,9 @@ fn one(rng: &mut StdRng) -> Fault {
 
 /// A second fault to overlap `first`: a pause when the first cuts or kills
 /// a node (on another node for pets; whichever server leads for Consul),
-/// and any cut on another node when the first is a pause.
+/// and a cut on another node when the first is a pause (a pause of the
+/// Consul leader: on any node, since who leads is known only when the
+/// window opens).
 fn second_for(rng: &mut StdRng, first: Fault) -> Fault {
     let elsewhere = |rng: &mut StdRng| match first.node() {
         Some(n) => other(rng, n),
@@ -217,7 +229,7 @@ mod tests {
         assert_ne!(drawn(7), drawn(8));
         for seed in 0..50 {
             for window in draw(seed, length) {
-                if let [a, b] = window.faults.as_slice() {
+                if let [(a, _), (b, _)] = window.faults.as_slice() {
                     assert!(!(a.network() && b.network()), "{window}");
                     if let (Some(x), Some(y)) = (a.node(), b.node()) {
                         assert_ne!(x, y, "{window}");
