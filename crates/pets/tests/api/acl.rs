@@ -6,6 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::binary::Binary;
 use crate::helpers::{prefix, spawn_app_with, temp_file, Env, TestApp, Visitor};
 use pets_testkit::AclConsul;
 
@@ -278,30 +279,27 @@ async fn a_replica_started_before_its_token_exists_counts_once_it_does() {
 /// lines a person can act on, not once a watch's retry, and never the secret.
 #[tokio::test]
 async fn a_refused_token_is_logged_once_a_kind_and_its_secret_never() {
-    use tokio::io::AsyncBufReadExt;
-
     let consul = AclConsul::shared().await;
     let prefix = prefix("acl-log");
     let (secret, wrong_file) = secret_file("wrong-log");
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_pets"))
-        .env("WEB_PORT", "0")
-        .env("ADMIN_PORT", "0")
-        .env("PETS_BIND", "127.0.0.1")
-        .env("RUST_LOG", "info")
-        .env("LOG_FORMAT", "json")
-        .env("DB", consul.db())
-        .env("PETS_KV_PREFIX", &prefix)
-        .env("CONSUL_HTTP_TOKEN_FILE", &wrong_file)
-        .stdout(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let (wrong_file, db) = (wrong_file.to_str().unwrap(), consul.db());
+    let env = [
+        ("LOG_FORMAT", "json"),
+        ("DB", db.as_str()),
+        ("PETS_KV_PREFIX", prefix.as_str()),
+        ("CONSUL_HTTP_TOKEN_FILE", wrong_file),
+    ];
+    let began = tokio::time::Instant::now();
+    let mut pets = Binary::start(&env, None).await;
+    let mut seen: Vec<String> = std::mem::take(&mut pets.early);
+    seen.push(pets.started.clone());
+    let until = began + std::time::Duration::from_secs(10);
+    while let Ok(Some(line)) = tokio::time::timeout_at(until, pets.lines.recv()).await {
+        seen.push(line);
+    }
+    let all = seen.len();
     let mut refusals = Vec::new();
-    let mut all = 0;
-    let until = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
-    while let Ok(Ok(Some(line))) = tokio::time::timeout_at(until, lines.next_line()).await {
-        all += 1;
+    for line in seen {
         assert!(!line.contains(&secret), "the secret in a log line: {line}");
         if line.contains("consul refused") {
             refusals.push(line);

@@ -1,16 +1,23 @@
 //! The real `pets` binary as a child process, for tests that need what an
 //! in-process app cannot give: its own open-files limit, its memory, a
-//! signal (SIGKILL, SIGSTOP).
+//! signal (SIGKILL, SIGSTOP), its log as a person reads it.
 
 use std::os::unix::process::CommandExt;
 
+use tokio::io::AsyncBufReadExt;
 use tokio::process::Child;
+use tokio::sync::mpsc;
 
 /// The real binary on free ports, with `limit` open files (soft and hard).
 pub struct Binary {
     pub child: Child,
     pub web: String,
     pub admin: String,
+    /// What it wrote before its start-up line, that line, and then every
+    /// line as it comes (kept for whoever reads them).
+    pub early: Vec<String>,
+    pub started: String,
+    pub lines: mpsc::UnboundedReceiver<String>,
 }
 
 impl Binary {
@@ -40,23 +47,32 @@ impl Binary {
             .kill_on_drop(true)
             .spawn()
             .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let mut lines = tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(stdout));
-        let line = loop {
-            let line = lines.next_line().await.unwrap().expect("a start-up line");
+        let mut stdout = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+        let (sender, mut lines) = mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            while let Ok(Some(line)) = stdout.next_line().await {
+                let _ = sender.send(line);
+            }
+        });
+        let mut early = Vec::new();
+        let started = loop {
+            let next = tokio::time::timeout(std::time::Duration::from_secs(30), lines.recv());
+            let line = next
+                .await
+                .unwrap_or_else(|_| panic!("no start-up line within 30 s; before it: {early:?}"))
+                .expect("a start-up line");
             if line.contains("pets started") {
                 break line;
             }
-        };
-        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-        let addr = |name: &str| {
-            let at = line.find(&format!("{name}=")).expect("address logged") + name.len() + 1;
-            line[at..].split_whitespace().next().unwrap().to_owned()
+            early.push(line);
         };
         Self {
-            web: addr("web"),
-            admin: addr("admin"),
+            web: address(&started, "web"),
+            admin: address(&started, "admin"),
             child,
+            early,
+            started,
+            lines,
         }
     }
 
@@ -76,4 +92,20 @@ impl Binary {
             .and_then(|v| v.split_whitespace().next()?.parse().ok())
             .unwrap()
     }
+}
+
+/// An address the start-up line names, as text (`web=…`) or JSON
+/// (`"web":"…"`).
+fn address(line: &str, name: &str) -> String {
+    for key in [format!("{name}="), format!("\"{name}\":\"")] {
+        if let Some(at) = line.find(&key) {
+            let rest = &line[at + key.len()..];
+            return rest
+                .split(|c: char| c.is_whitespace() || c == '"')
+                .next()
+                .unwrap_or_default()
+                .to_owned();
+        }
+    }
+    panic!("no {name} address in the start-up line: {line}")
 }

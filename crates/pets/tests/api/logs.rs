@@ -5,8 +5,8 @@
 use std::time::Duration;
 
 use serde_json::Value;
-use tokio::io::AsyncBufReadExt;
 
+use crate::binary::Binary;
 use crate::helpers::{spawn_app, Visitor};
 
 async fn id_for(url: &str, sent: Option<&str>) -> String {
@@ -41,24 +41,11 @@ async fn every_response_carries_a_request_id() {
 
 #[tokio::test]
 async fn json_logs_are_one_object_a_line_and_name_the_request() {
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_pets"))
-        .env("WEB_PORT", "0")
-        .env("ADMIN_PORT", "0")
-        .env("PETS_BIND", "127.0.0.1")
-        .env("RUST_LOG", "info")
-        .env("LOG_FORMAT", "json")
-        .stdout(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
-    let started: Value = loop {
-        let line = lines.next_line().await.unwrap().expect("a start-up line");
-        let object: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"));
-        if object["message"] == "pets started" {
-            break object;
-        }
-    };
+    let mut pets = Binary::start(&[("LOG_FORMAT", "json")], None).await;
+    for line in pets.early.iter().chain([&pets.started]) {
+        let _: Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+    }
+    let started: Value = serde_json::from_str(&pets.started).unwrap();
     assert_eq!(started["level"], "INFO");
     assert!(started["timestamp"].is_string());
     let web = started["web"].as_str().expect("fields at the top level");
@@ -66,7 +53,7 @@ async fn json_logs_are_one_object_a_line_and_name_the_request() {
     assert_eq!(sent, "trace-me-7");
     let line = tokio::time::timeout(Duration::from_secs(5), async {
         loop {
-            let line = lines.next_line().await.unwrap().expect("a request line");
+            let line = pets.lines.recv().await.expect("a request line");
             let object: Value =
                 serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"));
             if object["span"]["request_id"] == "trace-me-7" {
