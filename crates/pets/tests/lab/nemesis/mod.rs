@@ -21,16 +21,14 @@ mod schedule;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use pets_testkit::holds;
-
-use crate::prod::{Consul, Prod};
+use crate::prod::Prod;
 use crate::rig::Lab;
-use crate::steps::{deploy, tasks, web_tasks};
-use crate::support::{eventually, local_images, workspace};
+use crate::steps::{deploy, node_loss, web_tasks};
+use crate::support::{local_images, workspace};
 
-/// Voters, each with their own cookies.
+/// Voters at a time, each with their own cookies.
 const VOTERS: usize = 60;
-/// Once Consul has a leader with all three servers and three web tasks
+/// Once Consul's three servers are healthy voters and three web tasks
 /// answer, how long pets has to settle every count (an undo owed, pages not
 /// flushed, a watch not yet woken) before the checker reads: the window
 /// `docs/RELIABILITY.md` names.
@@ -155,23 +153,10 @@ fn setting<T: std::str::FromStr>(name: &str) -> Option<T> {
     )
 }
 
-/// Every node up, Consul's three servers voting under one leader, and three
-/// web tasks answering.
+/// Consul's three servers healthy voters (autopilot's word, as the lab's
+/// node-loss step waits for it), and three web tasks answering.
 async fn recovered(lab: &Arc<Lab>) {
-    eventually(
-        Duration::from_secs(180),
-        "Consul's three servers under a leader",
-        || async {
-            let db = tasks(lab, "db").await?;
-            if db.len() != 3 {
-                return Err(format!("{} Consul tasks", db.len()));
-            }
-            let raft = Consul::raft(&db[0].1).await?;
-            holds(raft, |r| {
-                r.len() == 3 && r.iter().all(|s| s.1) && r.iter().filter(|s| s.2).count() == 1
-            })
-        },
-    )
-    .await;
+    let consul = node_loss::three_healthy_voters(lab).await;
+    eprintln!("nemesis: Consul: {consul}");
     web_tasks(lab, 3).await;
 }

@@ -6,7 +6,7 @@ mod drain;
 mod front_door;
 mod guide;
 mod least_privilege;
-mod node_loss;
+pub(crate) mod node_loss;
 mod quorum;
 mod update;
 
