@@ -217,7 +217,7 @@ fn replaced(m: &mut Memory, o: &Observation) -> Option<String> {
             .find(|r| {
                 r.healthy
                     && r.version == lost.replica.version
-                    && !lost.before.contains(&r.id)
+                    && (!lost.before.contains(&r.id) || same_slot(r, &lost.replica))
                     && r.started + GONE_AFTER_S >= lost.at
             })
             .filter(|_| o.at >= lost.at + LOSS_SETTLE_S)
@@ -427,6 +427,16 @@ fn newer(now: &str, from: &str) -> bool {
         (Some(a), Some(b)) => a > b,
         _ => false,
     }
+}
+
+/// Two replicas of one Swarm task slot (`pets_web.2.<task>`): Swarm may
+/// start the replacement before the dead one's record leaves the fleet.
+fn same_slot(a: &super::Seen, b: &super::Seen) -> bool {
+    let slot = |r: &super::Seen| {
+        let (slot, _) = r.name.rsplit_once('.')?;
+        slot.contains('.').then(|| slot.to_owned())
+    };
+    a.id != b.id && slot(a).is_some() && slot(a) == slot(b)
 }
 
 fn where_(r: &super::Seen) -> String {

@@ -16,6 +16,8 @@ mod merge_tests;
 mod observation;
 mod progress;
 #[cfg(test)]
+mod replace_tests;
+#[cfg(test)]
 mod tests;
 
 use std::sync::Arc;
