@@ -153,7 +153,7 @@ impl Lane {
                     let before = self.counter.clone();
                     match self.settle(&before, &token, Some(&mut group)).await {
                         Settled::Committed => {
-                            self.committed(next, None);
+                            self.settled();
                             if group.answered {
                                 // The voters were already told no: take it back.
                                 self.owed
@@ -256,6 +256,16 @@ impl Lane {
     /// Writes `next` over the counter as this lane last knew it.
     pub(crate) fn counter_op(&self, next: &Counter) -> TxnOp {
         TxnOp::cas_json(self.counter_key.clone(), next, self.counter.index)
+    }
+
+    /// A write settled as committed: the counter is as settling left it
+    /// (read back, or zero when it was folded away, never the totals the
+    /// lane meant to write over a key that is gone, which would count them
+    /// again beside the archive), and what it says is published.
+    pub(crate) fn settled(&mut self) {
+        self.written
+            .fetch_max(self.counter.index, Ordering::Relaxed);
+        self.changed.notify_waiters();
     }
 
     /// The counter now holds `next`, at `index` (unchanged when unknown).

@@ -111,6 +111,10 @@ impl Lane {
         mut group: Option<&mut Group>,
     ) -> Settled {
         let mut backoff = SETTLE_BACKOFF_START;
+        // A fence against "no key" landed: the lost write, which expected
+        // no key too, was applied only if its key was folded away since,
+        // and then the archive holds its token.
+        let mut fenced_first = false;
         loop {
             if let Some(group) = group.as_deref_mut() {
                 if !group.answered && Instant::now() >= group.deadline {
@@ -123,11 +127,32 @@ impl Lane {
                 }
             }
             self.outage.failed();
+            if fenced_first {
+                match self.kv.read_consistent(&self.keys.votes_archive()).await {
+                    Ok(archive) => {
+                        let committed = was_folded(archive.as_ref(), token);
+                        tracing::info!(committed, "interrupted first vote write settled");
+                        return if committed {
+                            Settled::Committed
+                        } else {
+                            Settled::NotCommitted
+                        };
+                    }
+                    Err(e) => tracing::debug!(error = %e, "reading the archive while settling"),
+                }
+                sleep(backoff).await;
+                backoff = (backoff * 2).min(SETTLE_BACKOFF_MAX);
+                continue;
+            }
             let fence = before.moved(0, [0; 3], &new_token());
             let op = TxnOp::cas_json(self.counter_key.clone(), &fence, before.index);
             match self.kv.write(&[op]).await {
                 Ok(outcome @ TxnOutcome::Committed(_)) => {
                     self.committed(fence, outcome.last_index());
+                    if before.index == 0 {
+                        fenced_first = true;
+                        continue;
+                    }
                     tracing::info!("interrupted vote write settled: it did not commit");
                     return Settled::NotCommitted;
                 }
@@ -261,7 +286,7 @@ impl Lane {
             Err(CallError::NotSent(_) | CallError::Refused(_)) => UndoTry::Later,
             Err(CallError::Unknown(_)) => match self.settle(&before, &undo_token, None).await {
                 Settled::Committed => {
-                    self.committed(next, None);
+                    self.settled();
                     UndoTry::Done
                 }
                 Settled::NotCommitted => UndoTry::Later,

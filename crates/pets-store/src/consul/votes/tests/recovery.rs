@@ -124,3 +124,43 @@ async fn an_undo_whose_answer_is_lost_is_settled_too() {
     h.vote(VoterId::random(), PetChoice::B, true).await.unwrap();
     assert_eq!(h.tally(), [0, 1, 0]);
 }
+
+/// A write applied and its answer lost while another replica folds this
+/// one's counters away (its session lapsed while it was cut off): settling
+/// finds the write in the archive, and the lane counts on from zero, not
+/// from the totals it meant to write (the nemesis saw every tally 372 above
+/// the records).
+#[tokio::test(start_paused = true)]
+async fn a_write_settled_after_its_counter_was_folded_is_not_counted_twice() {
+    let h = Arc::new(Harness::new(1));
+    for _ in 0..3 {
+        h.vote(VoterId::random(), PetChoice::A, true).await.unwrap();
+    }
+    h.kv.script(&[Fault::AppliedThenLost, Fault::NotSent]);
+    let vote = spawn_vote(&h, VoterId::random(), PetChoice::B, true);
+    sleep(Duration::from_millis(10)).await;
+    crate::consul::fold::tests::folded_by_another(&h.kv).await;
+    vote.await.unwrap().unwrap();
+    assert_eq!(h.tally(), [3, 1, 0]);
+    h.vote(VoterId::random(), PetChoice::C, true).await.unwrap();
+    assert_eq!(
+        h.tally(),
+        [3, 1, 1],
+        "the folded totals are not written again"
+    );
+}
+
+/// The same for a lane's first write, which expected no key: the fence
+/// against "no key" lands, and only the archive can say the write was
+/// applied and folded; it is not sent again.
+#[tokio::test(start_paused = true)]
+async fn a_first_write_folded_before_it_was_settled_is_not_sent_again() {
+    let h = Arc::new(Harness::new(1));
+    h.kv.script(&[Fault::AppliedThenLost, Fault::NotSent]);
+    let vote = spawn_vote(&h, VoterId::random(), PetChoice::A, true);
+    sleep(Duration::from_millis(10)).await;
+    crate::consul::fold::tests::folded_by_another(&h.kv).await;
+    vote.await.unwrap().unwrap();
+    assert_eq!(h.tally(), [1, 0, 0], "counted once");
+    assert_eq!(h.kv.under("t/ballots/").len(), 1, "one record of it");
+}
