@@ -85,6 +85,10 @@ pub use self::votes::{MAX_FIRST_VOTES_PER_TXN, MAX_MOVES_PER_TXN, VOTE_DEADLINE}
 /// behind a write that is stuck (see the votes' `pace`).
 pub const VOTE_LANES: usize = 2;
 
+/// How long a stopping replica waits for its vote lanes to answer what they
+/// hold and pay what they owe (inside the stacks' 15 s grace: 5 s of answering
+/// on, 6 s of requests in flight, this).
+const LANES_CLOSE: std::time::Duration = std::time::Duration::from_secs(3);
 /// How long a read of the results waits for the watcher to see this
 /// replica's last committed vote before reading Consul itself: a blocking
 /// query answers a commit at once, then pauses 100 ms.
@@ -172,6 +176,7 @@ impl ConsulStore {
                     outage: outage.clone(),
                     round: round.clone(),
                 },
+                stop.child_token(),
             ),
             recorded,
             refused: Arc::default(),
@@ -378,6 +383,9 @@ impl Store for ConsulStore {
     }
 
     async fn shutdown(&self) {
+        // Undos first, while this replica's record still keeps its counters
+        // from being folded.
+        self.lanes.close(LANES_CLOSE).await;
         self.flush_stop.cancel();
         let flusher = self.flusher.locked().take();
         if let Some(flusher) = flusher {

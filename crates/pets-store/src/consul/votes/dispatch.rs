@@ -8,13 +8,15 @@
 //! Ballots never sent are refused safely: past their deadline, or at once
 //! while every lane is tied up in failures that have lasted longer than an
 //! election takes, or while the cluster has been without a leader for that
-//! long. An idle lane that owes an undo is sent to pay it.
+//! long. An idle lane that owes an undo is sent to pay it, and the
+//! dispatcher does not finish while one is owed.
 
 use std::collections::{HashSet, VecDeque};
 use std::time::Duration;
 
 use tokio::sync::mpsc;
 use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 
 use crate::consul::votes::ballots::{Group, Pending};
 use crate::consul::votes::lane::Lane;
@@ -57,7 +59,14 @@ struct Finished {
     asked: usize,
 }
 
-pub async fn dispatch(mut queue: mpsc::Receiver<Pending>, mut idle: Vec<Lane>, outage: Outage) {
+/// Runs until the queue closes or `closing` is cancelled, and then until
+/// every ballot is answered and no lane owes an undo.
+pub async fn dispatch(
+    mut queue: mpsc::Receiver<Pending>,
+    mut idle: Vec<Lane>,
+    outage: Outage,
+    closing: CancellationToken,
+) {
     let (done, mut finished) = mpsc::unbounded_channel::<Finished>();
     let mut waiting: VecDeque<Pending> = VecDeque::new();
     let mut in_flight: HashSet<VoterId> = HashSet::new();
@@ -73,6 +82,7 @@ pub async fn dispatch(mut queue: mpsc::Receiver<Pending>, mut idle: Vec<Lane>, o
                 Some(pending) => waiting.push_back(pending),
                 None => open = false,
             },
+            _ = closing.cancelled(), if open => open = false,
             Some(Finished { lane, voters, asked }) = finished.recv() => {
                 busy -= 1;
                 pace.ended(lane.index, asked);
@@ -126,7 +136,7 @@ pub async fn dispatch(mut queue: mpsc::Receiver<Pending>, mut idle: Vec<Lane>, o
                 });
             });
         }
-        if !open && waiting.is_empty() && busy == 0 {
+        if !open && waiting.is_empty() && busy == 0 && idle.iter().all(|l| l.owed.is_empty()) {
             return;
         }
     }

@@ -41,9 +41,12 @@ mod recovery;
 mod tests;
 
 use std::sync::atomic::AtomicU64;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot, Notify};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
 
 use self::ballots::Pending;
 use self::lane::Lane;
@@ -76,22 +79,72 @@ pub struct Shared {
 /// The handle the store uses to submit ballots.
 pub struct VoteLanes {
     queue: mpsc::Sender<Pending>,
+    /// Tells the dispatcher to finish: answer what it holds, pay what the
+    /// lanes owe, and stop.
+    closing: CancellationToken,
+    dispatcher: Mutex<Option<JoinHandle<()>>>,
 }
 
 impl VoteLanes {
-    /// Starts `lanes` lanes and their dispatcher.
-    pub fn start(kv: Arc<dyn Kv>, keys: Arc<Keys>, lanes: usize, shared: Shared) -> Self {
+    /// Starts `lanes` lanes and their dispatcher, which also finishes when
+    /// `closing` is cancelled.
+    pub fn start(
+        kv: Arc<dyn Kv>,
+        keys: Arc<Keys>,
+        lanes: usize,
+        shared: Shared,
+        closing: CancellationToken,
+    ) -> Self {
         let lanes = (0..lanes.max(1))
             .map(|lane| Lane::new(kv.clone(), keys.clone(), lane, &shared))
             .collect();
         let (queue, rx) = mpsc::channel(QUEUE_DEPTH);
-        tokio::spawn(dispatch::dispatch(rx, lanes, shared.outage));
-        Self { queue }
+        let dispatcher = tokio::spawn(dispatch::dispatch(
+            rx,
+            lanes,
+            shared.outage,
+            closing.clone(),
+        ));
+        Self {
+            queue,
+            closing,
+            dispatcher: Mutex::new(Some(dispatcher)),
+        }
+    }
+
+    /// Stops taking ballots and waits, up to `limit`, for the lanes to
+    /// answer those they hold and to pay every undo they owe: a replica
+    /// that stops with an undo owed would leave a refused vote counted.
+    /// Returns whether they finished.
+    pub async fn close(&self, limit: Duration) -> bool {
+        self.closing.cancel();
+        let dispatcher = self
+            .dispatcher
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        let Some(mut dispatcher) = dispatcher else {
+            return true;
+        };
+        match tokio::time::timeout(limit, &mut dispatcher).await {
+            Ok(_) => true,
+            Err(_) => {
+                dispatcher.abort();
+                tracing::error!(
+                    "the vote lanes did not finish within {limit:?} of the stop: \
+                     a vote refused while Consul was unreachable may stay counted"
+                );
+                false
+            }
+        }
     }
 
     /// Records a ballot: `Ok` once committed; an error means it was not
     /// counted and never will be.
     pub async fn cast(&self, ballot: Ballot) -> Result<Receipt, StoreError> {
+        if self.closing.is_cancelled() {
+            return Err(StoreError::Unavailable("this replica is stopping".into()));
+        }
         let (reply, answer) = oneshot::channel();
         self.queue
             .try_send(Pending::new(ballot, reply))

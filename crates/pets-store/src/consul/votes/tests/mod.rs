@@ -53,7 +53,8 @@ impl Harness {
             round,
             ..Shared::default()
         };
-        let lanes = VoteLanes::start(kv.clone(), keys.clone(), lanes, shared);
+        let closing = tokio_util::sync::CancellationToken::new();
+        let lanes = VoteLanes::start(kv.clone(), keys.clone(), lanes, shared, closing);
         Self {
             kv,
             keys,

@@ -164,3 +164,37 @@ async fn a_first_write_folded_before_it_was_settled_is_not_sent_again() {
     assert_eq!(h.tally(), [1, 0, 0], "counted once");
     assert_eq!(h.kv.under("t/ballots/").len(), 1, "one record of it");
 }
+
+/// A replica stopping with an undo owed (the undo could not reach Consul
+/// yet) pays it before it goes: the nemesis saw refused votes left counted
+/// when the replica that refused them stopped before it could undo them.
+#[tokio::test(start_paused = true)]
+async fn a_stopping_replica_pays_the_undo_it_owes_first() {
+    let h = Harness::new(1);
+    h.kv.script(&[Fault::HeldUntilQuorum]);
+    assert!(failed(h.vote(VoterId::random(), PetChoice::B, true).await));
+    h.kv.script(&[Fault::Pass, Fault::NotSent]);
+    h.kv.restore_quorum();
+    sleep(Duration::from_millis(200)).await;
+    assert_eq!(h.tally(), [0, 1, 0], "the undo is owed");
+    assert!(h.lanes.close(Duration::from_secs(5)).await, "finished");
+    assert_eq!(h.tally(), [0, 0, 0], "paid before the lanes stopped");
+    assert!(
+        failed(h.vote(VoterId::random(), PetChoice::A, true).await),
+        "a stopping replica takes no more votes"
+    );
+}
+
+/// An undo that cannot be paid does not hold the stop for ever.
+#[tokio::test(start_paused = true)]
+async fn a_stop_waits_for_an_unpayable_undo_only_so_long() {
+    let h = Harness::new(1);
+    h.kv.script(&[Fault::HeldUntilQuorum]);
+    assert!(failed(h.vote(VoterId::random(), PetChoice::B, true).await));
+    h.kv.script(&[Fault::Pass]);
+    h.kv.restore_quorum();
+    h.kv.script(&[Fault::NotSent; 200]);
+    let started = Instant::now();
+    assert!(!h.lanes.close(Duration::from_secs(5)).await);
+    assert!(started.elapsed() < Duration::from_secs(6));
+}
