@@ -178,6 +178,31 @@ impl Consul {
         Ok((health["Healthy"] == true, healthy, health))
     }
 
+    /// Autopilot's word on each server, on one line: what a wait for a
+    /// healthy cluster that failed should have shown.
+    pub fn servers_health(health: &Value) -> String {
+        health["Servers"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|s| {
+                format!(
+                    "{} {} healthy {} voter {} leader {} serf {} contact {} term {} index {}",
+                    s["Name"],
+                    s["Address"],
+                    s["Healthy"],
+                    s["Voter"],
+                    s["Leader"],
+                    s["SerfStatus"],
+                    s["LastContact"],
+                    s["LastTerm"],
+                    s["LastIndex"]
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(" | ")
+    }
+
     /// This server's node name and its address in the cluster.
     pub async fn who(task: &Task) -> Result<(String, String), String> {
         let me = consul_get(&format!("http://{}:8500/v1/agent/self", task.ip)).await?;

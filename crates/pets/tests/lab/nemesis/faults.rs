@@ -157,6 +157,32 @@ impl Hands {
             .map(str::to_owned)
     }
 
+    /// What each node holds of the nemesis's rules, and the last lines of
+    /// its Consul server's log: what a cluster that did not recover should
+    /// be read with.
+    pub fn describe(&self) -> String {
+        let mut text = String::new();
+        for node in &self.lab.nodes {
+            let rules = iptables(node, &["-S"]).map(|all| {
+                all.lines()
+                    .filter(|l| l.contains("NEMESIS"))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            });
+            text += &format!("{}'s rules: {}\n", node.name, rules.unwrap_or_else(|e| e));
+            let logs = self
+                .task_container(node.index, "db")
+                .ok_or_else(|| "no Consul task".to_owned())
+                .and_then(|c| node.docker(&["logs", "--tail", "25", &c]));
+            text += &format!(
+                "{}'s Consul log:\n{}\n",
+                node.name,
+                logs.unwrap_or_else(|e| e)
+            );
+        }
+        text
+    }
+
     /// Everything healed: uncut, thawed, back. Says what could not be.
     pub fn heal_all(&self) {
         let healed = [self.heal_network(), self.thaw(), self.revive()];

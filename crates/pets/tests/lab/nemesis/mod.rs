@@ -85,7 +85,15 @@ async fn nemesis_partitions_pauses_and_kills_at_random() {
     );
 
     let healed = Instant::now();
-    recovered(&lab).await;
+    if let Err(failed) = tokio::spawn(recovered(lab.clone())).await {
+        let hands = hands.clone();
+        let state = tokio::task::spawn_blocking(move || hands.describe()).await;
+        eprintln!(
+            "seed {seed}: the cluster did not recover:\n{}",
+            state.unwrap_or_default()
+        );
+        std::panic::resume_unwind(failed.into_panic());
+    }
     eprintln!(
         "nemesis: recovered {:.1?} after the last quiet; settling for {SETTLE:?}",
         healed.elapsed()
@@ -155,8 +163,8 @@ fn setting<T: std::str::FromStr>(name: &str) -> Option<T> {
 
 /// Consul's three servers healthy voters (autopilot's word, as the lab's
 /// node-loss step waits for it), and three web tasks answering.
-async fn recovered(lab: &Arc<Lab>) {
-    let consul = node_loss::three_healthy_voters(lab).await;
+async fn recovered(lab: Arc<Lab>) {
+    let consul = node_loss::three_healthy_voters(&lab).await;
     eprintln!("nemesis: Consul: {consul}");
-    web_tasks(lab, 3).await;
+    web_tasks(&lab, 3).await;
 }

@@ -216,7 +216,9 @@ pub async fn three_healthy_voters(lab: &Arc<Lab>) -> String {
                 ))
             } else {
                 Err(format!(
-                    "healthy {healthy}, {voters} healthy voters, raft {raft:?}"
+                    "healthy {healthy}, {voters} healthy voters, raft {raft:?}; autopilot: {}; {}",
+                    Consul::servers_health(&health),
+                    Consul::views(&db).await
                 ))
             }
         },
