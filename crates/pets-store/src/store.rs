@@ -21,6 +21,13 @@ pub enum StoreError {
     /// promise: the vote was not recorded and never will be.
     #[error("the store is unavailable: {0}")]
     Unavailable(String),
+    /// The store sent the vote but could not learn, before the vote's
+    /// deadline, whether it was recorded: it may have been. The replica
+    /// takes it back once it learns it was, so a replica that lives leaves
+    /// it uncounted; one that stops first may leave it counted. The voter's
+    /// next vote replaces it either way.
+    #[error("the store could not confirm the vote: {0}")]
+    Unconfirmed(String),
     /// A command named a replica the fleet does not have.
     #[error("no replica by that id is in the fleet")]
     NoSuchReplica,

@@ -31,6 +31,9 @@ pub enum AppError {
     LoginsPaused(u64),
     #[error("{0}")]
     Unavailable(String),
+    /// Sent on, and no word back in time: it may have been done.
+    #[error("{0}")]
+    Unconfirmed(String),
     #[error("{0} Send it again, all at once.")]
     BodyTooSlow(String),
     #[error("Too many new voters from your address in the last minute. Try again in {0} seconds.")]
@@ -65,6 +68,7 @@ impl AppError {
                 StatusCode::TOO_MANY_REQUESTS
             }
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Unconfirmed(_) => StatusCode::GATEWAY_TIMEOUT,
             Self::BodyTooSlow(_) => StatusCode::REQUEST_TIMEOUT,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -83,6 +87,7 @@ impl AppError {
                 "Slow down"
             }
             Self::Unavailable(_) => "Not recorded",
+            Self::Unconfirmed(_) => "Not confirmed",
             Self::BodyTooSlow(_) => "Too slow",
             Self::Internal(_) => "Server error",
         }
@@ -182,5 +187,17 @@ mod tests {
         let page = error_page(&AppError::BadRequest("<script>x</script>".into()));
         assert!(page.contains("&lt;script&gt;"));
         assert!(!page.contains("<script>x"));
+    }
+
+    /// Not recorded and not confirmed are different promises, told apart
+    /// by status and by title.
+    #[test]
+    fn an_unconfirmed_vote_is_a_504_not_a_503() {
+        let unconfirmed = AppError::Unconfirmed("Your vote could not be confirmed".into());
+        assert_eq!(unconfirmed.status(), StatusCode::GATEWAY_TIMEOUT);
+        assert!(error_page(&unconfirmed).contains("Not confirmed"));
+        let refused = AppError::Unavailable("Your vote was not recorded".into());
+        assert_eq!(refused.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert!(error_page(&refused).contains("Not recorded"));
     }
 }

@@ -68,5 +68,7 @@ async fn order(
         Err(StoreError::Unavailable(reason)) => Err(AppError::Unavailable(format!(
             "The faults were not stored: {reason}. Try again in a few seconds."
         ))),
+        // Only a vote is ever unconfirmed.
+        Err(e @ StoreError::Unconfirmed(_)) => Err(AppError::Internal(e.to_string())),
     }
 }

@@ -138,7 +138,10 @@ async fn close(
         Err(StoreError::Unavailable(reason)) => Err(AppError::Unavailable(format!(
             "The round was not closed: {reason}. Try again in a few seconds."
         ))),
-        Err(e @ StoreError::NoSuchReplica) => Err(AppError::Internal(e.to_string())),
+        // Only a vote is ever unconfirmed.
+        Err(e @ (StoreError::NoSuchReplica | StoreError::Unconfirmed(_))) => {
+            Err(AppError::Internal(e.to_string()))
+        }
     }
 }
 

@@ -75,7 +75,7 @@ impl Metrics {
             ),
             refused: counters(
                 "pets_votes_refused_total",
-                "Votes this replica refused, by reason: invalid (a 400) or store (not recorded)",
+                "Votes this replica refused, by reason: invalid (a 400), store (a 503: not recorded) or unconfirmed (a 504: sent to the store, not confirmed in time)",
                 &["reason"],
             ),
             pets_served: counter("pets_pets_served_total", "Pet pages this replica served"),

@@ -130,13 +130,21 @@ pub async fn cast(
 /// The round a recorded vote counts in, on its answer.
 pub const ROUND_HEADER: &str = "pets-round";
 
-/// The store could not take the vote: counted, and said.
+/// The store could not take the vote, or could not say whether it did:
+/// counted, and said (503 not recorded, 504 not confirmed).
 fn refused_by_store(state: &AppState, error: StoreError) -> AppError {
     match error {
         StoreError::Unavailable(reason) => {
             state.metrics.vote_refused("store");
             AppError::Unavailable(format!(
                 "Your vote was not recorded: {reason}. Please try again in a few seconds."
+            ))
+        }
+        StoreError::Unconfirmed(reason) => {
+            state.metrics.vote_refused("unconfirmed");
+            AppError::Unconfirmed(format!(
+                "Your vote could not be confirmed: {reason}. It may have been counted. \
+                 Vote again to be sure: your last vote is the one that counts."
             ))
         }
         e @ (StoreError::NoSuchReplica | StoreError::Conflict(_)) => {

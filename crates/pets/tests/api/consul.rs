@@ -55,9 +55,14 @@ async fn keep_voting(
                 ledger.last_accepted.lock().unwrap().insert(voter, choice);
                 ledger.accepted.fetch_add(1, Ordering::Relaxed);
             }
-            503 => {
+            // Unconfirmed: sent and unsettled at the deadline; this replica
+            // lives, so it takes the vote back.
+            503 | 504 => {
                 let page = response.text().await.unwrap();
-                assert!(page.contains("not recorded"), "{page}");
+                assert!(
+                    page.contains("not recorded") || page.contains("not be confirmed"),
+                    "{page}"
+                );
                 ledger.refused.fetch_add(1, Ordering::Relaxed);
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }

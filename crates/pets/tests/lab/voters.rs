@@ -8,7 +8,8 @@
 //! them. Each answer is one of: accepted (303: committed), refused by pets
 //! (503: not recorded, and never will be), not delivered (no connection:
 //! nothing reached pets), or unknown (the connection broke after the vote
-//! was sent, say with its node: it may or may not have been committed).
+//! was sent, say with its node, or pets answered 504, having sent the vote
+//! on with no word back in time: it may or may not have been committed).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -89,6 +90,8 @@ impl Voters {
                                 count.refused += 1;
                                 count.refusals.push(Instant::now());
                             }
+                            // Sent on, and Consul did not say in time.
+                            Ok(a) if a.status() == 504 => count.unknown += 1,
                             Ok(a) => count.odd.push(format!("{ip}: {}", a.status())),
                             Err(e) if e.is_connect() => count.undelivered += 1,
                             Err(_) => count.unknown += 1,

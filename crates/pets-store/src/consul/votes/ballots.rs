@@ -19,7 +19,8 @@ pub const MAX_MOVES_PER_TXN: usize = MAX_OPS_PER_TXN - 3;
 /// operations: a voter takes at most about 300 bytes of it (a 64-character
 /// name), so 512 stay far below Consul's 512 KiB limit on a value.
 pub const MAX_FIRST_VOTES_PER_TXN: usize = 512;
-/// How long a voter may wait before being told the vote was not recorded.
+/// How long a voter may wait before being told the vote was not recorded
+/// (or, sent and unsettled, not confirmed).
 pub const VOTE_DEADLINE: Duration = Duration::from_secs(4);
 
 /// Where a voter's answer goes.
@@ -48,6 +49,9 @@ impl Pending {
         )));
     }
 }
+
+/// A failure as a voter is told it: the kind, and the words.
+type Said<'a> = (fn(String) -> StoreError, &'a str);
 
 /// One voter in a group: the last ballot wins, every sender is answered.
 pub struct Entry {
@@ -162,6 +166,17 @@ impl Group {
     /// votes were recorded, if they were recorded together: their voters
     /// keep it.
     pub fn answer(&mut self, outcome: Result<(Option<BallotRef>, u64), &str>) {
+        self.tell(outcome.map_err(|m| (StoreError::Unavailable as fn(String) -> StoreError, m)));
+    }
+
+    /// Tells every voter, once, that the write was sent and its outcome is
+    /// not known: it may have been recorded. Never "not counted", which
+    /// only a replica that lives to take it back could make true.
+    pub fn unconfirmed(&mut self, message: &str) {
+        self.tell(Err((StoreError::Unconfirmed, message)));
+    }
+
+    fn tell(&mut self, outcome: Result<(Option<BallotRef>, u64), Said<'_>>) {
         if self.answered {
             return;
         }
@@ -172,10 +187,10 @@ impl Group {
                     first_in: first_in.filter(|_| entry.ballot.first_vote),
                     round,
                 }),
-                Err(message) => Err(message),
+                Err(said) => Err(said),
             };
             for reply in entry.replies.drain(..) {
-                let _ = reply.send(answer.map_err(|m| StoreError::Unavailable(m.to_owned())));
+                let _ = reply.send(answer.map_err(|(error, m)| error(m.to_owned())));
             }
         }
     }

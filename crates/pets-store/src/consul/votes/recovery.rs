@@ -119,11 +119,12 @@ impl Lane {
             if let Some(group) = group.as_deref_mut() {
                 if !group.answered && Instant::now() >= group.deadline {
                     tracing::warn!(
-                        "vote write still unsettled at its deadline; telling voters it was not counted"
+                        voters = group.entries.len(),
+                        "vote write still unsettled at its deadline; telling voters it is unconfirmed"
                     );
-                    group.answer(Err(
-                        "the store could not confirm the vote in time; it was not counted",
-                    ));
+                    group.unconfirmed(
+                        "it was sent, but Consul did not say in time whether it was recorded",
+                    );
                 }
             }
             self.outage.failed();

@@ -28,12 +28,13 @@ use crate::rig::Lab;
 pub enum Outcome {
     /// 303 for a vote (committed), 200 for a page (served).
     Done,
-    /// A 5xx: pets says it was not done.
+    /// A 5xx but 504: pets says it was not done.
     Refused(u16),
     /// No connection was made: nothing reached pets.
     Undelivered,
-    /// The connection broke or timed out after the request was sent: it
-    /// may or may not have been done.
+    /// The connection broke or timed out after the request was sent, or
+    /// pets answered 504 (it sent the vote on and Consul did not say in
+    /// time): it may or may not have been done.
     Unknown,
     /// Any other answer: a bug.
     Odd(u16),
@@ -214,6 +215,8 @@ impl Voter {
                 }
                 match status {
                     s if s == done => Outcome::Done,
+                    // pets sent the vote on and Consul did not say in time.
+                    504 => Outcome::Unknown,
                     500..=599 => Outcome::Refused(status),
                     _ => Outcome::Odd(status),
                 }

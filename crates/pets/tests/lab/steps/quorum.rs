@@ -61,7 +61,12 @@ pub async fn consul_quorum_lost_and_regained(lab: &Arc<Lab>, cookie: &str, befor
     let sent = Instant::now();
     let first = vote(&task, "a").await;
     let first_took = sent.elapsed();
-    assert_eq!(first, 503, "a vote without a quorum is refused");
+    // 504 when it reached the leader just before the quorum went: it is in
+    // the leader's log, and would commit if the quorum came back.
+    assert!(
+        first == 503 || first == 504,
+        "a vote without a quorum is refused or unconfirmed: {first}"
+    );
     // The watcher must first have seen no leader (its next look, sooner
     // after a failed call), then 3 s pass: from then on, refusals are
     // immediate.

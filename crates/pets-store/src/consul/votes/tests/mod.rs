@@ -135,6 +135,11 @@ fn spawn_vote(
     tokio::spawn(async move { h.vote(voter, choice, first).await })
 }
 
+/// Sent, and not settled by the deadline: it may have been recorded.
+fn unconfirmed<T>(answer: Result<T, StoreError>) -> bool {
+    matches!(answer, Err(StoreError::Unconfirmed(_)))
+}
+
 fn failed<T>(answer: Result<T, StoreError>) -> bool {
     matches!(answer, Err(StoreError::Unavailable(_)))
 }

@@ -39,7 +39,7 @@ async fn a_refused_vote_that_commits_later_is_undone() {
     h.kv.script(&[Fault::HeldUntilQuorum]);
     let ann = VoterId::random();
     let started = Instant::now();
-    assert!(failed(h.vote(ann, PetChoice::B, true).await));
+    assert!(unconfirmed(h.vote(ann, PetChoice::B, true).await));
     assert!(started.elapsed() >= VOTE_DEADLINE);
     assert_eq!(h.tally(), [0, 0, 0]);
     h.kv.restore_quorum();
@@ -60,7 +60,7 @@ async fn a_moved_vote_refused_and_committed_late_gets_its_old_record_back() {
     let ann = VoterId::random();
     h.vote(ann, PetChoice::A, true).await.unwrap();
     h.kv.script(&[Fault::HeldUntilQuorum]);
-    assert!(failed(h.vote(ann, PetChoice::C, false).await));
+    assert!(unconfirmed(h.vote(ann, PetChoice::C, false).await));
     h.kv.restore_quorum();
     sleep(Duration::from_secs(2)).await;
     assert_eq!(h.tally(), [1, 0, 0]);
@@ -78,7 +78,7 @@ async fn a_record_changed_since_the_late_commit_is_left_alone() {
     let ann = VoterId::random();
     h.vote(ann, PetChoice::A, true).await.unwrap();
     h.kv.script(&[Fault::HeldUntilQuorum]);
-    assert!(failed(h.vote(ann, PetChoice::B, false).await));
+    assert!(unconfirmed(h.vote(ann, PetChoice::B, false).await));
     h.kv.restore_quorum();
     // Before the lane looks again, Ann votes c on another replica, which
     // moves her vote from b (its own counter: -b +c).
@@ -102,7 +102,9 @@ async fn a_record_changed_since_the_late_commit_is_left_alone() {
 async fn an_undo_that_cannot_be_sent_is_kept_and_paid_later() {
     let h = Harness::new(1);
     h.kv.script(&[Fault::HeldUntilQuorum]);
-    assert!(failed(h.vote(VoterId::random(), PetChoice::B, true).await));
+    assert!(unconfirmed(
+        h.vote(VoterId::random(), PetChoice::B, true).await
+    ));
     // The fence after the quorum returns passes; the undo reaches no server.
     h.kv.script(&[Fault::Pass, Fault::NotSent]);
     h.kv.restore_quorum();
@@ -116,7 +118,9 @@ async fn an_undo_that_cannot_be_sent_is_kept_and_paid_later() {
 async fn an_undo_whose_answer_is_lost_is_settled_too() {
     let h = Harness::new(1);
     h.kv.script(&[Fault::HeldUntilQuorum]);
-    assert!(failed(h.vote(VoterId::random(), PetChoice::B, true).await));
+    assert!(unconfirmed(
+        h.vote(VoterId::random(), PetChoice::B, true).await
+    ));
     h.kv.script(&[Fault::Pass, Fault::AppliedThenLost]);
     h.kv.restore_quorum();
     sleep(Duration::from_secs(3)).await;
@@ -172,7 +176,9 @@ async fn a_first_write_folded_before_it_was_settled_is_not_sent_again() {
 async fn a_stopping_replica_pays_the_undo_it_owes_first() {
     let h = Harness::new(1);
     h.kv.script(&[Fault::HeldUntilQuorum]);
-    assert!(failed(h.vote(VoterId::random(), PetChoice::B, true).await));
+    assert!(unconfirmed(
+        h.vote(VoterId::random(), PetChoice::B, true).await
+    ));
     h.kv.script(&[Fault::Pass, Fault::NotSent]);
     h.kv.restore_quorum();
     sleep(Duration::from_millis(200)).await;
@@ -190,7 +196,9 @@ async fn a_stopping_replica_pays_the_undo_it_owes_first() {
 async fn a_stop_waits_for_an_unpayable_undo_only_so_long() {
     let h = Harness::new(1);
     h.kv.script(&[Fault::HeldUntilQuorum]);
-    assert!(failed(h.vote(VoterId::random(), PetChoice::B, true).await));
+    assert!(unconfirmed(
+        h.vote(VoterId::random(), PetChoice::B, true).await
+    ));
     h.kv.script(&[Fault::Pass]);
     h.kv.restore_quorum();
     h.kv.script(&[Fault::NotSent; 200]);
