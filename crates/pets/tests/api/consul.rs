@@ -223,7 +223,11 @@ async fn losing_quorum_keeps_pages_up_and_fails_votes_fast() {
         let started = Instant::now();
         let response = Visitor::new().vote(&app, "Cy", "c").await;
         let took = started.elapsed();
-        assert_eq!(response.status(), 503, "attempt {attempt}");
+        // 504 when the write went out on a connection to the dead leader:
+        // pets cannot know it never arrived. Taken back once the quorum
+        // returns (the tally below).
+        let status = response.status().as_u16();
+        assert!(status == 503 || status == 504, "attempt {attempt}: {status}");
         assert!(took < Duration::from_secs(7), "refused in {took:?}");
     }
     let results = app.results().await;
