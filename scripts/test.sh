@@ -20,9 +20,10 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== cargo test"
 rm -f target/nemesis-report.md
 # The nemesis draws its faults from this seed (a random one when unset). CI
-# pins one whose 5 minutes hold no one-way cut while the breach a one-way cut
-# produced in a 30-minute run is open (docs/RELIABILITY.md, issue 35).
-export PETS_NEMESIS_SEED="${PETS_NEMESIS_SEED-213}"
+# pins the seed whose 30-minute run found the one-way-cut breach (its first 5
+# minutes: isolations, two kills, two one-way cuts), so a red run means pets
+# changed, not the draw (docs/RELIABILITY.md, issue 35).
+export PETS_NEMESIS_SEED="${PETS_NEMESIS_SEED-1788718388}"
 cargo test --workspace --locked -- --test-threads=4
 
 echo "== the nemesis's report (crates/pets/tests/lab/nemesis, docs/RELIABILITY.md)"

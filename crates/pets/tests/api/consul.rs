@@ -227,7 +227,10 @@ async fn losing_quorum_keeps_pages_up_and_fails_votes_fast() {
         // pets cannot know it never arrived. Taken back once the quorum
         // returns (the tally below).
         let status = response.status().as_u16();
-        assert!(status == 503 || status == 504, "attempt {attempt}: {status}");
+        assert!(
+            status == 503 || status == 504,
+            "attempt {attempt}: {status}"
+        );
         assert!(took < Duration::from_secs(7), "refused in {took:?}");
     }
     let results = app.results().await;

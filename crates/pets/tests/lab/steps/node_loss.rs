@@ -197,33 +197,52 @@ pub async fn three_healthy_voters(lab: &Arc<Lab>) -> String {
     eventually(
         Duration::from_secs(300),
         "three healthy Consul voters",
-        || async {
-            let db = tasks(lab, "db").await?;
-            if db.len() != 3 {
-                return Err(format!("{} Consul tasks", db.len()));
-            }
-            let (healthy, voters, health) = match Consul::health(&db[0].1).await {
-                Ok(health) => health,
-                Err(e) => return Err(format!("{e}; {}", Consul::views(&db).await)),
-            };
-            let raft = Consul::raft(&db[0].1).await?;
-            if healthy && voters == 3 && raft.len() == 3 && raft.iter().all(|s| s.1) {
-                servers_named_after_their_nodes(&db, &raft).await;
-                Ok(format!(
-                    "failure tolerance {}, servers {:?}",
-                    health["FailureTolerance"],
-                    raft.iter().map(|s| s.0.as_str()).collect::<Vec<_>>()
-                ))
-            } else {
-                Err(format!(
-                    "healthy {healthy}, {voters} healthy voters, raft {raft:?}; autopilot: {}; {}",
-                    Consul::servers_health(&health),
-                    Consul::views(&db).await
-                ))
-            }
-        },
+        || consul_healthy(lab),
     )
     .await
+}
+
+/// Whether autopilot counts three healthy voters and the Raft configuration
+/// holds exactly three servers: autopilot's word, or why not.
+pub async fn consul_healthy(lab: &Arc<Lab>) -> Result<String, String> {
+    let db = tasks(lab, "db").await?;
+    if db.len() != 3 {
+        return Err(format!("{} Consul tasks", db.len()));
+    }
+    let (healthy, voters, health) = match Consul::health(&db[0].1).await {
+        Ok(health) => health,
+        Err(e) => return Err(format!("{e}; {}", Consul::views(&db).await)),
+    };
+    let raft = Consul::raft(&db[0].1).await?;
+    if healthy && voters == 3 && raft.len() == 3 && raft.iter().all(|s| s.1) {
+        servers_named_after_their_nodes(&db, &raft).await;
+        Ok(format!(
+            "failure tolerance {}, servers {:?}",
+            health["FailureTolerance"],
+            raft.iter().map(|s| s.0.as_str()).collect::<Vec<_>>()
+        ))
+    } else {
+        Err(format!(
+            "healthy {healthy}, {voters} healthy voters, raft {raft:?}; autopilot: {}; {}",
+            Consul::servers_health(&health),
+            Consul::views(&db).await
+        ))
+    }
+}
+
+/// Whether Consul serves: three tasks, a leader, and three voters in the
+/// Raft configuration (whatever autopilot says of their health).
+pub async fn consul_serving(lab: &Arc<Lab>) -> Result<String, String> {
+    let db = tasks(lab, "db").await?;
+    if db.len() != 3 {
+        return Err(format!("{} Consul tasks", db.len()));
+    }
+    let raft = Consul::raft(&db[0].1).await?;
+    if raft.len() == 3 && raft.iter().all(|s| s.1) && raft.iter().any(|s| s.2) {
+        Ok(format!("raft {raft:?}"))
+    } else {
+        Err(format!("raft {raft:?}; {}", Consul::views(&db).await))
+    }
 }
 
 /// Each Consul server is named after the node it runs on, and the Raft
