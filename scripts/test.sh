@@ -21,8 +21,9 @@ echo "== cargo test"
 rm -f target/nemesis-report.md
 # The nemesis draws its faults from this seed (a random one when unset). CI
 # pins the seed whose 30-minute run found the one-way-cut breach (its first 5
-# minutes: isolations, two kills, two one-way cuts), so a red run means pets
-# changed, not the draw (docs/RELIABILITY.md, issue 35).
+# minutes: isolations, two kills, two one-way cuts), so every run draws the
+# same faults, their timing varying with the machine (docs/RELIABILITY.md,
+# issue 35).
 export PETS_NEMESIS_SEED="${PETS_NEMESIS_SEED-1788718388}"
 cargo test --workspace --locked -- --test-threads=4
 

@@ -89,6 +89,18 @@ impl Harness {
         Ok(receipt)
     }
 
+    /// A first vote for b sent as the quorum goes, in the leader's log:
+    /// answered unconfirmed at its deadline. Then `then` is scripted and the
+    /// quorum returns, which commits it.
+    async fn unconfirmed_b_then_quorum(&self, then: &[Fault]) {
+        self.kv.script(&[Fault::HeldUntilQuorum]);
+        assert!(unconfirmed(
+            self.vote(VoterId::random(), PetChoice::B, true).await
+        ));
+        self.kv.script(then);
+        self.kv.restore_quorum();
+    }
+
     /// Round 1's votes, as every replica sums them.
     fn tally(&self) -> [u64; 3] {
         self.tally_of(1)

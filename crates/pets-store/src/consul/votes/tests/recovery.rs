@@ -101,13 +101,9 @@ async fn a_record_changed_since_the_late_commit_is_left_alone() {
 #[tokio::test(start_paused = true)]
 async fn an_undo_that_cannot_be_sent_is_kept_and_paid_later() {
     let h = Harness::new(1);
-    h.kv.script(&[Fault::HeldUntilQuorum]);
-    assert!(unconfirmed(
-        h.vote(VoterId::random(), PetChoice::B, true).await
-    ));
     // The fence after the quorum returns passes; the undo reaches no server.
-    h.kv.script(&[Fault::Pass, Fault::NotSent]);
-    h.kv.restore_quorum();
+    h.unconfirmed_b_then_quorum(&[Fault::Pass, Fault::NotSent])
+        .await;
     sleep(Duration::from_millis(1500)).await;
     h.vote(VoterId::random(), PetChoice::A, true).await.unwrap();
     sleep(Duration::from_secs(2)).await;
@@ -117,12 +113,8 @@ async fn an_undo_that_cannot_be_sent_is_kept_and_paid_later() {
 #[tokio::test(start_paused = true)]
 async fn an_undo_whose_answer_is_lost_is_settled_too() {
     let h = Harness::new(1);
-    h.kv.script(&[Fault::HeldUntilQuorum]);
-    assert!(unconfirmed(
-        h.vote(VoterId::random(), PetChoice::B, true).await
-    ));
-    h.kv.script(&[Fault::Pass, Fault::AppliedThenLost]);
-    h.kv.restore_quorum();
+    h.unconfirmed_b_then_quorum(&[Fault::Pass, Fault::AppliedThenLost])
+        .await;
     sleep(Duration::from_secs(3)).await;
     assert_eq!(h.tally(), [0, 0, 0]);
     h.vote(VoterId::random(), PetChoice::B, true).await.unwrap();
@@ -175,12 +167,8 @@ async fn a_first_write_folded_before_it_was_settled_is_not_sent_again() {
 #[tokio::test(start_paused = true)]
 async fn a_stopping_replica_pays_the_undo_it_owes_first() {
     let h = Harness::new(1);
-    h.kv.script(&[Fault::HeldUntilQuorum]);
-    assert!(unconfirmed(
-        h.vote(VoterId::random(), PetChoice::B, true).await
-    ));
-    h.kv.script(&[Fault::Pass, Fault::NotSent]);
-    h.kv.restore_quorum();
+    h.unconfirmed_b_then_quorum(&[Fault::Pass, Fault::NotSent])
+        .await;
     sleep(Duration::from_millis(200)).await;
     assert_eq!(h.tally(), [0, 1, 0], "the undo is owed");
     assert!(h.lanes.close(Duration::from_secs(5)).await, "finished");
@@ -195,12 +183,7 @@ async fn a_stopping_replica_pays_the_undo_it_owes_first() {
 #[tokio::test(start_paused = true)]
 async fn a_stop_waits_for_an_unpayable_undo_only_so_long() {
     let h = Harness::new(1);
-    h.kv.script(&[Fault::HeldUntilQuorum]);
-    assert!(unconfirmed(
-        h.vote(VoterId::random(), PetChoice::B, true).await
-    ));
-    h.kv.script(&[Fault::Pass]);
-    h.kv.restore_quorum();
+    h.unconfirmed_b_then_quorum(&[Fault::Pass]).await;
     h.kv.script(&[Fault::NotSent; 200]);
     let started = Instant::now();
     assert!(!h.lanes.close(Duration::from_secs(5)).await);
