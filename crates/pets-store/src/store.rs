@@ -43,8 +43,8 @@ pub enum StoreError {
 pub trait VoteStore: Send + Sync {
     /// Records a ballot, moving the voter's earlier vote if there was one.
     /// Returns only once the vote is durable, with what the voter must keep
-    /// for later votes; an error means it was not recorded and will not
-    /// appear later.
+    /// for later votes. `Unavailable` means it was not recorded and will not
+    /// appear later; `Unconfirmed` means it was sent and may have been.
     async fn cast_vote(&self, ballot: Ballot) -> Result<Receipt, StoreError>;
 
     /// The key voter ids are signed with, the same on every replica: made

@@ -132,15 +132,15 @@ impl VoteLanes {
                 dispatcher.abort();
                 tracing::error!(
                     "the vote lanes did not finish within {limit:?} of the stop: \
-                     a vote refused while Consul was unreachable may stay counted"
+                     a vote answered 504 (not confirmed) may stay counted"
                 );
                 false
             }
         }
     }
 
-    /// Records a ballot: `Ok` once committed; an error means it was not
-    /// counted and never will be.
+    /// Records a ballot: `Ok` once committed; `Unavailable` means it was
+    /// not counted and never will be; `Unconfirmed` means it may have been.
     pub async fn cast(&self, ballot: Ballot) -> Result<Receipt, StoreError> {
         if self.closing.is_cancelled() {
             return Err(StoreError::Unavailable("this replica is stopping".into()));
