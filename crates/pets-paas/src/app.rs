@@ -34,6 +34,9 @@ pub fn router(paas: Paas) -> Router {
             "/static/paas.css",
             get(|| crate::pages::asset("text/css", STYLE)),
         )
+        // pets' own stylesheet and paw, from the same compiled-in files.
+        .route("/static/css/pets.css", get(pets_asset))
+        .route("/static/favicon.svg", get(pets_asset))
         .route(
             "/static/paas.js",
             get(|| crate::pages::asset("text/javascript", SCRIPT)),
@@ -97,6 +100,13 @@ async fn proxied(
         }
         .into_response(),
     }
+}
+
+/// A file of pets' own `web/static`, by the path asked for.
+async fn pets_asset(uri: http::Uri, headers: http::HeaderMap) -> Response {
+    let path = uri.path().trim_start_matches("/static/");
+    pets_web::assets::embedded(path, &headers)
+        .unwrap_or_else(|| StatusCode::NOT_FOUND.into_response())
 }
 
 async fn not_found(State(paas): State<Paas>) -> Response {

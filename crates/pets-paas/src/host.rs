@@ -51,6 +51,12 @@ pub fn is_address(name: &str) -> bool {
             .is_some_and(|n| n.parse::<std::net::Ipv6Addr>().is_ok())
 }
 
+/// Whether a domain names this machine only (`localhost`, `*.localhost`):
+/// its addresses work in this machine's browsers, not on a phone.
+pub fn is_local(domain: &str) -> bool {
+    domain == "localhost" || domain.ends_with(".localhost")
+}
+
 /// `name:port` to `name`; a name without a port, or a bad port, is left
 /// whole (and then matches nothing).
 fn strip_port(host: &str) -> &str {

@@ -48,6 +48,8 @@ pub struct InstanceView {
     admin_url: String,
     created_at: String,
     expires_at: String,
+    /// The machine it runs on, when the engine has said.
+    node: Option<String>,
     healthy: bool,
     memory_bytes: u64,
     cpu_percent: f64,
@@ -87,25 +89,30 @@ async fn console(State(paas): State<Paas>, headers: HeaderMap) -> Response {
         Access::LoggedOut => login_page(None, StatusCode::OK),
         Access::LoggedIn => {
             let all = paas.registry.all();
-            let views = views_of(&paas, &all).await;
+            let (views, nodes) = tokio::join!(views_of(&paas, &all), paas.registry.nodes());
+            let nodes = nodes.unwrap_or_else(|e| {
+                tracing::warn!("cannot list the engine's nodes: {e}");
+                Vec::new()
+            });
             let now = SystemTime::now();
             let rows: Vec<_> = all
                 .iter()
                 .zip(&views)
                 .map(|(i, v)| {
-                    serde_json::json!({
+                    let row = serde_json::json!({
                         "id": v.id, "version": v.version, "url": v.url, "healthy": v.healthy,
                         "age": minutes(now.duration_since(i.created_at).unwrap_or_default()),
                         "left": minutes(i.time_left(now)),
                         "cpu": format!("{:.1}%", v.cpu_percent),
                         "memory": format!("{:.1} MiB", v.memory_bytes as f64 / 1048576.0),
-                    })
+                    });
+                    (i.node.clone(), row)
                 })
                 .collect();
             let (running, free) = paas.registry.capacity();
             let rules = paas.registry.rules();
             let mut context = Context::new();
-            context.insert("instances", &rows);
+            context.insert("nodes", &by_node(nodes, rows));
             context.insert("running", &running);
             context.insert("free", &free);
             context.insert("max", &rules.max_instances);
@@ -256,6 +263,38 @@ async fn api(State(paas): State<Paas>, headers: HeaderMap) -> Response {
     }
 }
 
+/// The console's instances grouped by the node they run on: every node the
+/// engine names, in its order and with none if it has none, then any node
+/// an instance names that the engine did not (`not placed` when the engine
+/// has not said).
+fn by_node<T: Serialize>(nodes: Vec<String>, rows: Vec<(Option<String>, T)>) -> Vec<NodeView<T>> {
+    let mut groups: Vec<NodeView<T>> = nodes
+        .into_iter()
+        .map(|name| NodeView {
+            name,
+            instances: Vec::new(),
+        })
+        .collect();
+    for (node, row) in rows {
+        let name = node.unwrap_or_else(|| "not placed".into());
+        match groups.iter_mut().find(|g| g.name == name) {
+            Some(group) => group.instances.push(row),
+            None => groups.push(NodeView {
+                name,
+                instances: vec![row],
+            }),
+        }
+    }
+    groups
+}
+
+/// One node's part of the console.
+#[derive(Serialize)]
+struct NodeView<T> {
+    name: String,
+    instances: Vec<T>,
+}
+
 /// The instances with their health and usage, sampled side by side.
 async fn views_of(paas: &Paas, all: &[Instance]) -> Vec<InstanceView> {
     join_all(all.iter().map(|i| view(paas, i))).await
@@ -273,8 +312,39 @@ async fn view(paas: &Paas, i: &Instance) -> InstanceView {
         admin_url: paas.admin_url(&i.id),
         created_at: pets_store::clock::rfc3339(i.created_at),
         expires_at: pets_store::clock::rfc3339(i.expires_at),
+        node: i.node.clone(),
         healthy,
         memory_bytes: usage.memory_bytes,
         cpu_percent: (usage.cpu_percent * 10.0).round() / 10.0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::by_node;
+
+    #[test]
+    fn instances_are_grouped_under_the_nodes_the_engine_names() {
+        let nodes = vec!["node1".to_owned(), "node2".to_owned(), "node3".to_owned()];
+        let rows = vec![
+            (Some("node2".to_owned()), 1),
+            (None, 2),
+            (Some("node2".to_owned()), 3),
+            (Some("gone".to_owned()), 4),
+        ];
+        let groups: Vec<_> = by_node(nodes, rows)
+            .into_iter()
+            .map(|g| (g.name, g.instances))
+            .collect();
+        assert_eq!(
+            groups,
+            [
+                ("node1".to_owned(), vec![]),
+                ("node2".to_owned(), vec![1, 3]),
+                ("node3".to_owned(), vec![]),
+                ("not placed".to_owned(), vec![2]),
+                ("gone".to_owned(), vec![4]),
+            ]
+        );
     }
 }

@@ -130,6 +130,21 @@ mod tests {
             !page.contains("<script>") && !page.contains("style="),
             "nothing inline: the CSP allows none"
         );
+        let mut c = Context::new();
+        c.insert(
+            "nodes",
+            &serde_json::json!([{"name": "node2", "instances": [{
+                "id": "abc", "version": "2.0", "url": "u", "healthy": false,
+                "age": "1 s", "left": "2 s", "cpu": "0.1%", "memory": "1.0 MiB"
+            }]}, {"name": "node3", "instances": []}]),
+        );
+        for (k, v) in [("running", 1), ("free", 2), ("max", 3)] {
+            c.insert(k, &v);
+        }
+        c.insert("ttl", "40 min 0 s");
+        let page = templates().render("admin.html", &c).unwrap();
+        assert!(page.contains(r#"data-node="node2""#) && page.contains(r#"data-id="abc""#));
+        assert!(page.contains("not answering") && page.contains("No instance runs here."));
         let page = Message {
             status: StatusCode::NOT_FOUND,
             title: "No such pets",

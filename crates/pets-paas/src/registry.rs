@@ -288,6 +288,11 @@ impl Registry {
         state.passwords.remove(id);
     }
 
+    /// The machines instances run on, by name.
+    pub async fn nodes(&self) -> Result<Vec<String>, EngineError> {
+        self.engine.nodes().await
+    }
+
     /// One sample of what `id` uses, from the engine.
     pub async fn usage(&self, id: &InstanceId) -> Result<crate::engine::Usage, EngineError> {
         self.engine.usage(id).await

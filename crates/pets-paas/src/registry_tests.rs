@@ -41,6 +41,7 @@ impl Engine for FakeEngine {
             expires_at: spec.expires_at,
             address: Some(IpAddr::from([172, 30, 0, 2])),
             running: true,
+            node: Some("fake".into()),
         };
         self.instances
             .lock()
@@ -50,6 +51,9 @@ impl Engine for FakeEngine {
     }
     async fn list(&self) -> Result<Vec<Instance>, EngineError> {
         Ok(self.instances.lock().unwrap().values().cloned().collect())
+    }
+    async fn nodes(&self) -> Result<Vec<String>, EngineError> {
+        Ok(vec!["fake".into()])
     }
     async fn remove(&self, id: &InstanceId) -> Result<(), EngineError> {
         if *self.fail_removal.lock().unwrap() {

@@ -46,7 +46,7 @@ fn bare_address_notice(paas: &Paas, opened_at: &str) -> Option<String> {
     let mut notice = format!(
         "You opened this page at {name}. Each pets made here lives at its own name, such as {example}, not at this address."
     );
-    if domain == "localhost" || domain.ends_with(".localhost") {
+    if crate::host::is_local(domain) {
         notice.push_str(
             " Only a browser on the machine running pets paas finds *.localhost names:              to reach pets from other machines, set PAAS_DOMAIN to a name whose              subdomains all lead to this machine.",
         );
@@ -218,6 +218,17 @@ pub async fn waiting(
     context.insert("password_shown", &password.is_some());
     context.insert("seconds_left", &left.as_secs());
     context.insert("left", &minutes(left));
+    let site = paas.site_url(&instance.id);
+    context.insert(
+        "qr",
+        &pets_web::qr::svg(&site, "QR code of your pets' address"),
+    );
+    if crate::host::is_local(paas.domain()) {
+        context.insert(
+            "qr_note",
+            "Only this machine reaches it: the service's domain is localhost.",
+        );
+    }
     let mut page = render(StatusCode::OK, "waiting.html", &context);
     page.headers_mut().insert(
         header::CACHE_CONTROL,

@@ -12,6 +12,27 @@ use fantoccini::{Client, ClientBuilder, Locator};
 use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::json;
 
+/// What at a phone's size breaks the phone rules: sideways scrolling, a
+/// tap target under 44 px, a picture larger than the screen.
+pub const PHONE_RULES: &str = r#"
+  const vw = window.innerWidth, vh = window.innerHeight, bad = [];
+  if (document.documentElement.scrollWidth > vw) bad.push('scrolls sideways to ' + document.documentElement.scrollWidth);
+  document.querySelectorAll('a, button, input, summary').forEach(function (el) {
+    const r = el.getBoundingClientRect();
+    if (r.width === 0 && r.height === 0) return;
+    const name = el.id || el.tagName;
+    if (r.height < 44 || r.width < 44) bad.push(name + ' is ' + Math.round(r.width) + 'x' + Math.round(r.height));
+    if (r.right > vw + 0.5) bad.push(name + ' runs off the screen');
+  });
+  const img = document.getElementById('pet-picture');
+  if (img) {
+    const r = img.getBoundingClientRect();
+    if (!img.complete || img.naturalWidth === 0) bad.push('the picture did not load');
+    if (r.width > vw || r.height > vh) bad.push('the picture is ' + Math.round(r.width) + 'x' + Math.round(r.height));
+  }
+  return { width: vw, height: vh, bad: bad };
+"#;
+
 /// How many chromedrivers are started, one after another, before a test
 /// gives up on a browser: a loaded machine has seen one answer nothing.
 const DRIVER_TRIES: u32 = 3;
@@ -250,6 +271,61 @@ impl Browser {
             .execute(script, vec![])
             .await
             .unwrap_or_else(|e| panic!("the page could not run {script:.60}: {e}"))
+    }
+
+    /// Fails unless the page keeps the phone rules ([`PHONE_RULES`]) at
+    /// `size`, which must be the session's viewport; `page` names it in the
+    /// failure.
+    pub async fn assert_fits_a_phone(&self, page: &str, size: (u32, u32)) {
+        let report = self.eval(PHONE_RULES).await;
+        assert_eq!(
+            (report["width"].as_u64(), report["height"].as_u64()),
+            (Some(size.0 as u64), Some(size.1 as u64)),
+            "the phone's viewport"
+        );
+        assert_eq!(report["bad"], json!([]), "{page} at {size:?}");
+    }
+
+    /// The QR code drawn by the element at `css`, decoded by a real decoder
+    /// (zbarimg, from Debian's zbar-tools) from a screenshot of the screen
+    /// with the code scrolled into view, as a camera would see it (an
+    /// element's own screenshot comes out cropped under a phone's pixel
+    /// ratio).
+    pub async fn scan_code(&self, css: &str) -> String {
+        let code = self
+            .client
+            .wait()
+            .at_most(Duration::from_secs(5))
+            .for_element(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("no QR code at {css}: {e}"));
+        let element = serde_json::to_value(&code).expect("an element is JSON");
+        self.client
+            .execute(
+                "arguments[0].scrollIntoView({block: 'center'});",
+                vec![element],
+            )
+            .await
+            .expect("the code scrolls into view");
+        let png = self.client.screenshot().await.expect("a screenshot");
+        let file = std::env::temp_dir().join(format!(
+            "pets-qr-{}-{}.png",
+            std::process::id(),
+            crate::free_port()
+        ));
+        std::fs::write(&file, png).unwrap();
+        let output = std::process::Command::new("zbarimg")
+            .args(["--raw", "-q"])
+            .arg(&file)
+            .output()
+            .expect("zbarimg is not installed: run scripts/install-deps.sh");
+        assert!(
+            output.status.success(),
+            "zbarimg found no code in {} (kept): {output:?}",
+            file.display()
+        );
+        let _ = std::fs::remove_file(&file);
+        String::from_utf8(output.stdout).unwrap().trim().to_owned()
     }
 
     pub async fn close(self) {

@@ -30,8 +30,17 @@ pub async fn static_file(
         let root = state.settings.web_root.join("static");
         return disk_file(&root, &path, "no-cache").await;
     }
-    let file = StaticFiles::get(&path).ok_or(AppError::NotFound)?;
-    let mime = mime_guess::from_path(&path).first_or_octet_stream();
+    embedded(&path, &headers).ok_or(AppError::NotFound)
+}
+
+/// A file compiled in from `web/static` (`css/pets.css`, `favicon.svg`),
+/// with its type, an ETag and a cache lifetime, or 304 when `headers` say
+/// the browser has it; `None` when there is no such file. `pets paas`
+/// serves pets' stylesheet and paw through this too, so its pages look
+/// like pets from the same bytes.
+pub fn embedded(path: &str, headers: &HeaderMap) -> Option<Response> {
+    let file = StaticFiles::get(path)?;
+    let mime = mime_guess::from_path(path).first_or_octet_stream();
     let etag = format!("\"{}\"", hex::encode(&file.metadata.sha256_hash()[..12]));
     if headers
         .get_all(header::IF_NONE_MATCH)
@@ -39,17 +48,19 @@ pub async fn static_file(
         .filter_map(|v| v.to_str().ok())
         .any(|v| etag_matches(v, &etag))
     {
-        return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response());
+        return Some((StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response());
     }
-    Ok((
-        [
-            (header::CONTENT_TYPE, mime.as_ref().to_owned()),
-            (header::CACHE_CONTROL, CACHE_FOR.to_owned()),
-            (header::ETAG, etag),
-        ],
-        file.data,
+    Some(
+        (
+            [
+                (header::CONTENT_TYPE, mime.as_ref().to_owned()),
+                (header::CACHE_CONTROL, CACHE_FOR.to_owned()),
+                (header::ETAG, etag),
+            ],
+            file.data,
+        )
+            .into_response(),
     )
-        .into_response())
 }
 
 /// Whether an `If-None-Match` value names `etag`: `*`, or a list of tags

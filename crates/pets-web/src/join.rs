@@ -11,8 +11,6 @@
 //! a host name that is not one, or, with `PETS_ALLOWED_HOSTS` set, an
 //! address the voter site would refuse.
 
-use qrcode::render::svg;
-use qrcode::{EcLevel, QrCode};
 use serde::Serialize;
 
 use crate::hosts::{host_allowed, host_name};
@@ -36,7 +34,7 @@ impl JoinPanel {
     /// The panel for a console opened at `host` (the request's `Host`).
     pub fn new(settings: &WebSettings, host: Option<&str>) -> Self {
         match address(settings, host) {
-            Ok(url) => match qr_svg(&url) {
+            Ok(url) => match crate::qr::svg(&url, "QR code of the voting address") {
                 Some(svg) => Self::Code { url, svg },
                 None => Self::Unavailable {
                     reason: format!("{url} is too long for a QR code."),
@@ -89,24 +87,6 @@ fn is_loopback(name: &str) -> bool {
         || name
             .parse::<std::net::Ipv4Addr>()
             .is_ok_and(|ip| ip.is_loopback() || ip.is_unspecified())
-}
-
-/// The QR code of `url` as an inline `<svg>` element (without the XML
-/// prolog a file would have), black on white with the quiet zone scanners
-/// need.
-fn qr_svg(url: &str) -> Option<String> {
-    let code = QrCode::with_error_correction_level(url.as_bytes(), EcLevel::M).ok()?;
-    let image = code
-        .render::<svg::Color>()
-        .min_dimensions(240, 240)
-        .quiet_zone(true)
-        .build();
-    let start = image.find("<svg")?;
-    Some(image[start..].replacen(
-        "<svg ",
-        "<svg class=\"qr-code\" role=\"img\" aria-label=\"QR code of the voting address\" ",
-        1,
-    ))
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@
 //! state.
 
 mod around;
-mod assets;
+pub mod assets;
 pub mod auth;
 mod console;
 mod csrf;
@@ -30,6 +30,7 @@ pub mod lab;
 pub mod metrics;
 mod pet_pages;
 mod pictures;
+pub mod qr;
 pub mod rate;
 mod settings;
 mod state;

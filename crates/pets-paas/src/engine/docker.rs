@@ -27,8 +27,8 @@ use bollard::Docker;
 use futures::StreamExt;
 use ipnet::Ipv4Net;
 use pets_store::clock::{from_unix_seconds, unix_seconds};
-use secrecy::ExposeSecret;
 
+use super::archive::{archive_of, first_file, password_archive};
 use super::labels::{Labels, INSTANCE, SERVICE};
 use super::subnets;
 use super::{Engine, EngineError, Instance, Spec, Usage, Version};
@@ -53,6 +53,8 @@ pub struct DockerEngine {
     service: String,
     /// `PAAS_SUBNETS`: where instance networks get their /28.
     pool: Ipv4Net,
+    /// The engine's own name, once asked.
+    node: tokio::sync::OnceCell<String>,
 }
 
 impl DockerEngine {
@@ -64,7 +66,28 @@ impl DockerEngine {
             image: image.to_owned(),
             service: service.to_owned(),
             pool,
+            node: tokio::sync::OnceCell::new(),
         })
+    }
+
+    /// The engine's own name (its machine's), asked once: the node every
+    /// instance of a standalone engine runs on. Until the engine answers,
+    /// "this engine".
+    async fn node_name(&self) -> String {
+        let asked = self
+            .node
+            .get_or_try_init(|| async {
+                let info = self.docker.info().await?;
+                Ok::<_, bollard::errors::Error>(info.name.unwrap_or_else(|| "this engine".into()))
+            })
+            .await;
+        match asked {
+            Ok(name) => name.clone(),
+            Err(e) => {
+                tracing::warn!("cannot ask the Docker engine its name: {e}");
+                "this engine".into()
+            }
+        }
     }
 
     /// The images a visitor may ask for (`<image>:1.0`, `<image>:2.0`) that
@@ -133,6 +156,7 @@ impl DockerEngine {
             expires_at: spec.expires_at,
             address,
             running: true,
+            node: Some(self.node_name().await),
         })
     }
 
@@ -291,12 +315,18 @@ impl Engine for DockerEngine {
                 Some(instance)
             })
             .collect();
+        let node = self.node_name().await;
         for instance in &mut instances {
+            instance.node = Some(node.clone());
             if let Some(at) = self.extension(&instance.id).await {
                 instance.expires_at = at;
             }
         }
         Ok(instances)
+    }
+
+    async fn nodes(&self) -> Result<Vec<String>, EngineError> {
+        Ok(vec![self.node_name().await])
     }
 
     async fn remove(&self, id: &InstanceId) -> Result<(), EngineError> {
@@ -381,44 +411,6 @@ fn address_on(
         .and_then(|ip| ip.parse().ok())
 }
 
-/// A tar archive of one file, `admin_password`, readable by the image's
-/// user only.
-fn password_archive(spec: &Spec) -> Result<Vec<u8>, EngineError> {
-    archive_of(
-        "admin_password",
-        spec.password.expose_secret().as_bytes(),
-        0o400,
-    )
-}
-
-/// A tar archive of one file owned by the image's user.
-fn archive_of(name: &str, contents: &[u8], mode: u32) -> Result<Vec<u8>, EngineError> {
-    let mut header = tar::Header::new_gnu();
-    header.set_size(contents.len() as u64);
-    header.set_mode(mode);
-    header.set_uid(65532);
-    header.set_gid(65532);
-    header.set_mtime(0);
-    let mut archive = tar::Builder::new(Vec::new());
-    archive
-        .append_data(&mut header, name, contents)
-        .and_then(|()| archive.into_inner())
-        .map_err(|e| EngineError::Refused {
-            action: "build an archive",
-            message: e.to_string(),
-        })
-}
-
-/// The first file's contents in a tar archive.
-fn first_file(archive: &[u8]) -> Option<String> {
-    use std::io::Read;
-    let mut archive = tar::Archive::new(archive);
-    let mut entry = archive.entries().ok()?.next()?.ok()?;
-    let mut text = String::new();
-    entry.by_ref().take(64).read_to_string(&mut text).ok()?;
-    Some(text)
-}
-
 /// A 404 from a removal means it was already gone.
 fn gone_is_fine(result: Result<(), bollard::errors::Error>) -> Result<(), bollard::errors::Error> {
     match result {
@@ -435,17 +427,5 @@ fn refused(action: &'static str) -> impl Fn(bollard::errors::Error) -> EngineErr
             EngineError::Refused { action, message }
         }
         other => EngineError::Unreachable(other.to_string()),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn an_archive_of_one_file_reads_back() {
-        let archive = archive_of("expires_at", b"1795462546", 0o444).unwrap();
-        assert_eq!(first_file(&archive).as_deref(), Some("1795462546"));
-        assert_eq!(first_file(b"not a tar archive"), None);
     }
 }

@@ -81,6 +81,7 @@ impl Labels {
             expires_at: time(EXPIRES)?,
             address: None,
             running: false,
+            node: None,
         })
     }
 }

@@ -6,6 +6,7 @@
 //! them back with [`Engine::list`] and adopts them. [`docker`] implements the
 //! trait with bollard; tests of the service's rules use a fake.
 
+mod archive;
 pub mod docker;
 mod labels;
 pub mod subnets;
@@ -85,6 +86,8 @@ pub struct Instance {
     /// Its address on its own network, once it runs.
     pub address: Option<IpAddr>,
     pub running: bool,
+    /// The machine it runs on, when the engine has said.
+    pub node: Option<String>,
 }
 
 impl Instance {
@@ -121,6 +124,9 @@ pub trait Engine: Send + Sync + 'static {
     async fn create(&self, spec: &Spec) -> Result<Instance, EngineError>;
     /// Every instance container, running or not.
     async fn list(&self) -> Result<Vec<Instance>, EngineError>;
+    /// The machines instances run on, by name (one for a standalone
+    /// engine), for the operator console's view by node.
+    async fn nodes(&self) -> Result<Vec<String>, EngineError>;
     /// Stops and removes an instance and everything made for it. Removing
     /// what is already gone succeeds.
     async fn remove(&self, id: &InstanceId) -> Result<(), EngineError>;

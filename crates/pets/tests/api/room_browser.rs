@@ -12,64 +12,10 @@
 
 use std::time::{Duration, Instant};
 
-use fantoccini::Locator;
 use pets_testkit::browser::{Browser, Viewport};
 use serde_json::{json, Value};
 
 use crate::helpers::{spawn_app_with, Env, TestApp, Visitor};
-
-/// What at this size breaks the phone rules: sideways scrolling, a tap
-/// target under 44 px, a picture larger than the screen.
-const PHONE_RULES: &str = r#"
-  const vw = window.innerWidth, vh = window.innerHeight, bad = [];
-  if (document.documentElement.scrollWidth > vw) bad.push('scrolls sideways to ' + document.documentElement.scrollWidth);
-  document.querySelectorAll('a, button, input, summary').forEach(function (el) {
-    const r = el.getBoundingClientRect();
-    if (r.width === 0 && r.height === 0) return;
-    const name = el.id || el.tagName;
-    if (r.height < 44 || r.width < 44) bad.push(name + ' is ' + Math.round(r.width) + 'x' + Math.round(r.height));
-    if (r.right > vw + 0.5) bad.push(name + ' runs off the screen');
-  });
-  const img = document.getElementById('pet-picture');
-  if (img) {
-    const r = img.getBoundingClientRect();
-    if (!img.complete || img.naturalWidth === 0) bad.push('the picture did not load');
-    if (r.width > vw || r.height > vh) bad.push('the picture is ' + Math.round(r.width) + 'x' + Math.round(r.height));
-  }
-  return { width: vw, height: vh, bad: bad };
-"#;
-
-async fn assert_fits_a_phone(browser: &Browser, page: &str, size: (u32, u32)) {
-    let report = browser.eval(PHONE_RULES).await;
-    assert_eq!(
-        (report["width"].as_u64(), report["height"].as_u64()),
-        (Some(size.0 as u64), Some(size.1 as u64)),
-        "the phone's viewport"
-    );
-    assert_eq!(report["bad"], json!([]), "{page} at {size:?}");
-}
-
-/// The QR code on the page, decoded by zbarimg from a screenshot of it.
-async fn scan_the_code(browser: &Browser) -> String {
-    let code = browser
-        .client
-        .wait()
-        .at_most(Duration::from_secs(5))
-        .for_element(Locator::Css("#join-code svg"))
-        .await
-        .expect("the console shows a QR code");
-    let png = code.screenshot().await.expect("a screenshot of the code");
-    let file = std::env::temp_dir().join(format!("pets-qr-{}.png", std::process::id()));
-    std::fs::write(&file, png).unwrap();
-    let output = std::process::Command::new("zbarimg")
-        .args(["--raw", "-q"])
-        .arg(&file)
-        .output()
-        .expect("zbarimg is not installed: run scripts/install-deps.sh");
-    let _ = std::fs::remove_file(&file);
-    assert!(output.status.success(), "zbarimg found no code: {output:?}");
-    String::from_utf8(output.stdout).unwrap().trim().to_owned()
-}
 
 #[tokio::test]
 async fn a_phone_scans_the_code_votes_and_the_console_counts_it() {
@@ -80,7 +26,7 @@ async fn a_phone_scans_the_code_votes_and_the_console_counts_it() {
         .goto(&TestApp::named(&app.admin, "room.test"))
         .await
         .unwrap();
-    let decoded = scan_the_code(&console).await;
+    let decoded = console.scan_code("#join-code svg").await;
     assert_eq!(
         decoded,
         format!("http://room.test:{}/", app.web_port()),
@@ -99,7 +45,7 @@ async fn a_phone_scans_the_code_votes_and_the_console_counts_it() {
         let phone = Browser::start_at(Viewport::Phone(size.0, size.1)).await;
         phone.client.goto(&decoded).await.unwrap();
         assert_eq!(phone.wait_for_path("/vote").await, "/vote");
-        assert_fits_a_phone(&phone, "the ballot", size).await;
+        phone.assert_fits_a_phone("the ballot", size).await;
         phone.type_into("#name", name).await;
         if let Some(shot) = shot {
             phone.screenshot(&format!("{shot}-vote.png")).await;
@@ -110,7 +56,7 @@ async fn a_phone_scans_the_code_votes_and_the_console_counts_it() {
             "/",
             "one tap after the name"
         );
-        assert_fits_a_phone(&phone, "the pet page", size).await;
+        phone.assert_fits_a_phone("the pet page", size).await;
         if let Some(shot) = shot {
             phone.screenshot(&format!("{shot}-pet.png")).await;
         }

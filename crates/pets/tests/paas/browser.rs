@@ -1,11 +1,14 @@
 //! Pets as a Service in a real browser: from the landing page through the
-//! waiting page to the visitor's own pets at `http://<id>.localhost:<port>/`,
-//! and the operator console. Saves the screenshots in docs/PAAS.md.
+//! waiting page (its QR code read by a real decoder) to the visitor's own
+//! pets at `http://<id>.localhost:<port>/`, and the operator console, at a
+//! desktop's size and a phone's, in pets' own look under the service's CSP.
+//! Saves the screenshots in docs/PAAS.md (`images/paas-*.png`, the phone's
+//! `images/paas-*-phone.png`).
 
 use std::time::{Duration, Instant};
 
 use fantoccini::Locator;
-use pets_testkit::browser::Browser;
+use pets_testkit::browser::{Browser, Viewport};
 use secrecy::SecretString;
 
 use crate::helpers::{settings, TestPaas};
@@ -20,6 +23,7 @@ async fn a_visitor_goes_from_the_landing_page_to_their_own_pets() {
 
     browser.client.goto(&home).await.unwrap();
     assert_eq!(browser.text("#capacity").await, "0 running, 20 free.");
+    assert_in_pets_look(&browser).await;
     browser.screenshot("paas-landing.png").await;
 
     browser.type_into("#option_a", "Alpacas").await;
@@ -59,6 +63,11 @@ async fn a_visitor_goes_from_the_landing_page_to_their_own_pets() {
         .starts_with(&format!("http://{id}.localhost:")));
     let go = wait_for(&browser, "#go", Duration::from_secs(60)).await;
     assert_eq!(browser.text("#state").await, "Your pets is ready");
+    assert_eq!(
+        browser.scan_code("#qr svg").await,
+        format!("http://{id}.localhost:{}/", paas.addr.port()),
+        "the waiting page's code is the visitor's own pets"
+    );
     browser.screenshot("paas-waiting.png").await;
     go.click().await.unwrap();
 
@@ -101,10 +110,89 @@ async fn a_visitor_goes_from_the_landing_page_to_their_own_pets() {
         capacity.starts_with("1 of 20 instances running"),
         "{capacity}"
     );
-    let row = browser.text(&format!("tr[data-id='{id}'] .health")).await;
-    assert_eq!(row, "healthy");
+    let health = browser.text(&format!("[data-id='{id}'] .health")).await;
+    assert_eq!(health, "healthy");
+    let node = browser
+        .eval(&format!(
+            "return document.querySelector(\"[data-id='{id}']\").closest('[data-node]').dataset.node"
+        ))
+        .await;
+    assert!(
+        node.as_str()
+            .is_some_and(|n| !n.is_empty() && n != "not placed"),
+        "the instance is shown under the engine's node: {node}"
+    );
     browser.screenshot("paas-operator.png").await;
     browser.close().await;
+}
+
+#[tokio::test]
+async fn a_visitor_on_a_phone_makes_a_pets_and_scans_its_code() {
+    let mut s = settings(Duration::from_secs(40 * 60), 20);
+    s.admin_password = Some(SecretString::from("operator passphrase".to_owned()));
+    let paas = TestPaas::spawn(s).await;
+    let size = (390, 844);
+    let phone = Browser::start_at(Viewport::Phone(size.0, size.1)).await;
+
+    phone
+        .client
+        .goto(&paas.url("localhost", "/"))
+        .await
+        .unwrap();
+    assert_in_pets_look(&phone).await;
+    phone.assert_fits_a_phone("the landing page", size).await;
+    phone.screenshot("paas-landing-phone.png").await;
+
+    phone.type_into("#option_b", "Geckos").await;
+    phone.click("button[type=submit]").await;
+    wait_for(&phone, "#go", Duration::from_secs(60)).await;
+    let site = phone.text("#site").await;
+    assert_eq!(
+        phone.scan_code("#qr svg").await,
+        site,
+        "the code is its address"
+    );
+    assert!(
+        phone.text("#qr-note").await.contains("localhost"),
+        "a localhost address is said to work on this machine only"
+    );
+    phone.assert_fits_a_phone("the waiting page", size).await;
+    phone.screenshot("paas-waiting-phone.png").await;
+
+    phone
+        .client
+        .goto(&paas.url("localhost", "/admin"))
+        .await
+        .unwrap();
+    phone
+        .assert_fits_a_phone("the operator's login", size)
+        .await;
+    phone.type_into("#password", "operator passphrase").await;
+    phone.click("button[type=submit]").await;
+    let capacity = phone.text("#capacity").await;
+    assert!(
+        capacity.starts_with("1 of 20 instances running"),
+        "{capacity}"
+    );
+    phone
+        .assert_fits_a_phone("the operator console", size)
+        .await;
+    phone.screenshot("paas-operator-phone.png").await;
+    phone.close().await;
+}
+
+/// pets' stylesheet and paw reached the page through the service's CSP:
+/// the brand is drawn in pets' weight and its picture loaded.
+async fn assert_in_pets_look(browser: &Browser) {
+    let look = browser
+        .eval(
+            "const b = document.querySelector('.brand'), i = b && b.querySelector('img'); \
+             return [b ? getComputedStyle(b).fontWeight : null, \
+                     !!i && i.complete && i.naturalWidth > 0, \
+                     getComputedStyle(document.body).backgroundImage.startsWith('linear-gradient')];",
+        )
+        .await;
+    assert_eq!(look, serde_json::json!(["800", true, true]), "pets' look");
 }
 
 async fn wait_for(browser: &Browser, css: &str, limit: Duration) -> fantoccini::elements::Element {

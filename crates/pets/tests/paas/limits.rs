@@ -46,7 +46,7 @@ async fn bad_forms_are_refused_and_make_nothing() {
     ] {
         let answer = paas.create(&form).await;
         assert_eq!(answer.status(), 400, "{form:?}");
-        assert!(answer.text().await.unwrap().contains("class=\"error\""));
+        assert!(answer.text().await.unwrap().contains("class=\"problem\""));
     }
     assert!(paas.registry.all().is_empty());
 }
