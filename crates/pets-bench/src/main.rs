@@ -357,12 +357,37 @@ fn report(options: &Options, rounds: &[Round], txn: Duration, exec_to_healthy: D
 }
 
 fn report_fleet(fleet: &fleet::FleetRow) {
+    println!(
+        "\nHow the idle fleet costs Consul (over its own {:.1}% of one core) and memory:",
+        fleet.baseline_core_share * 100.0
+    );
+    println!("| fleet | Consul CPU over its own | per replica | pets RSS in all | per replica |");
+    println!("| ---: | ---: | ---: | ---: | ---: |");
+    for point in &fleet.curve {
+        let share = fleet.pets_core_share(point);
+        let rss = Resident::mib(point.resident_kib);
+        println!(
+            "| {} | {:.2}% | {:.3}% | {:.0} MiB | {:.1} MiB |",
+            match point.replicas {
+                1 => "1 replica".to_owned(),
+                n => format!("{n} replicas"),
+            },
+            share * 100.0,
+            share * 100.0 / point.replicas as f64,
+            rss,
+            rss / point.replicas as f64,
+        );
+    }
+    let largest = fleet.largest();
+    let per = |p: &fleet::IdlePoint| fleet.pets_core_share(p) / p.replicas as f64;
+    // The cost per replica must not grow with the fleet: the largest
+    // fleet's per replica against the middle one's, with room for noise.
+    let middle = &fleet.curve[fleet.curve.len() / 2];
+    let flat = per(largest) <= per(middle) * 1.5 + 0.0002;
     let t = &fleet.load.total;
     println!(
-        "{} replicas: Consul's CPU while they idle {:.1}% of one core over its own {:.1}% (target < 10%); under pets load at {:.0}/s: {} of {} requests failed, p99 {:.1} ms; votes counted +{} for {} voters, pets served +{} for {} pages ({})",
-        fleet::REPLICAS,
-        fleet.pets_core_share() * 100.0,
-        fleet.baseline_core_share * 100.0,
+        "{} replicas under pets load at {:.0}/s: {} of {} requests failed, p99 {:.1} ms; votes counted +{} for {} voters, pets served +{} for {} pages ({})",
+        largest.replicas,
         t.requests as f64 / fleet.load.elapsed.as_secs_f64(),
         t.failed,
         t.requests,
@@ -374,8 +399,14 @@ fn report_fleet(fleet: &fleet::FleetRow) {
         if fleet.exact() { "exact" } else { "LOST" },
     );
     println!(
-        "targets: fleet idle {}",
-        verdict(fleet.pets_core_share() < 0.10)
+        "targets: {} idle replicas under 10% of a core {} ({:.2}%); cost per replica not growing with the fleet (at {} at most 1.5 x at {}) {}; 0 failed under load {}",
+        largest.replicas,
+        verdict(fleet.pets_core_share(largest) < 0.10),
+        fleet.pets_core_share(largest) * 100.0,
+        largest.replicas,
+        middle.replicas,
+        verdict(flat),
+        verdict(t.failed == 0),
     );
 }
 

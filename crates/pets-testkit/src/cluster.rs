@@ -149,7 +149,11 @@ impl Cluster {
             .arg("-dns-port=-1")
             .arg(format!("-data-dir={}", dir.display()))
             .arg("-log-level=warn")
-            .arg("-hcl=performance { raft_multiplier = 1 }");
+            .arg("-hcl=performance { raft_multiplier = 1 }")
+            // Every pets here connects from 127.0.0.1, where a fleet has an
+            // address per replica: Consul's 200 connections per client
+            // address would reset the benchmark's 64 replicas' watches.
+            .arg("-hcl=limits { http_max_conns_per_client = 4096 }");
         for peer in SERVERS.iter().chain([&SPARE]) {
             command.arg(format!("-retry-join={peer}"));
         }
