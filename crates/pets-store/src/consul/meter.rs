@@ -66,6 +66,8 @@ impl MeterPublisher {
             .list(&self.keys.load(), None)
             .await
             .map_err(|e| StoreError::Unavailable(e.message().to_owned()))?;
+        // The folder key is nobody's series and stays.
+        let (entries, _) = crate::consul::folders::without_folder(&self.keys.load(), entries);
         let gone: Vec<TxnOp> = entries
             .iter()
             .filter(|e| series_of(e).is_none_or(|s| s.updated + FORGET_AFTER_S < now))

@@ -19,6 +19,7 @@
 //! | `load/<driver>` | a traffic driver's last 5 minutes, second by second (see [`meter`]) | that `pets load` only |
 //! | `lab` | the console's lab guide: each step's progress (see [`lab`]) | every replica's keeper, check-and-set |
 //! | `voter-key` | `{"key"}`: what voter ids are signed with (see [`voter_key`]) | the first replica to start, once |
+//! | `faults/`, `logins/`, `sessions/`, `load/` | empty: a folder key, so a watch on the prefix waits for its own keys (see [`folders`]) | the first replica to watch it, once |
 //!
 //! Totals are sums over `votes/` and `served/`. Counters have one writer each,
 //! so replicas never contend; a voter's record and its lane's counter change
@@ -34,12 +35,14 @@ mod fake;
 mod fault_store;
 mod faults;
 mod fold;
+mod folders;
 mod keys;
 mod kv;
 mod lab;
 mod membership;
 mod meter;
 mod metrics;
+mod pace;
 mod records;
 mod roster;
 mod rounds;

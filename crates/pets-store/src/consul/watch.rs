@@ -12,8 +12,10 @@ use tokio::sync::{watch, Notify};
 use tokio_util::sync::CancellationToken;
 
 use crate::consul::client::ConsulClient;
+use crate::consul::folders;
 use crate::consul::keys::Keys;
 use crate::consul::kv::{Kv, KvEntry};
+use crate::consul::pace::{fleet_pace, WATCH_PACE, WATCH_RETRY};
 use crate::consul::records::ServedValue;
 use crate::consul::rounds::{CurrentRound, VotesRead};
 use crate::consul::served::ServedCounter;
@@ -25,12 +27,6 @@ use crate::meter::Meter;
 use crate::snapshot::{Snapshot, StoreKind, StoreStatus, Tally};
 use crate::sync::Locked;
 
-/// The shortest time between two blocking queries on one prefix: every
-/// commit wakes them, and pacing keeps the re-reads from costing Consul more
-/// than the writes.
-const WATCH_PACE: Duration = Duration::from_millis(100);
-/// The pause after a failed blocking query.
-const WATCH_RETRY: Duration = Duration::from_secs(1);
 /// How often the leader is looked for while there is none (so the console
 /// shows the new one as soon as it is elected), and while there is one: any
 /// failed call makes it look at once, so a lost leader is noticed as soon as
@@ -121,6 +117,7 @@ impl Watched {
             watched.clone(),
             stop.clone(),
             Keys::votes,
+            false,
             |w, entries| {
                 let votes = VotesRead::of(&w.keys, entries, &w.round);
                 let mut known = w.known();
@@ -132,6 +129,7 @@ impl Watched {
             watched.clone(),
             stop.clone(),
             Keys::served,
+            false,
             |w, entries| {
                 let others = w.others_served(entries);
                 w.known().others_served = others;
@@ -148,6 +146,7 @@ impl Watched {
             watched.clone(),
             stop.clone(),
             Keys::sessions,
+            true,
             |w, entries| {
                 let expired = w.admin.apply_revoked(&w.keys.sessions(), entries);
                 if !expired.is_empty() {
@@ -161,12 +160,14 @@ impl Watched {
             watched.clone(),
             stop.clone(),
             Keys::logins,
+            true,
             |w, entries| w.admin.apply_logins(&w.keys.own_logins(), entries),
         ));
         tokio::spawn(follow(
             watched.clone(),
             stop.clone(),
             Keys::replicas,
+            false,
             |w, entries| {
                 let mut known = w.known();
                 known.replicas = entries
@@ -180,6 +181,7 @@ impl Watched {
             watched.clone(),
             stop.clone(),
             Keys::faults,
+            true,
             |w, entries| {
                 let orders = crate::consul::faults::orders_for(&w.keys, entries);
                 w.faults.send_if_modified(|last| {
@@ -193,6 +195,7 @@ impl Watched {
             watched.clone(),
             stop.clone(),
             Keys::load,
+            true,
             |w, entries| {
                 let mut known = w.known();
                 known.meter = crate::consul::meter::meter_from(entries);
@@ -283,19 +286,33 @@ impl Watched {
 
 /// Runs blocking queries on one prefix until `stop`, handing each new
 /// answer to `apply`.
+/// On a prefix an idle fleet leaves empty, `folder` keeps the prefix's
+/// folder key there ([`folders`](crate::consul::folders)).
 async fn follow(
     w: Arc<Watched>,
     stop: CancellationToken,
     prefix: fn(&Keys) -> String,
+    folder: bool,
     apply: impl Fn(&Watched, &[KvEntry]),
 ) {
     let mut index = None;
     let mut failing = false;
     let prefix = prefix(&w.keys);
-    while let Some(answer) = stop
-        .run_until_cancelled(w.client.list(&prefix, index))
-        .await
-    {
+    let mut has_folder = !folder;
+    loop {
+        if !has_folder {
+            let made = folders::ensure(w.client.as_ref(), &prefix);
+            let Some(made) = stop.run_until_cancelled(made).await else {
+                return;
+            };
+            has_folder = made;
+        }
+        let Some(answer) = stop
+            .run_until_cancelled(w.client.list(&prefix, index))
+            .await
+        else {
+            return;
+        };
         if answer.is_err() != failing {
             failing = answer.is_err();
             if failing {
@@ -306,12 +323,19 @@ async fn follow(
         }
         let pause = match answer {
             Ok((new_index, entries)) => {
+                let (entries, had) = folders::without_folder(&prefix, entries);
+                // Gone (a wiped prefix): made again before the next query.
+                has_folder = !folder || had;
                 apply(&w, &entries);
                 w.changed.notify_waiters();
                 // An index that goes backwards means the cluster was rebuilt:
                 // start over with a plain read.
                 index = Some(new_index).filter(|&i| Some(i) >= index && i > 0);
-                WATCH_PACE
+                if prefix == w.keys.replicas() {
+                    fleet_pace(w.known().replicas.len())
+                } else {
+                    WATCH_PACE
+                }
             }
             Err(_) => {
                 index = None;

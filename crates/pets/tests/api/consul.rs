@@ -285,10 +285,16 @@ async fn replicas_racing_on_an_empty_store_agree_on_zero() {
     // have to agree on. The lab guide's progress is one document, written
     // check-and-set, merged by whoever comes second.
     let written = cluster.keys(&prefix).await;
+    // And the folder keys of the prefixes an idle fleet leaves empty, so
+    // their watches wait for their own keys; each empty.
     let once = [
         format!("{prefix}votes/round"),
         format!("{prefix}voter-key"),
         format!("{prefix}lab"),
+        format!("{prefix}faults/"),
+        format!("{prefix}logins/"),
+        format!("{prefix}sessions/"),
+        format!("{prefix}load/"),
     ];
     assert!(
         written
