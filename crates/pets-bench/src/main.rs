@@ -7,13 +7,23 @@
 //! stated in, the closed-loop bound Consul's own latency sets on votes and
 //! Consul's CPU per 1,000 votes, memory at each row's end and settled, and
 //! exec-to-healthy time, and checks that no page view or vote was lost.
+//! Then three curves of how cost grows, each with its targets and drawn as
+//! an SVG chart: an idle fleet of 1 to 64 replicas ([`fleet`]), 256 to
+//! 10,000 keep-alive clients ([`connections`]), and a store of 0 to 100,000
+//! voters, or 1,000,000 with `--scale` ([`voters`]).
 //! A lost count fails the run; the ratios are reported, never enforced, so a
 //! noisy machine cannot fail it.
 
+mod charts;
+mod connections;
 mod consul;
+mod curves;
+mod fill;
 mod fleet;
 mod pets;
+mod report;
 mod round;
+mod voters;
 mod wrk;
 
 use std::path::PathBuf;
@@ -22,21 +32,25 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use pets_testkit::Cluster;
 
-use crate::pets::{get, median, start_nginx, Pets, Resident, SETTLE};
+use crate::pets::{get, median, start_nginx, Pets};
 use crate::round::{Round, Targets};
 use crate::wrk::Wrk;
 
 /// Sequential transactions whose median is Consul's unloaded latency.
-const PROBES: usize = 300;
+pub const PROBES: usize = 300;
 
-const USAGE: &str = "usage: pets-bench [--seconds N] [--connections N[,N...]]
+const USAGE: &str = "usage: pets-bench [--seconds N] [--connections N[,N...]] [--scale]
   --seconds N        each row's length (default 10)
   --connections ...  wrk's concurrencies (default 64,256)
+  --scale            the voters curve goes on to 1,000,000 (about 10 minutes more)
+  --charts DIR       where the curves' SVG charts go (default target/bench/charts)
   PETS_BIN=path      the pets binary to measure (default target/release/pets)";
 
 struct Options {
     seconds: u64,
     connections: Vec<u32>,
+    scale: bool,
+    charts: Option<PathBuf>,
 }
 
 impl Options {
@@ -44,6 +58,8 @@ impl Options {
         let mut options = Self {
             seconds: 10,
             connections: vec![64, 256],
+            scale: false,
+            charts: None,
         };
         let mut args = std::env::args().skip(1);
         while let Some(arg) = args.next() {
@@ -51,11 +67,16 @@ impl Options {
                 println!("{USAGE}");
                 std::process::exit(0);
             }
+            if arg == "--scale" {
+                options.scale = true;
+                continue;
+            }
             let value = args
                 .next()
                 .with_context(|| format!("{arg} needs a value"))?;
             match arg.as_str() {
                 "--seconds" => options.seconds = value.parse()?,
+                "--charts" => options.charts = Some(PathBuf::from(value)),
                 "--connections" => {
                     options.connections = value
                         .split(',')
@@ -117,11 +138,37 @@ async fn main() -> anyhow::Result<()> {
     }
     drop(pets);
     drop(nginx_running);
+    // The idle fleet first, on a cluster nothing else has loaded since the
+    // rounds: see docs/PERFORMANCE.md, "How cost grows".
     let fleet = fleet::run(&binary, &cluster.db(), &out, &consul_pids, options.seconds).await?;
-    report(&options, &rounds, txn, exec_to_healthy);
-    report_fleet(&fleet);
+    let connections = connections::run(&binary, &cluster.db(), &logs.dir, &wrk)?;
+    // Last: it restores a snapshot of the whole cluster.
+    let voters = voters::run(&voters::Setup {
+        binary: &binary,
+        db: cluster.db(),
+        out: &logs.dir,
+        wrk: &wrk,
+        consul_pids: &consul_pids,
+        leader: leader_addr,
+        scale: options.scale,
+    })
+    .await?;
+    report::report(options.seconds, &rounds, txn, exec_to_healthy);
+    curves::connections(&connections);
+    curves::fleet(&fleet);
+    curves::voters(&voters);
+    let date = std::process::Command::new("date")
+        .args(["-u", "+%Y-%m-%d"])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_default();
+    let charts = options.charts.clone().unwrap_or_else(|| out.join("charts"));
+    for chart in curves::charts(&charts, &date, &fleet, &voters, &connections)? {
+        println!("chart: {}", chart.display());
+    }
     drop(cluster);
-    if !rounds.iter().all(|r| r.pages_exact() && r.votes_exact()) || !fleet.exact() {
+    let exact = rounds.iter().all(|r| r.pages_exact() && r.votes_exact());
+    if !exact || !fleet.exact() || !voters.exact() {
         logs.keep(&out);
         bail!("counts were lost: see above");
     }
@@ -220,200 +267,4 @@ fn free_bytes(path: &std::path::Path) -> Option<u64> {
         return None;
     }
     Some((stat.f_bavail as u64).saturating_mul(stat.f_frsize as u64))
-}
-
-/// The vote targets: the ratio to a raw PUT and the p99, by concurrency.
-fn vote_targets(connections: u32) -> (f64, f64) {
-    if connections >= 256 {
-        (3.0, 120.0)
-    } else {
-        (2.0, 60.0)
-    }
-}
-
-fn report(options: &Options, rounds: &[Round], txn: Duration, exec_to_healthy: Duration) {
-    println!();
-    println!(
-        "pets benchmark: {} s per row, wrk 2 threads, release build; each cell: req/s, p99 ms, ratio (target)",
-        options.seconds
-    );
-    println!();
-    let header: Vec<String> = rounds
-        .iter()
-        .map(|r| format!("{} connections", r.connections))
-        .collect();
-    println!(
-        "| {:<30} | {} |",
-        "row",
-        header
-            .iter()
-            .map(|h| format!("{h:<44}"))
-            .collect::<Vec<_>>()
-            .join(" | ")
-    );
-    println!(
-        "| {} |{}",
-        "-".repeat(30),
-        rounds
-            .iter()
-            .map(|_| format!(" {} |", "-".repeat(44)))
-            .collect::<String>()
-    );
-    let line = |name: &str, cell: &dyn Fn(&Round) -> String| {
-        let cells: Vec<String> = rounds.iter().map(|r| format!("{:<44}", cell(r))).collect();
-        println!("| {name:<30} | {} |", cells.join(" | "));
-    };
-    let figures = |load: &wrk::Report| {
-        format!(
-            "{:>7.0}/s {:>7.1} ms",
-            load.requests_per_second, load.p99_ms
-        )
-    };
-    line("pet page (GET /, cookie)", &|r| {
-        let ratio = r.page.requests_per_second / r.nginx.requests_per_second;
-        format!("{}  {ratio:.2} x nginx (>= 0.8)", figures(&r.page))
-    });
-    line("same bytes from nginx", &|r| figures(&r.nginx));
-    line("votes (POST /vote)", &|r| {
-        let ratio = r.votes.requests_per_second / r.put.requests_per_second;
-        format!(
-            "{}  {ratio:.2} x PUT (>= {})",
-            figures(&r.votes),
-            vote_targets(r.connections).0
-        )
-    });
-    line("raw consul PUT, one key", &|r| figures(&r.put));
-    line("admin results (/api/results)", &|r| {
-        let ratio = r.admin.requests_per_second / r.page.requests_per_second;
-        format!("{}  {ratio:.2} x page (>= 0.5)", figures(&r.admin))
-    });
-    line("votes vs closed-loop bound", &|r| {
-        let bound = f64::from(r.connections) / txn.as_secs_f64();
-        format!("{:.2} of {bound:.0}/s", r.votes.requests_per_second / bound)
-    });
-    line("consul CPU per 1,000 votes", &|r| {
-        format!("{:.2} s", r.consul_cpu_per_1000_votes)
-    });
-    line("resident memory, settled", &|r| {
-        let m = r.settled;
-        format!(
-            "{:.1} MiB (heap {:.1}, files {:.1})",
-            Resident::mib(m.total_kib),
-            Resident::mib(m.heap_kib),
-            Resident::mib(m.mapped_kib)
-        )
-    });
-    line("  at each row's end", &|r| {
-        let rows: Vec<String> = r
-            .at_end
-            .iter()
-            .map(|(row, m)| format!("{row} {:.1}", Resident::mib(m.total_kib)))
-            .collect();
-        format!("{} MiB", rows.join(", "))
-    });
-    println!();
-    println!(
-        "one Consul transaction, unloaded: {:.2} ms (median of {PROBES}); the closed-loop bound is connections / that",
-        txn.as_secs_f64() * 1e3
-    );
-    println!(
-        "exec to healthy /health: {:.1} ms, median of 5 (target <= 200)",
-        exec_to_healthy.as_secs_f64() * 1e3
-    );
-    println!(
-        "memory settled: read once pets has idled {:.1} s after the round's last row; heap: anonymous pages (heap, stacks, the allocator's arenas); files: its code and built-in pictures and templates, mapped from the executable and shared with the page cache",
-        SETTLE.as_secs_f64()
-    );
-    for r in rounds {
-        println!(
-            "{} connections: pets served +{} for {} pages answered 200 ({}); votes counted +{} for {} answered 303 ({}); {} refused (other answers: {}; Consul without a leader at {} of {} looks{})",
-            r.connections,
-            r.served.0,
-            r.served.1,
-            if r.pages_exact() { "exact within requests in flight" } else { "LOST" },
-            r.counted.0,
-            r.counted.1,
-            if r.votes_exact() { "exact within requests in flight" } else { "LOST" },
-            r.votes.others(303),
-            r.votes.besides(303),
-            r.leader_looks.1,
-            r.leader_looks.0,
-            if r.refused_with_a_leader() > 0 { ": REFUSED WITH A LEADER" } else { "" },
-        );
-    }
-    println!("for context, the Python original on this kind of machine: 216 pages/s and 104 votes/s, losing 73% and 70% of them");
-    let all = |f: &dyn Fn(&Round) -> bool| verdict(rounds.iter().all(f));
-    let first_mib = rounds.first().map_or(0.0, Round::resident_mib);
-    println!(
-        "targets: page {} | votes {} | vote p99 {} | admin {} | memory {} | start {}",
-        all(&|r| r.page.requests_per_second >= 0.8 * r.nginx.requests_per_second),
-        all(&|r| r.votes.requests_per_second
-            >= vote_targets(r.connections).0 * r.put.requests_per_second),
-        all(&|r| r.votes.p99_ms <= vote_targets(r.connections).1),
-        all(&|r| r.admin.requests_per_second >= 0.5 * r.page.requests_per_second),
-        all(&|r| r.resident_mib() <= 20.0 && r.resident_mib() <= 1.5 * first_mib),
-        verdict(exec_to_healthy <= Duration::from_millis(200)),
-    );
-}
-
-fn report_fleet(fleet: &fleet::FleetRow) {
-    println!(
-        "\nHow the idle fleet costs Consul (over its own {:.1}% of one core) and memory:",
-        fleet.baseline_core_share * 100.0
-    );
-    println!("| fleet | Consul CPU over its own | per replica | pets RSS in all | per replica |");
-    println!("| ---: | ---: | ---: | ---: | ---: |");
-    for point in &fleet.curve {
-        let share = fleet.pets_core_share(point);
-        let rss = Resident::mib(point.resident_kib);
-        println!(
-            "| {} | {:.2}% | {:.3}% | {:.0} MiB | {:.1} MiB |",
-            match point.replicas {
-                1 => "1 replica".to_owned(),
-                n => format!("{n} replicas"),
-            },
-            share * 100.0,
-            share * 100.0 / point.replicas as f64,
-            rss,
-            rss / point.replicas as f64,
-        );
-    }
-    let largest = fleet.largest();
-    let per = |p: &fleet::IdlePoint| fleet.pets_core_share(p) / p.replicas as f64;
-    // The cost per replica must not grow with the fleet: the largest
-    // fleet's per replica against the middle one's, with room for noise.
-    let middle = &fleet.curve[fleet.curve.len() / 2];
-    let flat = per(largest) <= per(middle) * 1.5 + 0.0002;
-    let t = &fleet.load.total;
-    println!(
-        "{} replicas under pets load at {:.0}/s: {} of {} requests failed, p99 {:.1} ms; votes counted +{} for {} voters, pets served +{} for {} pages ({})",
-        largest.replicas,
-        t.requests as f64 / fleet.load.elapsed.as_secs_f64(),
-        t.failed,
-        t.requests,
-        t.latency().p99,
-        fleet.counted,
-        fleet.load.voters,
-        fleet.served,
-        t.pages_ok,
-        if fleet.exact() { "exact" } else { "LOST" },
-    );
-    println!(
-        "targets: {} idle replicas under 10% of a core {} ({:.2}%); cost per replica not growing with the fleet (at {} at most 1.5 x at {}) {}; 0 failed under load {}",
-        largest.replicas,
-        verdict(fleet.pets_core_share(largest) < 0.10),
-        fleet.pets_core_share(largest) * 100.0,
-        largest.replicas,
-        middle.replicas,
-        verdict(flat),
-        verdict(t.failed == 0),
-    );
-}
-
-fn verdict(met: bool) -> &'static str {
-    if met {
-        "met"
-    } else {
-        "MISSED"
-    }
 }

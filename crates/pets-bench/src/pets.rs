@@ -32,8 +32,23 @@ impl Drop for Running {
 
 /// One blocking HTTP/1.0 exchange; returns status and body.
 pub fn send(addr: SocketAddr, request: &str) -> std::io::Result<(u16, String)> {
-    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_millis(200))?;
-    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+    send_within(
+        addr,
+        request,
+        Duration::from_millis(200),
+        Duration::from_secs(5),
+    )
+}
+
+/// [`send`], with the time the connection and the answer may each take.
+pub fn send_within(
+    addr: SocketAddr,
+    request: &str,
+    connect: Duration,
+    answer_in: Duration,
+) -> std::io::Result<(u16, String)> {
+    let mut stream = TcpStream::connect_timeout(&addr, connect)?;
+    stream.set_read_timeout(Some(answer_in))?;
     stream.write_all(request.as_bytes())?;
     let mut answer = String::new();
     stream.read_to_string(&mut answer)?;
@@ -74,9 +89,20 @@ impl Pets {
         prefix: &str,
         log: &Path,
     ) -> anyhow::Result<(Self, Duration)> {
+        Self::start_with(binary, db, prefix, log, &[])
+    }
+
+    /// [`Pets::start`], with more settings in its environment.
+    pub fn start_with(
+        binary: &Path,
+        db: &str,
+        prefix: &str,
+        log: &Path,
+        settings: &[(&str, &str)],
+    ) -> anyhow::Result<(Self, Duration)> {
         const ATTEMPTS: usize = 3;
         for attempt in 1..=ATTEMPTS {
-            match Self::start_once(binary, db, prefix, log)? {
+            match Self::start_once(binary, db, prefix, log, settings)? {
                 Some(started) => return Ok(started),
                 None => {
                     let said = std::fs::read_to_string(log).unwrap_or_default();
@@ -100,6 +126,7 @@ impl Pets {
         db: &str,
         prefix: &str,
         log: &Path,
+        settings: &[(&str, &str)],
     ) -> anyhow::Result<Option<(Self, Duration)>> {
         let (web, admin) = (pets_testkit::free_port(), pets_testkit::free_port());
         let log = std::fs::File::create(log)?;
@@ -112,6 +139,7 @@ impl Pets {
             .env("PETS_KV_PREFIX", prefix)
             // Every vote of the votes rows is a new voter from 127.0.0.1.
             .env("PETS_NEW_VOTERS_PER_MINUTE", "0")
+            .envs(settings.iter().copied())
             .stdout(log.try_clone()?)
             .stderr(log)
             .spawn()
@@ -154,28 +182,17 @@ impl Pets {
     pub fn tally(&self) -> anyhow::Result<(u64, [u64; 3])> {
         std::thread::sleep(Duration::from_millis(1200));
         let results = self.results()?;
-        let votes = |i: usize| results["options"][i]["votes"].as_u64().unwrap_or(0);
-        Ok((
-            results["hits"].as_u64().unwrap_or(0),
-            [votes(0), votes(1), votes(2)],
-        ))
+        Ok((results["hits"].as_u64().unwrap_or(0), votes_of(&results)))
     }
 
-    /// pets' resident memory now, from `/proc/<pid>/status`.
+    /// Every option's votes as this replica shows them now.
+    pub fn votes_now(&self) -> anyhow::Result<[u64; 3]> {
+        Ok(votes_of(&self.results()?))
+    }
+
+    /// pets' resident memory now.
     pub fn resident(&self) -> anyhow::Result<Resident> {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.process.0.id()))?;
-        let field = |name: &str| {
-            status
-                .lines()
-                .find_map(|l| l.strip_prefix(name))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-                .with_context(|| format!("no {name} in /proc status"))
-        };
-        Ok(Resident {
-            total_kib: field("VmRSS:")?,
-            heap_kib: field("RssAnon:")?,
-            mapped_kib: field("RssFile:")?,
-        })
+        Resident::of(self.process.0.id())
     }
 
     /// pets' resident memory once it has been idle for [`SETTLE`]: what it
@@ -185,6 +202,11 @@ impl Pets {
         std::thread::sleep(SETTLE);
         self.resident()
     }
+}
+
+fn votes_of(results: &Value) -> [u64; 3] {
+    let votes = |i: usize| results["options"][i]["votes"].as_u64().unwrap_or(0);
+    [votes(0), votes(1), votes(2)]
 }
 
 /// How long pets idles before its settled memory is read: two of its
@@ -204,6 +226,23 @@ pub struct Resident {
 }
 
 impl Resident {
+    /// A process's resident memory now, from `/proc/<pid>/status`.
+    pub fn of(pid: u32) -> anyhow::Result<Self> {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+        let field = |name: &str| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix(name))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+                .with_context(|| format!("no {name} in /proc/{pid}/status"))
+        };
+        Ok(Self {
+            total_kib: field("VmRSS:")?,
+            heap_kib: field("RssAnon:")?,
+            mapped_kib: field("RssFile:")?,
+        })
+    }
+
     pub fn mib(kib: u64) -> f64 {
         kib as f64 / 1024.0
     }
@@ -215,8 +254,8 @@ pub fn start_nginx(dir: &Path, page: &str) -> anyhow::Result<(Running, SocketAdd
     std::fs::create_dir_all(dir.join("html"))?;
     std::fs::write(dir.join("html/index.html"), page)?;
     let conf = format!(
-        "worker_processes 2;\nerror_log {dir}/error.log;\npid {dir}/nginx.pid;\ndaemon off;\n\
-         events {{ worker_connections 1024; }}\n\
+        "worker_processes 2;\nworker_rlimit_nofile 20000;\nerror_log {dir}/error.log;\npid {dir}/nginx.pid;\ndaemon off;\n\
+         events {{ worker_connections 16384; }}\n\
          http {{ access_log {dir}/access.log; sendfile on; tcp_nopush on; keepalive_requests 1000000;\n\
          server {{ listen 127.0.0.1:{port}; root {dir}/html; location / {{ default_type text/html; }} }} }}\n",
         dir = dir.display()

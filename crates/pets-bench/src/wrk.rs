@@ -42,6 +42,9 @@ pub struct Report {
     pub requests_per_second: f64,
     pub p50_ms: f64,
     pub p99_ms: f64,
+    /// wrk's socket errors: connects refused or timed out, reads and
+    /// writes failed, requests that timed out (2 s).
+    pub socket_errors: u64,
     statuses: BTreeMap<u16, u64>,
 }
 
@@ -143,6 +146,7 @@ fn parse(text: &str) -> anyhow::Result<Report> {
         requests_per_second: 0.0,
         p50_ms: 0.0,
         p99_ms: 0.0,
+        socket_errors: 0,
         statuses: BTreeMap::new(),
     };
     for line in text.lines() {
@@ -154,6 +158,13 @@ fn parse(text: &str) -> anyhow::Result<Report> {
             }
             ["p50_us", us] => report.p50_ms = us.parse::<f64>()? / 1e3,
             ["p99_us", us] => report.p99_ms = us.parse::<f64>()? / 1e3,
+            ["Socket", "errors:", counts @ ..] => {
+                // "connect 0, read 3, write 0, timeout 12"
+                report.socket_errors = counts
+                    .iter()
+                    .filter_map(|w| w.trim_end_matches(',').parse::<u64>().ok())
+                    .sum();
+            }
             _ => {}
         }
     }

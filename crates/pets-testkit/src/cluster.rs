@@ -30,7 +30,7 @@ static CLUSTER: OnceLock<tokio::sync::Mutex<Cluster>> = OnceLock::new();
 
 /// Where the Consul binary is: `CONSUL_BIN`, `.tools/consul` (what
 /// `scripts/install-deps.sh` installs) or `consul` on the PATH.
-pub(crate) fn consul_binary() -> PathBuf {
+pub fn consul_binary() -> PathBuf {
     if let Ok(bin) = std::env::var("CONSUL_BIN") {
         return PathBuf::from(bin);
     }

@@ -21,5 +21,5 @@ pub mod docker;
 mod wait;
 
 pub use acl::{AclConsul, ACL_SERVER};
-pub use cluster::{Cluster, SERVERS, SPARE};
+pub use cluster::{consul_binary, Cluster, SERVERS, SPARE};
 pub use wait::{eventually, holds, Attempt};
