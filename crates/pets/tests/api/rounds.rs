@@ -179,7 +179,11 @@ async fn the_console_form_asks_before_it_closes_and_guards_like_every_action() {
 
 /// `pets load` votes on two replicas of the real cluster; a round closes
 /// in the middle. Each round counts exactly each visitor's last vote
-/// accepted in it, and Consul's own records split at the close.
+/// accepted in it, and Consul's own records split at the close. The rate
+/// is what exactness needs, not a capacity claim: at 400 a second, on a
+/// slow machine with the suite's other tests running, 363 of 2,359
+/// requests outlived pets load's 5 s timeout, and a vote whose answer never
+/// came cannot be checked.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_round_closed_under_load_splits_the_votes_exactly() {
     let cluster = Cluster::lock().await;
@@ -190,7 +194,7 @@ async fn a_round_closed_under_load_splits_the_votes_exactly() {
     let load = tokio::spawn(async move {
         let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_pets"))
             .args([
-                "load", "--target", &targets, "--rate", "400", "--voters", "300",
+                "load", "--target", &targets, "--rate", "200", "--voters", "300",
             ])
             .args(["--vote-share", "0.4", "--duration", "6s", "--json"])
             .output()
