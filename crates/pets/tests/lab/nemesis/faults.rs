@@ -98,13 +98,26 @@ impl Hands {
         Ok(())
     }
 
-    /// Thaws every frozen task.
+    /// Thaws every frozen task. A task that is no longer paused is not a
+    /// failure: Swarm may have killed it while it was frozen (its health
+    /// check timed out), which is what an orchestrator is for.
     pub fn thaw(&self) -> Result<(), String> {
         let frozen = std::mem::take(&mut *self.frozen.lock().unwrap());
         let mut failed = Vec::new();
         for (node, container) in frozen {
-            if let Err(e) = self.lab.node(&name(node)).docker(&["unpause", &container]) {
-                failed.push(format!("node{node} {container}: {e}"));
+            let engine = self.lab.node(&name(node));
+            if let Err(e) = engine.docker(&["unpause", &container]) {
+                match engine.docker(&["inspect", "-f", "{{.State.Status}}", &container]) {
+                    Ok(status) if status.trim() != "paused" => eprintln!(
+                        "nemesis: node{node} {container} was {}, not paused, when its \
+                         pause ended (Swarm stops a frozen task whose health check fails)",
+                        status.trim()
+                    ),
+                    Err(gone) if gone.contains("No such") => {
+                        eprintln!("nemesis: node{node} {container} was removed while paused")
+                    }
+                    _ => failed.push(format!("node{node} {container}: {e}")),
+                }
             }
         }
         if failed.is_empty() {
