@@ -61,7 +61,7 @@ impl ConnectionPoint {
 }
 
 pub fn run(binary: &Path, db: &str, out: &Path, wrk: &Wrk) -> anyhow::Result<ConnectionsCurve> {
-    let open_files = raise_open_files(OPEN_FILES);
+    let open_files = pets_web::open_files::raise_open_files_to(OPEN_FILES);
     let prefix = format!("bench-connections-{}/", std::process::id());
     let cap = CAP.to_string();
     let (pets, _) = Pets::start_with(
@@ -110,30 +110,6 @@ pub fn run(binary: &Path, db: &str, out: &Path, wrk: &Wrk) -> anyhow::Result<Con
         idle,
         open_files,
     })
-}
-
-/// Raises this process's open-files limit, soft and hard, to `wanted`
-/// (root may raise the hard limit; anyone may raise the soft one to the
-/// hard). Returns the soft limit in force.
-fn raise_open_files(wanted: u64) -> u64 {
-    // SAFETY: getrlimit and setrlimit only read and write the struct given.
-    unsafe {
-        let mut limit: libc::rlimit = std::mem::zeroed();
-        libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit);
-        if limit.rlim_max < wanted {
-            let raised = libc::rlimit {
-                rlim_cur: wanted,
-                rlim_max: wanted,
-            };
-            if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
-                return wanted;
-            }
-        }
-        limit.rlim_cur = limit.rlim_max.min(wanted.max(limit.rlim_cur));
-        libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
-        libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit);
-        limit.rlim_cur
-    }
 }
 
 /// `GET /health` on a new connection every [`PROBE_EVERY`], on a thread of

@@ -13,7 +13,7 @@ use pets_load::options::Target;
 use pets_load::LoadOptions;
 
 use crate::consul::cpu_seconds;
-use crate::pets::Pets;
+use crate::pets::{Pets, Resident};
 
 /// The fleet's sizes, smallest first; the load runs over the largest.
 pub const SIZES: [usize; 3] = [1, 16, 64];
@@ -90,10 +90,7 @@ pub async fn run(
         let before = cpu_seconds(consul_pids)?;
         tokio::time::sleep(idle).await;
         let idle_core_share = (cpu_seconds(consul_pids)? - before) / idle.as_secs_f64();
-        let mut resident_kib = 0;
-        for pets in &fleet {
-            resident_kib += pets.resident()?.total_kib;
-        }
+        let resident_kib = Resident::total_kib_of(fleet.iter().map(Pets::pid))?;
         curve.push(IdlePoint {
             replicas: size,
             idle_core_share,

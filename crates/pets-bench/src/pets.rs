@@ -192,7 +192,11 @@ impl Pets {
 
     /// pets' resident memory now.
     pub fn resident(&self) -> anyhow::Result<Resident> {
-        Resident::of(self.process.0.id())
+        Resident::of(self.pid())
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.process.0.id()
     }
 
     /// pets' resident memory once it has been idle for [`SETTLE`]: what it
@@ -241,6 +245,13 @@ impl Resident {
             heap_kib: field("RssAnon:")?,
             mapped_kib: field("RssFile:")?,
         })
+    }
+
+    /// The resident memory of several processes, summed, in KiB.
+    pub fn total_kib_of(pids: impl IntoIterator<Item = u32>) -> anyhow::Result<u64> {
+        pids.into_iter()
+            .map(|pid| Self::of(pid).map(|r| r.total_kib))
+            .sum()
     }
 
     pub fn mib(kib: u64) -> f64 {

@@ -127,10 +127,13 @@ pub async fn run(setup: &Setup<'_>) -> anyhow::Result<VotersCurve> {
         } else {
             None
         };
-        let (_, tally) = pets.tally()?;
+        let tally = match &filled {
+            Some(filled) => filled.after,
+            None => before,
+        };
         let voters = tally.iter().sum();
         let kv = kv_size(setup.leader, &prefix).await?;
-        let consul_kib = resident_kib(setup.consul_pids)?;
+        let consul_kib = Resident::total_kib_of(setup.consul_pids.iter().copied())?;
         let first_tally = first_tally(setup, &prefix, tally)?;
         eprintln!("  at {voters} voters");
         let votes = wrk.run("votes", &format!("http://{}/vote", pets.web), Load::Vote)?;
@@ -242,11 +245,4 @@ async fn kv_size(leader: SocketAddr, prefix: &str) -> anyhow::Result<KvSize> {
             .map(|e| e.key.len() as u64 + e.value.as_deref().map_or(0, decoded))
             .sum(),
     })
-}
-
-/// The processes' resident memory, summed.
-fn resident_kib(pids: &[u32]) -> anyhow::Result<u64> {
-    pids.iter()
-        .map(|&pid| Resident::of(pid).map(|r| r.total_kib))
-        .sum()
 }

@@ -28,6 +28,7 @@ mod hosts;
 mod join;
 pub mod lab;
 pub mod metrics;
+pub mod open_files;
 mod pet_pages;
 mod pictures;
 pub mod qr;

@@ -39,7 +39,7 @@ use tokio::task::{JoinHandle, JoinSet};
 use tower::ServiceExt;
 
 pub use self::event_loops::EventLoops;
-pub use self::slots::RESERVE;
+pub use self::slots::{connections_that_fit, RESERVE};
 
 /// The pause after a failed accept (say, no file descriptor left) before
 /// the next: long enough not to spin, short enough that a health check
@@ -293,7 +293,7 @@ async fn reached(phase: &mut watch::Receiver<Phase>, at: Phase) {
 /// if the ports could not hold that many within it. Both servers of `pets`
 /// and the one of `pets paas` start this way.
 pub fn fit_to_open_files(mut limits: Limits) -> Limits {
-    let open_files = raise_open_files_limit();
+    let open_files = pets_web::open_files::raise_open_files_limit();
     let fit = connections_that_fit(open_files);
     if limits.max_connections > fit {
         tracing::warn!(
@@ -304,36 +304,4 @@ pub fn fit_to_open_files(mut limits: Limits) -> Limits {
         limits.max_connections = fit;
     }
     limits
-}
-
-/// Raises this process's soft limit on open files to its hard limit, and
-/// returns the soft limit now in force.
-pub fn raise_open_files_limit() -> u64 {
-    let mut limit = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit and setrlimit only read and write the struct given.
-    unsafe {
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 {
-            return 1024;
-        }
-        if limit.rlim_cur < limit.rlim_max {
-            let raised = libc::rlimit {
-                rlim_cur: limit.rlim_max,
-                rlim_max: limit.rlim_max,
-            };
-            if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
-                limit.rlim_cur = limit.rlim_max;
-            }
-        }
-    }
-    limit.rlim_cur
-}
-
-/// The connections each of two ports may hold so that both, with their
-/// reserves, fit in `open_files` with room for Consul and the rest.
-pub fn connections_that_fit(open_files: u64) -> usize {
-    let spare = open_files.saturating_sub(128) / 2;
-    (spare as usize).saturating_sub(RESERVE).max(16)
 }

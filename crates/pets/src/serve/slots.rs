@@ -147,10 +147,30 @@ impl Drop for Ticket {
     }
 }
 
+/// The connections each of two ports may hold so that both, with their
+/// reserves, fit in `open_files` with room for Consul and the rest.
+pub fn connections_that_fit(open_files: u64) -> usize {
+    let spare = open_files.saturating_sub(128) / 2;
+    (spare as usize).saturating_sub(RESERVE).max(16)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::time::Duration;
+
+    #[test]
+    fn two_ports_and_their_reserves_fit_in_the_limit() {
+        for open_files in [1_024, 20_000, 65_536] {
+            let each = connections_that_fit(open_files) as u64;
+            assert!(
+                2 * (each + RESERVE as u64) + 128 <= open_files,
+                "{open_files}"
+            );
+        }
+        assert_eq!(connections_that_fit(20_000), 9_920);
+        assert_eq!(connections_that_fit(0), 16, "never below 16");
+    }
 
     #[tokio::test]
     async fn the_oldest_idle_connection_makes_room() {
