@@ -117,11 +117,16 @@ async fn main() -> anyhow::Result<()> {
         starts.push(took);
     }
     let exec_to_healthy = median(starts);
+    let consul_pids = cluster.pids();
+    // The idle fleet first, on a cluster nothing has loaded yet: after the
+    // rounds' hundreds of thousands of writes, Consul spends a while taking
+    // Raft snapshots of them, which an idle window would count as the
+    // fleet's (docs/PERFORMANCE.md, "How cost grows").
+    let fleet = fleet::run(&binary, &cluster.db(), &out, &consul_pids, options.seconds).await?;
     let logs = Logs::new(&out, options.seconds)?;
     let (pets, _) = Pets::start(&binary, &cluster.db(), &prefix, &logs.dir.join("pets.log"))?;
     let (_, page) = get(pets.web, "/", "pets_vote=a")?;
     let (nginx_running, nginx) = start_nginx(&logs.dir.join("nginx"), &page)?;
-    let consul_pids = cluster.pids();
     let targets = Targets {
         pets: &pets,
         nginx,
@@ -138,9 +143,6 @@ async fn main() -> anyhow::Result<()> {
     }
     drop(pets);
     drop(nginx_running);
-    // The idle fleet first, on a cluster nothing else has loaded since the
-    // rounds: see docs/PERFORMANCE.md, "How cost grows".
-    let fleet = fleet::run(&binary, &cluster.db(), &out, &consul_pids, options.seconds).await?;
     let connections = connections::run(&binary, &cluster.db(), &logs.dir, &wrk)?;
     // Last: it restores a snapshot of the whole cluster.
     let voters = voters::run(&voters::Setup {
