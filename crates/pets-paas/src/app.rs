@@ -75,8 +75,11 @@ async fn proxied(
     request: Request<Body>,
     peer: SocketAddr,
 ) -> Response {
-    let Some(address) = paas.registry.get(&id).and_then(|i| i.address) else {
+    let Some(instance) = paas.registry.get(&id) else {
         return no_such_pets(&paas.url(None));
+    };
+    let Some(address) = instance.address.filter(|_| instance.running) else {
+        return on_its_way(paas, &id);
     };
     let client = paas.client(peer, request.headers());
     let https = pets_web::auth::client::came_over_https(
@@ -100,6 +103,27 @@ async fn proxied(
         }
         .into_response(),
     }
+}
+
+/// An instance that exists but runs nowhere now: starting, or being
+/// started again on another machine after its own was lost. A page that
+/// says so and reloads itself, never a bare 502.
+fn on_its_way(paas: &Paas, id: &InstanceId) -> Response {
+    let mut page = Message {
+        status: StatusCode::SERVICE_UNAVAILABLE,
+        title: "Your pets is on its way",
+        message: "It is starting, or moving to another machine because the one it ran on \
+                  stopped answering. A pets that moves starts afresh: the votes it held are gone. \
+                  This page reloads itself."
+            .into(),
+        link: Some((paas.url(None) + &format!("instances/{id}"), "Its page")),
+        home: &paas.url(None),
+    }
+    .into_response();
+    let headers = page.headers_mut();
+    headers.insert(header::RETRY_AFTER, http::HeaderValue::from_static("3"));
+    headers.insert("refresh", http::HeaderValue::from_static("3"));
+    page
 }
 
 /// A file of pets' own `web/static`, by the path asked for.

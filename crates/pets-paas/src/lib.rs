@@ -33,14 +33,13 @@ use tokio_util::sync::CancellationToken;
 
 pub use app::router;
 pub use engine::docker::DockerEngine;
+pub use engine::swarm::SwarmEngine;
 pub use registry::{Registry, Rules};
 pub use settings::PaasSettings;
 pub use state::Paas;
 
 /// How often expiry is checked.
 const REAP_EVERY: Duration = Duration::from_secs(1);
-/// How often the copy is brought in line with the engine.
-const RESYNC_EVERY: Duration = Duration::from_secs(30);
 
 impl From<&PaasSettings> for Rules {
     fn from(s: &PaasSettings) -> Self {
@@ -48,6 +47,7 @@ impl From<&PaasSettings> for Rules {
             domain: s.domain.clone(),
             ttl: s.ttl,
             max_instances: s.max_instances,
+            max_per_node: s.max_per_node.unwrap_or(s.max_instances),
             creations_per_client_per_hour: s.creations_per_client_per_hour,
             creations_per_minute: s.creations_per_minute,
         }
@@ -61,7 +61,7 @@ pub async fn expire(registry: Arc<Registry>, stop: CancellationToken) {
     let mut last_resync = tokio::time::Instant::now();
     while stop.run_until_cancelled(tick.tick()).await.is_some() {
         registry.reap(SystemTime::now()).await;
-        if last_resync.elapsed() >= RESYNC_EVERY {
+        if last_resync.elapsed() >= registry.resync_every() {
             last_resync = tokio::time::Instant::now();
             if let Err(e) = registry.resync().await {
                 tracing::warn!("cannot read the instances from the Docker engine: {e}");

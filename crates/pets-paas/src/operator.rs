@@ -89,11 +89,17 @@ async fn console(State(paas): State<Paas>, headers: HeaderMap) -> Response {
         Access::LoggedOut => login_page(None, StatusCode::OK),
         Access::LoggedIn => {
             let all = paas.registry.all();
-            let (views, nodes) = tokio::join!(views_of(&paas, &all), paas.registry.nodes());
-            let nodes = nodes.unwrap_or_else(|e| {
-                tracing::warn!("cannot list the engine's nodes: {e}");
-                Vec::new()
-            });
+            let views = views_of(&paas, &all).await;
+            let nodes: Vec<NodeHead> = paas
+                .registry
+                .nodes()
+                .into_iter()
+                .map(|n| NodeHead {
+                    room: paas.registry.room_on(&n),
+                    ready: n.ready,
+                    name: n.name,
+                })
+                .collect();
             let now = SystemTime::now();
             let rows: Vec<_> = all
                 .iter()
@@ -267,20 +273,24 @@ async fn api(State(paas): State<Paas>, headers: HeaderMap) -> Response {
 /// engine names, in its order and with none if it has none, then any node
 /// an instance names that the engine did not (`not placed` when the engine
 /// has not said).
-fn by_node<T: Serialize>(nodes: Vec<String>, rows: Vec<(Option<String>, T)>) -> Vec<NodeView<T>> {
+fn by_node<T: Serialize>(nodes: Vec<NodeHead>, rows: Vec<(Option<String>, T)>) -> Vec<NodeView<T>> {
     let mut groups: Vec<NodeView<T>> = nodes
         .into_iter()
-        .map(|name| NodeView {
-            name,
+        .map(|head| NodeView {
+            head,
             instances: Vec::new(),
         })
         .collect();
     for (node, row) in rows {
         let name = node.unwrap_or_else(|| "not placed".into());
-        match groups.iter_mut().find(|g| g.name == name) {
+        match groups.iter_mut().find(|g| g.head.name == name) {
             Some(group) => group.instances.push(row),
             None => groups.push(NodeView {
-                name,
+                head: NodeHead {
+                    name,
+                    ready: false,
+                    room: 0,
+                },
                 instances: vec![row],
             }),
         }
@@ -288,10 +298,19 @@ fn by_node<T: Serialize>(nodes: Vec<String>, rows: Vec<(Option<String>, T)>) -> 
     groups
 }
 
+/// A node as the console heads its part: whether it is up, and its room.
+#[derive(Serialize)]
+struct NodeHead {
+    name: String,
+    ready: bool,
+    room: usize,
+}
+
 /// One node's part of the console.
 #[derive(Serialize)]
 struct NodeView<T> {
-    name: String,
+    #[serde(flatten)]
+    head: NodeHead,
     instances: Vec<T>,
 }
 
@@ -321,11 +340,17 @@ async fn view(paas: &Paas, i: &Instance) -> InstanceView {
 
 #[cfg(test)]
 mod tests {
-    use super::by_node;
+    use super::{by_node, NodeHead};
 
     #[test]
     fn instances_are_grouped_under_the_nodes_the_engine_names() {
-        let nodes = vec!["node1".to_owned(), "node2".to_owned(), "node3".to_owned()];
+        let nodes = ["node1", "node2", "node3"]
+            .map(|name| NodeHead {
+                name: name.into(),
+                ready: true,
+                room: 1,
+            })
+            .into();
         let rows = vec![
             (Some("node2".to_owned()), 1),
             (None, 2),
@@ -334,7 +359,7 @@ mod tests {
         ];
         let groups: Vec<_> = by_node(nodes, rows)
             .into_iter()
-            .map(|g| (g.name, g.instances))
+            .map(|g| (g.head.name, g.instances))
             .collect();
         assert_eq!(
             groups,

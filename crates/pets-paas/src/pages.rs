@@ -133,10 +133,10 @@ mod tests {
         let mut c = Context::new();
         c.insert(
             "nodes",
-            &serde_json::json!([{"name": "node2", "instances": [{
+            &serde_json::json!([{"name": "node2", "ready": true, "room": 3, "instances": [{
                 "id": "abc", "version": "2.0", "url": "u", "healthy": false,
                 "age": "1 s", "left": "2 s", "cpu": "0.1%", "memory": "1.0 MiB"
-            }]}, {"name": "node3", "instances": []}]),
+            }]}, {"name": "node3", "ready": false, "room": 0, "instances": []}]),
         );
         for (k, v) in [("running", 1), ("free", 2), ("max", 3)] {
             c.insert(k, &v);
@@ -145,6 +145,7 @@ mod tests {
         let page = templates().render("admin.html", &c).unwrap();
         assert!(page.contains(r#"data-node="node2""#) && page.contains(r#"data-id="abc""#));
         assert!(page.contains("not answering") && page.contains("No instance runs here."));
+        assert!(page.contains("room for 3 more") && page.contains("down: its instances move"));
         let page = Message {
             status: StatusCode::NOT_FOUND,
             title: "No such pets",

@@ -16,7 +16,7 @@ use std::time::{Duration, SystemTime};
 use pets_store::domain::VoterName;
 use secrecy::SecretString;
 
-use crate::engine::{Engine, EngineError, Instance, Spec, Version};
+use crate::engine::{Engine, EngineError, Instance, Node, Spec, Version};
 use crate::id::InstanceId;
 use crate::limits::{CreationLimits, TooMany};
 
@@ -33,6 +33,8 @@ pub struct Rules {
     pub domain: String,
     pub ttl: Duration,
     pub max_instances: usize,
+    /// How many one node holds: the room is what the ready nodes have left.
+    pub max_per_node: usize,
     pub creations_per_client_per_hour: u32,
     pub creations_per_minute: u32,
 }
@@ -53,8 +55,9 @@ pub enum Refusal {
 #[derive(Default)]
 struct State {
     instances: HashMap<InstanceId, Instance>,
-    /// Clients whose creation is under way; they count towards the cap.
-    creating: HashSet<IpAddr>,
+    /// Clients whose creation is under way, each with the node chosen for
+    /// it; they count towards the cap and that node's room.
+    creating: HashMap<IpAddr, Option<String>>,
     /// Passwords not yet shown to their visitor, each with the claim the
     /// visitor's browser holds; taken on first view by that browser.
     passwords: HashMap<InstanceId, Pending>,
@@ -74,6 +77,8 @@ pub struct Registry {
     rules: Rules,
     state: Mutex<State>,
     limits: Mutex<CreationLimits>,
+    /// The engine's nodes, as of the last reading.
+    nodes: Mutex<Vec<Node>>,
 }
 
 impl Registry {
@@ -87,6 +92,7 @@ impl Registry {
             rules,
             state: Mutex::default(),
             limits: Mutex::new(limits),
+            nodes: Mutex::default(),
         }
     }
 
@@ -108,6 +114,12 @@ impl Registry {
     /// may have finished after the engine was read.
     pub async fn resync(&self) -> Result<(), EngineError> {
         let found = self.engine.list().await?;
+        match self.engine.nodes().await {
+            Ok(nodes) => *self.nodes.lock().unwrap() = nodes,
+            Err(e) => {
+                tracing::warn!("cannot read the engine's nodes; their room is as last read: {e}")
+            }
+        }
         let now = SystemTime::now();
         let mut state = self.state.lock().unwrap();
         let listed: HashSet<InstanceId> = found.iter().map(|i| i.id.clone()).collect();
@@ -124,15 +136,15 @@ impl Registry {
     /// Creates an instance for `client`, or says why not.
     pub async fn create(&self, client: IpAddr, request: Request) -> Result<Instance, Refusal> {
         let now = SystemTime::now();
-        {
+        let node = {
             let mut state = self.state.lock().unwrap();
             if let Some(mine) = state.instances.values().find(|i| i.client == client) {
                 return Err(Refusal::AlreadyHasOne(mine.id.clone()));
             }
-            if state.creating.contains(&client) {
+            if state.creating.contains_key(&client) {
                 return Err(Refusal::TooMany(TooMany::FromYou(Duration::from_secs(5))));
             }
-            if state.instances.len() + state.creating.len() >= self.rules.max_instances {
+            if self.free(&state) == 0 {
                 let next_free_in = state
                     .instances
                     .values()
@@ -149,8 +161,10 @@ impl Registry {
                 .unwrap()
                 .admit(client, tokio::time::Instant::now())
                 .map_err(Refusal::TooMany)?;
-            state.creating.insert(client);
-        }
+            let node = self.roomiest(&state);
+            state.creating.insert(client, node.clone());
+            node
+        };
         let id = InstanceId::random();
         let password = crate::password::generate();
         let spec = Spec {
@@ -162,6 +176,7 @@ impl Registry {
             client,
             created_at: now,
             expires_at: now + self.rules.ttl,
+            node,
         };
         let made = self.engine.create(&spec).await;
         let mut state = self.state.lock().unwrap();
@@ -288,9 +303,9 @@ impl Registry {
         state.passwords.remove(id);
     }
 
-    /// The machines instances run on, by name.
-    pub async fn nodes(&self) -> Result<Vec<String>, EngineError> {
-        self.engine.nodes().await
+    /// The machines instances run on, as last read from the engine.
+    pub fn nodes(&self) -> Vec<Node> {
+        self.nodes.lock().unwrap().clone()
     }
 
     /// One sample of what `id` uses, from the engine.
@@ -298,11 +313,90 @@ impl Registry {
         self.engine.usage(id).await
     }
 
+    /// How often the copy is read back from the engine.
+    pub fn resync_every(&self) -> Duration {
+        self.engine.resync_every()
+    }
+
     /// How many run and how many more may.
     pub fn capacity(&self) -> (usize, usize) {
         let state = self.state.lock().unwrap();
+        (
+            state.instances.len() + state.creating.len(),
+            self.free(&state),
+        )
+    }
+
+    /// How many more may be made: under the cap, and in the room the ready
+    /// nodes have left. An instance on no ready node (starting, or moving)
+    /// takes room on one of them. Before the engine has named its nodes,
+    /// only the cap counts.
+    fn free(&self, state: &State) -> usize {
         let used = state.instances.len() + state.creating.len();
-        (used, self.rules.max_instances.saturating_sub(used))
+        let under_cap = self.rules.max_instances.saturating_sub(used);
+        let nodes = self.nodes.lock().unwrap();
+        if nodes.is_empty() {
+            return under_cap;
+        }
+        let (room, elsewhere) = self.rooms(state, &nodes);
+        let room: usize = room.iter().map(|(_, r)| r).sum();
+        under_cap.min(room.saturating_sub(elsewhere))
+    }
+
+    /// The room each ready node has left, and how many instances are on no
+    /// ready node.
+    fn rooms<'n>(&self, state: &State, nodes: &'n [Node]) -> (Vec<(&'n str, usize)>, usize) {
+        let placed = state
+            .instances
+            .values()
+            .map(|i| i.node.as_deref())
+            .chain(state.creating.values().map(Option::as_deref));
+        let mut load: HashMap<&str, usize> = HashMap::new();
+        let mut elsewhere = 0;
+        for node in placed {
+            match node.filter(|name| nodes.iter().any(|n| n.ready && n.name == *name)) {
+                Some(name) => *load.entry(name).or_default() += 1,
+                None => elsewhere += 1,
+            }
+        }
+        let room = nodes
+            .iter()
+            .filter(|n| n.ready)
+            .map(|n| {
+                let here = load.get(n.name.as_str()).copied().unwrap_or(0);
+                (
+                    n.name.as_str(),
+                    self.rules.max_per_node.saturating_sub(here),
+                )
+            })
+            .collect();
+        (room, elsewhere)
+    }
+
+    /// The ready node with the most room left (the first by name of
+    /// those level), for the next instance; none before the engine has
+    /// named its nodes.
+    fn roomiest(&self, state: &State) -> Option<String> {
+        let nodes = self.nodes.lock().unwrap();
+        let (room, _) = self.rooms(state, &nodes);
+        room.into_iter()
+            .filter(|(_, r)| *r > 0)
+            .max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(a.0)))
+            .map(|(name, _)| name.to_owned())
+    }
+
+    /// The room each node has left.
+    pub fn room_on(&self, node: &Node) -> usize {
+        if !node.ready {
+            return 0;
+        }
+        let state = self.state.lock().unwrap();
+        let here = state
+            .instances
+            .values()
+            .filter(|i| i.node.as_ref() == Some(&node.name))
+            .count();
+        self.rules.max_per_node.saturating_sub(here)
     }
 }
 

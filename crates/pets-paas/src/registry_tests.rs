@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use secrecy::ExposeSecret;
 
 use super::*;
-use crate::engine::{Engine, EngineError, Instance, Spec, Usage, Version};
+use crate::engine::{Engine, EngineError, Instance, Node, Spec, Usage, Version};
 
 /// Instances in a map; creation fails on cue.
 #[derive(Default)]
@@ -18,6 +18,7 @@ struct FakeEngine {
     passwords: Mutex<Vec<String>>,
     fail_creation: Mutex<bool>,
     fail_removal: Mutex<bool>,
+    nodes: Mutex<Vec<Node>>,
 }
 
 #[async_trait]
@@ -41,7 +42,8 @@ impl Engine for FakeEngine {
             expires_at: spec.expires_at,
             address: Some(IpAddr::from([172, 30, 0, 2])),
             running: true,
-            node: Some("fake".into()),
+            // Where the registry chose, as a Swarm places it first.
+            node: Some(spec.node.clone().unwrap_or_else(|| "fake".into())),
         };
         self.instances
             .lock()
@@ -52,8 +54,8 @@ impl Engine for FakeEngine {
     async fn list(&self) -> Result<Vec<Instance>, EngineError> {
         Ok(self.instances.lock().unwrap().values().cloned().collect())
     }
-    async fn nodes(&self) -> Result<Vec<String>, EngineError> {
-        Ok(vec!["fake".into()])
+    async fn nodes(&self) -> Result<Vec<Node>, EngineError> {
+        Ok(self.nodes.lock().unwrap().clone())
     }
     async fn remove(&self, id: &InstanceId) -> Result<(), EngineError> {
         if *self.fail_removal.lock().unwrap() {
@@ -84,6 +86,7 @@ fn rules(max: usize) -> Rules {
         domain: "localhost".into(),
         ttl: Duration::from_secs(60),
         max_instances: max,
+        max_per_node: max,
         creations_per_client_per_hour: 100,
         creations_per_minute: 100,
     }
@@ -291,4 +294,86 @@ async fn an_extension_is_kept_by_the_engine_and_adopted() {
         .await
         .unwrap()
         .is_none());
+}
+
+fn node(name: &str, ready: bool) -> Node {
+    Node {
+        name: name.into(),
+        ready,
+    }
+}
+
+#[tokio::test]
+async fn the_room_is_what_the_ready_nodes_have_left() {
+    let engine = Arc::new(FakeEngine::default());
+    *engine.nodes.lock().unwrap() = vec![node("n1", true), node("n2", true), node("n3", false)];
+    let registry = Registry::new(
+        engine.clone(),
+        Rules {
+            max_per_node: 2,
+            ..rules(10)
+        },
+    );
+    assert_eq!(
+        registry.capacity(),
+        (0, 10),
+        "before the nodes are read, the cap"
+    );
+    registry.resync().await.unwrap();
+    assert_eq!(registry.capacity(), (0, 4), "two ready nodes of two each");
+    let first = registry.create(ip(1), want()).await.unwrap();
+    assert_eq!(
+        first.node.as_deref(),
+        Some("n1"),
+        "the first of the roomiest"
+    );
+    assert_eq!(registry.capacity(), (1, 3));
+    let second = registry.create(ip(2), want()).await.unwrap();
+    assert_eq!(
+        second.node.as_deref(),
+        Some("n2"),
+        "then the node with more room"
+    );
+    engine
+        .instances
+        .lock()
+        .unwrap()
+        .get_mut(&second.id)
+        .unwrap()
+        .node = None;
+    registry.resync().await.unwrap();
+    assert_eq!(
+        registry.capacity(),
+        (2, 2),
+        "one moving takes room somewhere"
+    );
+    assert_eq!(registry.room_on(&node("n1", true)), 1);
+    assert_eq!(
+        registry.room_on(&node("n3", false)),
+        0,
+        "a node that is down has none"
+    );
+    for n in 3..=4 {
+        registry.create(ip(n), want()).await.unwrap();
+    }
+    assert!(
+        matches!(
+            registry.create(ip(5), want()).await,
+            Err(Refusal::Full { .. })
+        ),
+        "full when the ready nodes are, under the cap"
+    );
+    *engine.nodes.lock().unwrap() = vec![node("n1", true), node("n2", true), node("n3", true)];
+    registry.resync().await.unwrap();
+    assert_eq!(
+        registry.capacity(),
+        (4, 2),
+        "a node that returns brings its room"
+    );
+    let fifth = registry.create(ip(5), want()).await.unwrap();
+    assert_eq!(
+        fifth.node.as_deref(),
+        Some("n3"),
+        "on the node that returned"
+    );
 }

@@ -23,6 +23,8 @@ pub struct PaasSettings {
     pub ttl: Duration,
     /// `PAAS_MAX_INSTANCES`: how many may run at once.
     pub max_instances: usize,
+    /// `PAAS_MAX_PER_NODE`: how many one node holds; by default the cap.
+    pub max_per_node: Option<usize>,
     /// `PAAS_NAME`: which service's instances these are, on an engine that
     /// runs more than one (a label on each; the service adopts only its own).
     pub name: String,
@@ -41,4 +43,19 @@ pub struct PaasSettings {
     /// `PAAS_TRUSTED_PROXIES`: proxies whose forwarding headers name the
     /// visitor (a router in front); none by default.
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// `PAAS_MODE`: containers on one engine, or services on a Swarm.
+    pub mode: Mode,
+    /// `PAAS_CONTAINER`: on a Swarm, the container the service runs in.
+    pub container: Option<String>,
+}
+
+/// Where instances run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// A Swarm when the engine is a manager, else one engine.
+    Auto,
+    /// Services on a Swarm.
+    Swarm,
+    /// Containers on one engine.
+    Standalone,
 }

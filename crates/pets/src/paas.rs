@@ -6,6 +6,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::Context;
+use pets_paas::engine::Engine;
+use pets_paas::settings::Mode;
 use pets_paas::{DockerEngine, Paas, PaasSettings, Registry, Rules};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -42,7 +44,8 @@ impl PaasApp {
                 },
             );
         }
-        let registry = Arc::new(Registry::new(Arc::new(engine), Rules::from(&settings)));
+        let engine = choose(engine, &settings).await?;
+        let registry = Arc::new(Registry::new(engine, Rules::from(&settings)));
         let adopted = registry
             .adopt()
             .await
@@ -110,4 +113,44 @@ impl PaasApp {
         let _ = expiry.await;
         tracing::info!("pets paas stopped; its instances keep running until their time is up");
     }
+}
+
+/// Containers on this engine, or services on its Swarm (`PAAS_MODE`).
+async fn choose(engine: DockerEngine, settings: &PaasSettings) -> anyhow::Result<Arc<dyn Engine>> {
+    let manager = engine
+        .is_swarm_manager()
+        .await
+        .context("cannot ask the Docker engine whether it manages a Swarm")?;
+    let swarm = match settings.mode {
+        Mode::Standalone => false,
+        Mode::Auto => manager,
+        Mode::Swarm if manager => true,
+        Mode::Swarm => anyhow::bail!(
+            "PAAS_MODE=swarm: this Docker engine is not a manager of an active Swarm \
+             (`docker swarm init`, or DOCKER_HOST pointing at a manager)"
+        ),
+    };
+    if !swarm {
+        tracing::info!("instances are containers on this Docker engine");
+        return Ok(Arc::new(engine));
+    }
+    let container = match &settings.container {
+        Some(container) => container.clone(),
+        None => hostname().context(
+            "PAAS_CONTAINER: on a Swarm, pets paas runs in a container and joins every \
+             instance's network; name that container (its host name could not be read)",
+        )?,
+    };
+    tracing::info!(container = %container, "instances are services on this Docker engine's Swarm");
+    Ok(Arc::new(engine.into_swarm(&container)))
+}
+
+/// This machine's host name: in a container, Docker's default is the
+/// container's short id.
+fn hostname() -> Option<String> {
+    std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
 }

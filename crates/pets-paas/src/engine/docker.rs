@@ -29,9 +29,10 @@ use ipnet::Ipv4Net;
 use pets_store::clock::{from_unix_seconds, unix_seconds};
 
 use super::archive::{archive_of, first_file, password_archive};
+use super::calls::{gone_is_fine, refused};
 use super::labels::{Labels, INSTANCE, SERVICE};
 use super::subnets;
-use super::{Engine, EngineError, Instance, Spec, Usage, Version};
+use super::{Engine, EngineError, Instance, Node, Spec, Usage, Version};
 use crate::id::InstanceId;
 
 /// Where the password file is, inside the instance, and the file an
@@ -39,10 +40,25 @@ use crate::id::InstanceId;
 const SECRETS_DIR: &str = "/run/pets";
 const EXPIRY_FILE: &str = "expires_at";
 /// The image's own user (distroless nonroot).
-const USER: &str = "65532:65532";
+pub(super) const USER: &str = "65532:65532";
 const MEMORY_BYTES: i64 = 96 * 1024 * 1024;
 const NANO_CPUS: i64 = 250_000_000;
 const PIDS: i64 = 64;
+
+/// An instance's limits, the same on one engine and on a Swarm: memory
+/// (bytes), CPU (billionths of a core) and processes.
+pub(super) fn limits() -> (i64, i64, i64) {
+    (MEMORY_BYTES, NANO_CPUS, PIDS)
+}
+
+/// The pets' names a visitor chose, as the image's settings.
+pub(super) fn option_env(spec: &Spec) -> Vec<String> {
+    ["OPTION_A", "OPTION_B", "OPTION_C"]
+        .iter()
+        .zip(&spec.options)
+        .filter_map(|(name, option)| Some(format!("{name}={}", option.as_ref()?.as_str())))
+        .collect()
+}
 
 /// The engine at `DOCKER_HOST`, or the local socket.
 pub struct DockerEngine {
@@ -88,6 +104,32 @@ impl DockerEngine {
                 "this engine".into()
             }
         }
+    }
+
+    /// Whether this engine manages a Swarm (a manager of an active Swarm).
+    pub async fn is_swarm_manager(&self) -> Result<bool, EngineError> {
+        let info = self
+            .docker
+            .info()
+            .await
+            .map_err(|e| EngineError::Unreachable(e.to_string()))?;
+        let swarm = info.swarm.unwrap_or_default();
+        Ok(
+            swarm.local_node_state == Some(bollard::models::LocalNodeState::ACTIVE)
+                && swarm.control_available == Some(true),
+        )
+    }
+
+    /// The same connection, making instances as services on its Swarm;
+    /// `container` is the one this service runs in.
+    pub fn into_swarm(self, container: &str) -> super::swarm::SwarmEngine {
+        super::swarm::SwarmEngine::new(
+            self.docker,
+            &self.image,
+            &self.service,
+            self.pool,
+            container,
+        )
     }
 
     /// The images a visitor may ask for (`<image>:1.0`, `<image>:2.0`) that
@@ -228,14 +270,7 @@ impl DockerEngine {
             format!("PETS_ALLOWED_HOSTS={},{}", spec.hosts().0, spec.hosts().1),
             format!("PETS_EXPIRES_AT={}", unix_seconds(spec.expires_at)),
         ];
-        for (name, option) in ["OPTION_A", "OPTION_B", "OPTION_C"]
-            .iter()
-            .zip(&spec.options)
-        {
-            if let Some(option) = option {
-                env.push(format!("{name}={}", option.as_str()));
-            }
-        }
+        env.extend(option_env(spec));
         let name = spec.id.resource_name();
         ContainerCreateBody {
             image: Some(format!("{}:{}", self.image, spec.version.tag())),
@@ -325,8 +360,11 @@ impl Engine for DockerEngine {
         Ok(instances)
     }
 
-    async fn nodes(&self) -> Result<Vec<String>, EngineError> {
-        Ok(vec![self.node_name().await])
+    async fn nodes(&self) -> Result<Vec<Node>, EngineError> {
+        Ok(vec![Node {
+            name: self.node_name().await,
+            ready: true,
+        }])
     }
 
     async fn remove(&self, id: &InstanceId) -> Result<(), EngineError> {
@@ -362,40 +400,7 @@ impl Engine for DockerEngine {
     }
 
     async fn usage(&self, id: &InstanceId) -> Result<Usage, EngineError> {
-        let options = StatsOptionsBuilder::default().stream(false).build();
-        let stats = self
-            .docker
-            .stats(&id.resource_name(), Some(options))
-            .next()
-            .await
-            .ok_or_else(|| EngineError::Unreachable("no stats".into()))?
-            .map_err(refused("read stats"))?;
-        let cpu = |s: &Option<bollard::models::ContainerCpuStats>| {
-            s.as_ref().map(|s| {
-                (
-                    s.cpu_usage
-                        .as_ref()
-                        .and_then(|u| u.total_usage)
-                        .unwrap_or(0),
-                    s.system_cpu_usage.unwrap_or(0),
-                    s.online_cpus.unwrap_or(1),
-                )
-            })
-        };
-        let cpu_percent = match (cpu(&stats.cpu_stats), cpu(&stats.precpu_stats)) {
-            (Some((total, system, cpus)), Some((pre_total, pre_system, _)))
-                if system > pre_system =>
-            {
-                total.saturating_sub(pre_total) as f64 / (system - pre_system) as f64
-                    * cpus as f64
-                    * 100.0
-            }
-            _ => 0.0,
-        };
-        Ok(Usage {
-            memory_bytes: stats.memory_stats.and_then(|m| m.usage).unwrap_or(0),
-            cpu_percent,
-        })
+        stats_of(&self.docker, &id.resource_name()).await
     }
 }
 
@@ -411,21 +416,37 @@ fn address_on(
         .and_then(|ip| ip.parse().ok())
 }
 
-/// A 404 from a removal means it was already gone.
-fn gone_is_fine(result: Result<(), bollard::errors::Error>) -> Result<(), bollard::errors::Error> {
-    match result {
-        Err(bollard::errors::Error::DockerResponseServerError {
-            status_code: 404, ..
-        }) => Ok(()),
-        other => other,
-    }
-}
-
-fn refused(action: &'static str) -> impl Fn(bollard::errors::Error) -> EngineError {
-    move |e| match e {
-        bollard::errors::Error::DockerResponseServerError { message, .. } => {
-            EngineError::Refused { action, message }
+/// One sample of a container's memory and CPU, from its engine's stats.
+pub(super) async fn stats_of(docker: &Docker, container: &str) -> Result<Usage, EngineError> {
+    let options = StatsOptionsBuilder::default().stream(false).build();
+    let stats = docker
+        .stats(container, Some(options))
+        .next()
+        .await
+        .ok_or_else(|| EngineError::Unreachable("no stats".into()))?
+        .map_err(refused("read stats"))?;
+    let cpu = |s: &Option<bollard::models::ContainerCpuStats>| {
+        s.as_ref().map(|s| {
+            (
+                s.cpu_usage
+                    .as_ref()
+                    .and_then(|u| u.total_usage)
+                    .unwrap_or(0),
+                s.system_cpu_usage.unwrap_or(0),
+                s.online_cpus.unwrap_or(1),
+            )
+        })
+    };
+    let cpu_percent = match (cpu(&stats.cpu_stats), cpu(&stats.precpu_stats)) {
+        (Some((total, system, cpus)), Some((pre_total, pre_system, _))) if system > pre_system => {
+            total.saturating_sub(pre_total) as f64 / (system - pre_system) as f64
+                * cpus as f64
+                * 100.0
         }
-        other => EngineError::Unreachable(other.to_string()),
-    }
+        _ => 0.0,
+    };
+    Ok(Usage {
+        memory_bytes: stats.memory_stats.and_then(|m| m.usage).unwrap_or(0),
+        cpu_percent,
+    })
 }

@@ -16,7 +16,7 @@ pub const SERVICE: &str = "org.pets.paas.service";
 const CLIENT: &str = "org.pets.paas.client";
 const VERSION: &str = "org.pets.paas.version";
 const CREATED: &str = "org.pets.paas.created";
-const EXPIRES: &str = "org.pets.paas.expires";
+pub const EXPIRES: &str = "org.pets.paas.expires";
 
 pub struct Labels;
 
@@ -103,6 +103,7 @@ mod tests {
             created_at: created,
             expires_at: created + std::time::Duration::from_secs(2400),
             domain: "localhost".into(),
+            node: None,
         };
         let labels = Labels::of(&spec, "pets-paas");
         assert_eq!(labels[SERVICE], "pets-paas");

@@ -4,12 +4,16 @@
 //! The engine is the only state: every instance is a container labelled
 //! with its id, client, version and times, so a restarted `pets paas` reads
 //! them back with [`Engine::list`] and adopts them. [`docker`] implements the
-//! trait with bollard; tests of the service's rules use a fake.
+//! trait on one Docker engine (an instance is a container), [`swarm`] on a
+//! Swarm (an instance is a service of one task, placed and moved by Swarm),
+//! both with bollard; tests of the service's rules use a fake.
 
 mod archive;
+mod calls;
 pub mod docker;
 mod labels;
 pub mod subnets;
+pub mod swarm;
 
 use std::net::IpAddr;
 use std::time::{Duration, SystemTime};
@@ -63,6 +67,9 @@ pub struct Spec {
     /// The service's domain: the instance answers `<id>.<domain>` and
     /// `<id>-admin.<domain>` only.
     pub domain: String,
+    /// The node with the most room, where a Swarm first places it (one
+    /// engine has a single node).
+    pub node: Option<String>,
 }
 
 impl Spec {
@@ -97,6 +104,15 @@ impl Instance {
     }
 }
 
+/// A machine instances run on, as the engine knows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Node {
+    pub name: String,
+    /// Whether the engine can place instances there now (a Swarm node that
+    /// is down is not).
+    pub ready: bool,
+}
+
 /// What an instance uses, from the engine's stats.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Usage {
@@ -124,9 +140,9 @@ pub trait Engine: Send + Sync + 'static {
     async fn create(&self, spec: &Spec) -> Result<Instance, EngineError>;
     /// Every instance container, running or not.
     async fn list(&self) -> Result<Vec<Instance>, EngineError>;
-    /// The machines instances run on, by name (one for a standalone
-    /// engine), for the operator console's view by node.
-    async fn nodes(&self) -> Result<Vec<String>, EngineError>;
+    /// The machines instances run on (one for a standalone engine), by
+    /// name, for the room they have and the operator console's view.
+    async fn nodes(&self) -> Result<Vec<Node>, EngineError>;
     /// Stops and removes an instance and everything made for it. Removing
     /// what is already gone succeeds.
     async fn remove(&self, id: &InstanceId) -> Result<(), EngineError>;
@@ -136,4 +152,9 @@ pub trait Engine: Send + Sync + 'static {
     /// kept with the instance, so a restarted service reads it back, and
     /// the instance's own countdown shows it.
     async fn set_expiry(&self, id: &InstanceId, at: SystemTime) -> Result<(), EngineError>;
+    /// How often the service reads the instances back: where they run,
+    /// and at which address, can change behind its back on a Swarm.
+    fn resync_every(&self) -> Duration {
+        Duration::from_secs(30)
+    }
 }

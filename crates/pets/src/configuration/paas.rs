@@ -52,6 +52,11 @@ pub struct PaasServiceArgs {
     #[arg(long, env = "PAAS_MAX_INSTANCES", value_name = "PAAS_MAX_INSTANCES",
           default_value = "20", value_parser = parse::bounded(1, 1000))]
     pub max_instances: u64,
+    /// Instances one node holds (on a Swarm, every ready node has this
+    /// room); by default PAAS_MAX_INSTANCES.
+    #[arg(long, env = "PAAS_MAX_PER_NODE", value_name = "PAAS_MAX_PER_NODE",
+          value_parser = parse::bounded(1, 1000))]
+    pub max_per_node: Option<u64>,
     /// The label that marks this service's instances (two services on one
     /// engine adopt only their own).
     #[arg(long, env = "PAAS_NAME", value_name = "PAAS_NAME", default_value = "pets-paas",
@@ -86,6 +91,17 @@ pub struct PaasServiceArgs {
     #[arg(long, env = "PAAS_TRUSTED_PROXIES", value_name = "PAAS_TRUSTED_PROXIES",
           value_parser = parse::networks)]
     pub trusted_proxies: Option<parse::Networks>,
+    /// Where instances run: `swarm` (each a Swarm service, spread over the
+    /// nodes; the engine must be a manager), `standalone` (each a container
+    /// on this engine), or `auto` (swarm when the engine is a manager).
+    #[arg(long, env = "PAAS_MODE", value_name = "PAAS_MODE", default_value = "auto",
+          value_parser = mode)]
+    pub mode: pets_paas::settings::Mode,
+    /// On a Swarm: the container `pets paas` runs in, which joins every
+    /// instance's network to reach it (default: this host's name, which
+    /// Docker sets to the container's id).
+    #[arg(long, env = "PAAS_CONTAINER", value_name = "PAAS_CONTAINER")]
+    pub container: Option<String>,
 }
 
 impl PaasServiceArgs {
@@ -97,6 +113,7 @@ impl PaasServiceArgs {
             domain: self.domain.clone(),
             ttl: self.ttl,
             max_instances: self.max_instances as usize,
+            max_per_node: self.max_per_node.map(|n| n as usize),
             name: self.name.clone(),
             subnets: self.subnets,
             image: self.image.clone(),
@@ -108,7 +125,19 @@ impl PaasServiceArgs {
                 .clone()
                 .map(|n| n.0)
                 .unwrap_or_default(),
+            mode: self.mode,
+            container: self.container.clone(),
         }
+    }
+}
+
+fn mode(raw: &str) -> Result<pets_paas::settings::Mode, String> {
+    use pets_paas::settings::Mode;
+    match raw.trim().to_ascii_lowercase().as_str() {
+        "auto" => Ok(Mode::Auto),
+        "swarm" => Ok(Mode::Swarm),
+        "standalone" => Ok(Mode::Standalone),
+        other => Err(format!("`{other}` is not auto, swarm or standalone")),
     }
 }
 

@@ -17,6 +17,7 @@ use pets_testkit::docker as support;
 mod acl;
 mod nemesis;
 mod node;
+mod paas;
 mod prod;
 mod projector;
 mod rig;

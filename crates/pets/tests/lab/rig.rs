@@ -24,12 +24,14 @@ const LABEL_VALUE: &str = "lab";
 /// The lab's bridge network.
 const NETWORK: &str = "petslab";
 /// What the stacks need on every node.
-const IMAGES: [&str; 5] = [
+const IMAGES: [&str; 6] = [
     "pets:1.0",
     "pets:2.0",
     "pets:broken",
     "consul-local:1.8.7",
     "haproxy-local:2.6",
+    // bash, for probes on a network of the lab's (the PaaS instances').
+    "pets-debian-local:bookworm",
 ];
 const NODE_IMAGE: &str = "pets-lab-node:bookworm";
 
