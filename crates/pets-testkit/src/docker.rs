@@ -290,6 +290,22 @@ pub async fn vote_at(base: &str, name: &str, choice: &str) -> u16 {
     response.map(|r| r.status().as_u16()).unwrap_or(0)
 }
 
+/// The first cookie an answer sets, as `name=value`.
+pub fn first_cookie(answer: &reqwest::Response) -> Option<String> {
+    answer
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(str::to_owned)
+}
+
+/// The one-time console password a PaaS waiting page shows, if it does.
+pub fn password_on(page: &str) -> Option<String> {
+    let start = page.find("id=\"password\">")? + "id=\"password\">".len();
+    Some(page[start..].split('<').next()?.to_owned())
+}
+
 /// The `pets_admin` session cookie a login's answer sets, as `name=value`
 /// (for the lab's and Pets as a Service's consoles).
 pub fn session_cookie(answer: &reqwest::Response) -> Option<String> {

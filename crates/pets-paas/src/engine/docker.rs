@@ -2,7 +2,7 @@
 //!
 //! An instance is three things, all named `pets-paas-<id>` and labelled with
 //! its id: an internal bridge network of its own (no way out, no neighbour,
-//! a /28 from [`subnets`]),
+//! a /28 from [`super::subnets`]),
 //! a volume holding only the console's password file, and the container,
 //! hardened (limits on memory, CPU and processes; read-only root; every
 //! capability dropped; no new privileges; a non-root user). The password
@@ -15,8 +15,8 @@ use std::time::SystemTime;
 
 use async_trait::async_trait;
 use bollard::models::{
-    ContainerCreateBody, HostConfig, HostConfigLogConfig, Ipam, IpamConfig, Mount, MountType,
-    NetworkCreateRequest, RestartPolicy, RestartPolicyNameEnum, VolumeCreateRequest,
+    ContainerCreateBody, HostConfig, HostConfigLogConfig, Mount, MountType, NetworkCreateRequest,
+    RestartPolicy, RestartPolicyNameEnum, VolumeCreateRequest,
 };
 use bollard::query_parameters::{
     CreateContainerOptionsBuilder, DownloadFromContainerOptionsBuilder,
@@ -29,9 +29,8 @@ use ipnet::Ipv4Net;
 use pets_store::clock::{from_unix_seconds, unix_seconds};
 
 use super::archive::{archive_of, first_file, password_archive};
-use super::calls::{gone_is_fine, refused};
-use super::labels::{Labels, INSTANCE, SERVICE};
-use super::subnets;
+use super::calls::{create_network_in, gone_is_fine, refused};
+use super::labels::Labels;
 use super::{Engine, EngineError, Instance, Node, Spec, Usage, Version};
 use crate::id::InstanceId;
 
@@ -203,42 +202,18 @@ impl DockerEngine {
     }
 
     /// The instance's own network: internal (no route out), on a /28 of
-    /// the pool; a subnet the engine already uses is traded for another.
-    /// The instance's own network; returns its gateway, the address the
-    /// service's proxy reaches the instance from.
+    /// the pool. Returns its gateway, the address the service's proxy
+    /// reaches the instance from.
     async fn create_network(&self, spec: &Spec) -> Result<std::net::Ipv4Addr, EngineError> {
-        let mut attempts = 0;
-        loop {
-            let subnet = subnets::pick(self.pool);
-            let gateway = subnet.hosts().next().unwrap_or(subnet.addr());
-            let created = self
-                .docker
-                .create_network(NetworkCreateRequest {
-                    name: spec.id.resource_name(),
-                    driver: Some("bridge".into()),
-                    internal: Some(true),
-                    labels: Some(Labels::owner(&spec.id, &self.service)),
-                    ipam: Some(Ipam {
-                        config: Some(vec![IpamConfig {
-                            subnet: Some(subnet.to_string()),
-                            gateway: Some(gateway.to_string()),
-                            ..Default::default()
-                        }]),
-                        ..Default::default()
-                    }),
-                    ..Default::default()
-                })
-                .await;
-            match created {
-                Ok(_) => return Ok(gateway),
-                Err(bollard::errors::Error::DockerResponseServerError { message, .. })
-                    if subnets::taken(&message) && attempts < 8 =>
-                {
-                    attempts += 1;
-                }
-                Err(e) => return Err(refused("create a network")(e)),
-            }
-        }
+        let request = NetworkCreateRequest {
+            name: spec.id.resource_name(),
+            driver: Some("bridge".into()),
+            internal: Some(true),
+            labels: Some(Labels::owner(&spec.id, &self.service)),
+            ..Default::default()
+        };
+        let subnet = create_network_in(&self.docker, self.pool, true, request).await?;
+        Ok(subnet.hosts().next().unwrap_or(subnet.addr()))
     }
 
     /// The end an operator's extension set, if any.
@@ -326,8 +301,7 @@ impl Engine for DockerEngine {
     }
 
     async fn list(&self) -> Result<Vec<Instance>, EngineError> {
-        let mine = format!("{SERVICE}={}", self.service);
-        let filters = HashMap::from([("label", vec![INSTANCE, mine.as_str()])]);
+        let filters = Labels::made_by(&self.service);
         let options = ListContainersOptionsBuilder::default()
             .all(true)
             .filters(&filters)

@@ -69,6 +69,14 @@ impl Labels {
         ])
     }
 
+    /// The Docker API's filter for everything `service` made.
+    pub fn made_by(service: &str) -> HashMap<&'static str, Vec<String>> {
+        HashMap::from([(
+            "label",
+            vec![INSTANCE.to_owned(), format!("{SERVICE}={service}")],
+        )])
+    }
+
     /// An instance from its container's labels; `None` when a label is
     /// missing or malformed (not ours, or tampered with).
     pub fn read(labels: &HashMap<String, String>) -> Option<Instance> {

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use crate::node::Node;
 use crate::rig::Lab;
-use crate::support::{local_images, try_docker};
+use crate::support::{first_cookie, local_images, password_on, try_docker};
 
 const DOMAIN: &str = "paas.test";
 const CONTAINER: &str = "petslab-paas";
@@ -131,12 +131,7 @@ impl SwarmPaas {
             .await
             .unwrap();
         let status = answer.status().as_u16();
-        let cookie = answer
-            .headers()
-            .get("set-cookie")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(';').next())
-            .map(str::to_owned);
+        let cookie = first_cookie(&answer);
         let location = answer
             .headers()
             .get("location")
@@ -163,9 +158,7 @@ impl SwarmPaas {
             .text()
             .await
             .unwrap();
-        let start = page.find("id=\"password\">").expect("the password, once") + 14;
-        let password = page[start..].split('<').next().unwrap().to_owned();
-        (id, password)
+        (id, password_on(&page).expect("the password, once"))
     }
 
     /// Logs in to an instance's console; whether the password was taken.

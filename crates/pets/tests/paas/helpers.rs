@@ -203,11 +203,7 @@ impl Host {
     }
 }
 
-/// The console password shown on a waiting page.
-pub fn password_on(page: &str) -> Option<String> {
-    let start = page.find("id=\"password\">")? + "id=\"password\">".len();
-    Some(page[start..].split('<').next()?.to_owned())
-}
+pub use crate::support::password_on;
 
 impl Drop for TestPaas {
     fn drop(&mut self) {

@@ -26,12 +26,7 @@ impl TestPaas {
             .send()
             .await
             .unwrap();
-        let cookie = answer
-            .headers()
-            .get("set-cookie")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(';').next())
-            .map(str::to_owned);
+        let cookie = crate::support::first_cookie(&answer);
         (answer.status().as_u16(), cookie)
     }
 

@@ -29,8 +29,8 @@ use std::time::{Duration, SystemTime};
 use async_trait::async_trait;
 use base64::Engine as _;
 use bollard::models::{
-    Ipam, IpamConfig, NetworkConnectRequest, NetworkCreateRequest, NetworkDisconnectRequest,
-    NodeState, SecretSpec, ServiceSpec, TaskState,
+    NetworkConnectRequest, NetworkCreateRequest, NetworkDisconnectRequest, NodeState, SecretSpec,
+    ServiceSpec, TaskState,
 };
 use bollard::query_parameters::{
     ListContainersOptionsBuilder, ListNetworksOptionsBuilder, ListNodesOptions,
@@ -45,10 +45,9 @@ use secrecy::ExposeSecret;
 mod spec;
 
 use self::spec::{pinned, placement};
-use super::calls::{gone_is_fine, refused};
+use super::calls::{create_network_in, gone_is_fine, refused};
 use super::docker::stats_of;
-use super::labels::{Labels, EXPIRES, INSTANCE, SERVICE};
-use super::subnets;
+use super::labels::{Labels, EXPIRES};
 use super::{Engine, EngineError, Instance, Node, Spec, Usage};
 use crate::id::InstanceId;
 
@@ -130,37 +129,15 @@ impl SwarmEngine {
     /// The instance's overlay network; returns its subnet, the only
     /// addresses the instance believes forwarding headers from.
     async fn create_network(&self, spec: &Spec) -> Result<Ipv4Net, EngineError> {
-        let mut attempts = 0;
-        loop {
-            let subnet = subnets::pick(self.pool);
-            let created = self
-                .docker
-                .create_network(NetworkCreateRequest {
-                    name: spec.id.resource_name(),
-                    driver: Some("overlay".into()),
-                    internal: Some(true),
-                    attachable: Some(true),
-                    labels: Some(Labels::owner(&spec.id, &self.service)),
-                    ipam: Some(Ipam {
-                        config: Some(vec![IpamConfig {
-                            subnet: Some(subnet.to_string()),
-                            ..Default::default()
-                        }]),
-                        ..Default::default()
-                    }),
-                    ..Default::default()
-                })
-                .await;
-            match created {
-                Ok(_) => return Ok(subnet),
-                Err(bollard::errors::Error::DockerResponseServerError { message, .. })
-                    if subnets::taken(&message) && attempts < 8 =>
-                {
-                    attempts += 1;
-                }
-                Err(e) => return Err(refused("create a network")(e)),
-            }
-        }
+        let request = NetworkCreateRequest {
+            name: spec.id.resource_name(),
+            driver: Some("overlay".into()),
+            internal: Some(true),
+            attachable: Some(true),
+            labels: Some(Labels::owner(&spec.id, &self.service)),
+            ..Default::default()
+        };
+        create_network_in(&self.docker, self.pool, false, request).await
     }
 
     /// Every node by id: its name, and whether Swarm calls it ready.
@@ -229,8 +206,7 @@ impl SwarmEngine {
     /// Removes the networks and secrets of instances that have no service
     /// (and are not being made).
     async fn sweep(&self, live: &HashSet<String>) {
-        let mine = format!("{SERVICE}={}", self.service);
-        let filters = HashMap::from([("label", vec![INSTANCE, mine.as_str()])]);
+        let filters = Labels::made_by(&self.service);
         let making: HashSet<String> = self
             .making
             .lock()
@@ -297,8 +273,7 @@ impl Engine for SwarmEngine {
     }
 
     async fn list(&self) -> Result<Vec<Instance>, EngineError> {
-        let mine = format!("{SERVICE}={}", self.service);
-        let filters = HashMap::from([("label", vec![INSTANCE, mine.as_str()])]);
+        let filters = Labels::made_by(&self.service);
         let options = ListServicesOptionsBuilder::default()
             .filters(&filters)
             .build();
