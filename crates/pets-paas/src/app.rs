@@ -78,7 +78,9 @@ async fn proxied(
     let Some(instance) = paas.registry.get(&id) else {
         return no_such_pets(&paas.url(None));
     };
-    let Some(address) = instance.address.filter(|_| instance.running) else {
+    // No address: on a Swarm, it runs nowhere now (starting, or moving);
+    // a stopped container keeps its address and gets the page below.
+    let Some(address) = instance.address else {
         return on_its_way(paas, &id);
     };
     let client = paas.client(peer, request.headers());

@@ -116,33 +116,56 @@ impl PaasApp {
 }
 
 /// Containers on this engine, or services on its Swarm (`PAAS_MODE`).
+/// On a Swarm, pets paas must itself run in a container of this engine,
+/// which joins every instance's network: `auto` takes the Swarm only then
+/// (a laptop whose engine was made a Swarm for the dev stack keeps
+/// containers), and `swarm` without that container stops start-up.
 async fn choose(engine: DockerEngine, settings: &PaasSettings) -> anyhow::Result<Arc<dyn Engine>> {
     let manager = engine
         .is_swarm_manager()
         .await
         .context("cannot ask the Docker engine whether it manages a Swarm")?;
-    let swarm = match settings.mode {
-        Mode::Standalone => false,
-        Mode::Auto => manager,
-        Mode::Swarm if manager => true,
-        Mode::Swarm => anyhow::bail!(
+    if settings.mode == Mode::Swarm && !manager {
+        anyhow::bail!(
             "PAAS_MODE=swarm: this Docker engine is not a manager of an active Swarm \
              (`docker swarm init`, or DOCKER_HOST pointing at a manager)"
-        ),
-    };
-    if !swarm {
-        tracing::info!("instances are containers on this Docker engine");
-        return Ok(Arc::new(engine));
+        );
     }
     let container = match &settings.container {
-        Some(container) => container.clone(),
-        None => hostname().context(
-            "PAAS_CONTAINER: on a Swarm, pets paas runs in a container and joins every \
-             instance's network; name that container (its host name could not be read)",
-        )?,
+        Some(container) => Some(container.clone()),
+        None => hostname(),
     };
-    tracing::info!(container = %container, "instances are services on this Docker engine's Swarm");
-    Ok(Arc::new(engine.into_swarm(&container)))
+    let in_container = match &container {
+        Some(name) if manager && settings.mode != Mode::Standalone => {
+            engine.has_container(name).await?
+        }
+        _ => false,
+    };
+    match settings.mode {
+        Mode::Swarm if !in_container => anyhow::bail!(
+            "PAAS_MODE=swarm: pets paas must run in a container of this engine, which joins \
+             every instance's network; {} (PAAS_CONTAINER names it)",
+            match &container {
+                Some(name) => format!("this engine has no container `{name}`"),
+                None => "this host's name could not be read".to_owned(),
+            }
+        ),
+        Mode::Auto if manager && !in_container => tracing::info!(
+            "the Docker engine manages a Swarm, but pets paas is not in one of its containers \
+             (PAAS_CONTAINER): instances are containers on this engine, as PAAS_MODE=standalone"
+        ),
+        _ => {}
+    }
+    match container.filter(|_| in_container) {
+        Some(container) => {
+            tracing::info!(container = %container, "instances are services on this Docker engine's Swarm");
+            Ok(Arc::new(engine.into_swarm(&container)))
+        }
+        None => {
+            tracing::info!("instances are containers on this Docker engine");
+            Ok(Arc::new(engine))
+        }
+    }
 }
 
 /// This machine's host name: in a container, Docker's default is the

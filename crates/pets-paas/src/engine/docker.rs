@@ -119,6 +119,17 @@ impl DockerEngine {
         )
     }
 
+    /// Whether this engine has the container `name` (an id, or a name).
+    pub async fn has_container(&self, name: &str) -> Result<bool, EngineError> {
+        match self.docker.inspect_container(name, None).await {
+            Ok(_) => Ok(true),
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 404, ..
+            }) => Ok(false),
+            Err(e) => Err(EngineError::Unreachable(e.to_string())),
+        }
+    }
+
     /// The same connection, making instances as services on its Swarm;
     /// `container` is the one this service runs in.
     pub fn into_swarm(self, container: &str) -> super::swarm::SwarmEngine {

@@ -92,8 +92,9 @@ pub struct PaasServiceArgs {
           value_parser = parse::networks)]
     pub trusted_proxies: Option<parse::Networks>,
     /// Where instances run: `swarm` (each a Swarm service, spread over the
-    /// nodes; the engine must be a manager), `standalone` (each a container
-    /// on this engine), or `auto` (swarm when the engine is a manager).
+    /// nodes; the engine must be a manager, and pets paas in one of its
+    /// containers), `standalone` (each a container on this engine), or
+    /// `auto` (swarm when both hold).
     #[arg(long, env = "PAAS_MODE", value_name = "PAAS_MODE", default_value = "auto",
           value_parser = mode)]
     pub mode: pets_paas::settings::Mode,

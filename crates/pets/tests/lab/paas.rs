@@ -3,8 +3,9 @@
 //! Nine instances in a row land on all three nodes and each serves its own
 //! names through the proxy; the node holding the most of them is killed,
 //! and they come back on the others, their hosts answering a page (never a
-//! 502) meanwhile and their passwords working after; a restarted `pets paas`
-//! adopts every one.
+//! 502) meanwhile and their passwords working after; a `pets paas` made
+//! anew adopts every one; they expire while the node is still down, and
+//! nothing of them remains once it returns.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -372,11 +373,12 @@ async fn paas_instances_spread_over_a_swarm_and_survive_a_node() {
         );
     }
 
-    // A restarted pets paas adopts every live instance.
+    // A pets paas made anew (an upgrade: the old container removed, a new
+    // one run) adopts every live instance and joins its network again.
     lab.node("node1")
-        .docker(&["restart", CONTAINER])
-        .expect("pets paas restarts");
-    paas.wait_landing(lab.node("node1")).await;
+        .docker(&["rm", "-f", CONTAINER])
+        .expect("the old pets paas removed");
+    let paas = SwarmPaas::start(lab.node("node1")).await;
     all_serve(&paas, &ids, Duration::from_secs(60)).await;
     // The room is what the two nodes up have left of their four each
     // (Swarm, not pets paas, chose where the moved ones went).

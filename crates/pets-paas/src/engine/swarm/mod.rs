@@ -29,8 +29,8 @@ use std::time::{Duration, SystemTime};
 use async_trait::async_trait;
 use base64::Engine as _;
 use bollard::models::{
-    NetworkConnectRequest, NetworkCreateRequest, NetworkDisconnectRequest, NodeState, SecretSpec,
-    ServiceSpec, TaskState,
+    NetworkConnectRequest, NetworkCreateRequest, NetworkDisconnectRequest,
+    NodeSpecAvailabilityEnum, NodeState, SecretSpec, ServiceSpec, TaskState,
 };
 use bollard::query_parameters::{
     ListContainersOptionsBuilder, ListNetworksOptionsBuilder, ListNodesOptions,
@@ -151,7 +151,10 @@ impl SwarmEngine {
             .into_iter()
             .filter_map(|n| {
                 let name = n.description?.hostname?;
-                let ready = n.status.and_then(|s| s.state) == Some(NodeState::READY);
+                // Ready, and taking tasks (not drained or paused).
+                let active =
+                    n.spec.and_then(|s| s.availability) == Some(NodeSpecAvailabilityEnum::ACTIVE);
+                let ready = active && n.status.and_then(|s| s.state) == Some(NodeState::READY);
                 Some((n.id?, (name, ready)))
             })
             .collect())
@@ -174,10 +177,15 @@ impl SwarmEngine {
     }
 
     /// The address Swarm's DNS gives `name` on the networks this container
-    /// shares with it.
-    async fn resolve(name: &str) -> Option<IpAddr> {
+    /// shares with it; only one inside `PAAS_SUBNETS`, where every
+    /// instance's network is (a name the embedded DNS does not know goes
+    /// on to the host's resolvers, whose answer is never an instance).
+    async fn resolve(&self, name: &str) -> Option<IpAddr> {
         let found = tokio::time::timeout(RESOLVE_TIMEOUT, tokio::net::lookup_host((name, 0)));
-        found.await.ok()?.ok()?.map(|a| a.ip()).next()
+        found.await.ok()?.ok()?.map(|a| a.ip()).find(|ip| match ip {
+            IpAddr::V4(v4) => self.pool.contains(v4),
+            IpAddr::V6(_) => false,
+        })
     }
 
     /// Lifts the placement of a service whose task runs where it was first
@@ -191,8 +199,12 @@ impl SwarmEngine {
         if let Some(template) = spec.task_template.as_mut() {
             template.placement = Some(placement(None));
         }
+        let Some(version) = version.and_then(|v| i32::try_from(v).ok()) else {
+            tracing::warn!(instance = %id, "cannot lift the first placement: no usable service version");
+            return;
+        };
         let options = UpdateServiceOptionsBuilder::default()
-            .version(version.unwrap_or(0) as i32)
+            .version(version)
             .build();
         if let Err(e) = self
             .docker
@@ -205,15 +217,8 @@ impl SwarmEngine {
 
     /// Removes the networks and secrets of instances that have no service
     /// (and are not being made).
-    async fn sweep(&self, live: &HashSet<String>) {
+    async fn sweep(&self, live: &HashSet<String>, making: &HashSet<String>) {
         let filters = Labels::made_by(&self.service);
-        let making: HashSet<String> = self
-            .making
-            .lock()
-            .unwrap()
-            .iter()
-            .map(InstanceId::resource_name)
-            .collect();
         let left = |name: &String| !live.contains(name) && !making.contains(name);
         let options = ListNetworksOptionsBuilder::default()
             .filters(&filters)
@@ -240,6 +245,37 @@ impl SwarmEngine {
             let name = secret.spec.and_then(|s| s.name);
             if let (Some(id), Some(_)) = (secret.id, name.filter(left)) {
                 let _ = self.docker.delete_secret(&id).await;
+            }
+        }
+    }
+
+    /// Joins the networks of live instances this container is not on: a
+    /// `pets paas` container made anew (an upgrade) adopts instances whose
+    /// networks only the old one had joined.
+    async fn rejoin(&self, live: &HashSet<String>) {
+        let joined: HashSet<String> = match self
+            .docker
+            .inspect_container(&self.container, None)
+            .await
+        {
+            Ok(c) => c
+                .network_settings
+                .and_then(|n| n.networks)
+                .map(|n| n.into_keys().collect())
+                .unwrap_or_default(),
+            Err(e) => {
+                tracing::warn!(container = %self.container, "cannot read which instance networks this container is on: {e}");
+                return;
+            }
+        };
+        for name in live.difference(&joined) {
+            let join = NetworkConnectRequest {
+                container: self.container.clone(),
+                endpoint_config: None,
+            };
+            match self.docker.connect_network(name, join).await {
+                Ok(()) => tracing::info!(network = %name, "joined an adopted instance's network"),
+                Err(e) => tracing::warn!(network = %name, "cannot join an instance's network: {e}"),
             }
         }
     }
@@ -273,6 +309,15 @@ impl Engine for SwarmEngine {
     }
 
     async fn list(&self) -> Result<Vec<Instance>, EngineError> {
+        // Taken first: an instance whose making ends while this reads is
+        // in one set or the other, never swept.
+        let making: HashSet<String> = self
+            .making
+            .lock()
+            .unwrap()
+            .iter()
+            .map(InstanceId::resource_name)
+            .collect();
         let filters = Labels::made_by(&self.service);
         let options = ListServicesOptionsBuilder::default()
             .filters(&filters)
@@ -287,10 +332,12 @@ impl Engine for SwarmEngine {
         let mut live = HashSet::new();
         for service in services {
             let Some(spec) = service.spec else { continue };
+            // Every service of ours keeps its network and secret, even one
+            // whose labels no longer read as an instance.
+            live.extend(spec.name.clone());
             let Some(mut instance) = spec.labels.as_ref().and_then(Labels::read) else {
                 continue;
             };
-            live.insert(instance.id.resource_name());
             let on = service
                 .id
                 .as_ref()
@@ -303,16 +350,23 @@ impl Engine for SwarmEngine {
                     self.release(&instance.id, service.version.and_then(|v| v.index), spec)
                         .await;
                 }
-            } else {
-                // Not running yet: it takes room where it is to start.
-                instance.node = pinned(&spec);
+            } else if let Some(node) = pinned(&spec) {
+                let version = service.version.and_then(|v| v.index);
+                if nodes.values().any(|(name, ready)| *ready && *name == node) {
+                    // Not running yet: it takes room where it is to start.
+                    instance.node = Some(node);
+                } else {
+                    // Its node went before it started there: anywhere.
+                    self.release(&instance.id, version, spec).await;
+                }
             }
             if instance.running {
-                instance.address = Self::resolve(&instance.id.resource_name()).await;
+                instance.address = self.resolve(&instance.id.resource_name()).await;
             }
             instances.push(instance);
         }
-        self.sweep(&live).await;
+        self.rejoin(&live).await;
+        self.sweep(&live, &making).await;
         Ok(instances)
     }
 
