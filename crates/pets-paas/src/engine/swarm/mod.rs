@@ -199,20 +199,44 @@ impl SwarmEngine {
         if let Some(template) = spec.task_template.as_mut() {
             template.placement = Some(placement(None));
         }
-        let Some(version) = version.and_then(|v| i32::try_from(v).ok()) else {
-            tracing::warn!(instance = %id, "cannot lift the first placement: no usable service version");
-            return;
-        };
+        let lifted = self
+            .update(
+                &id.resource_name(),
+                version,
+                spec,
+                "lift the first placement",
+            )
+            .await;
+        if let Err(e) = lifted {
+            tracing::warn!(instance = %id, "{e}; will retry");
+        }
+    }
+
+    /// Replaces the spec of the service `name` at `version` (Swarm refuses
+    /// an update made from an older reading). A version the API's field
+    /// cannot carry is refused, never wrapped.
+    async fn update(
+        &self,
+        name: &str,
+        version: Option<u64>,
+        spec: ServiceSpec,
+        action: &'static str,
+    ) -> Result<(), EngineError> {
+        let version =
+            version
+                .and_then(|v| i32::try_from(v).ok())
+                .ok_or_else(|| EngineError::Refused {
+                    action,
+                    message: "the service has no version an update can name".into(),
+                })?;
         let options = UpdateServiceOptionsBuilder::default()
             .version(version)
             .build();
-        if let Err(e) = self
-            .docker
-            .update_service(&id.resource_name(), spec, options, None)
+        self.docker
+            .update_service(name, spec, options, None)
             .await
-        {
-            tracing::warn!(instance = %id, "cannot lift the first placement, will retry: {e}");
-        }
+            .map(drop)
+            .map_err(refused(action))
     }
 
     /// Removes the networks and secrets of instances that have no service
@@ -421,20 +445,14 @@ impl Engine for SwarmEngine {
             .inspect_service(&name, None)
             .await
             .map_err(refused("read the service"))?;
-        let version = service.version.and_then(|v| v.index).unwrap_or(0);
+        let version = service.version.and_then(|v| v.index);
         let mut spec = service.spec.unwrap_or_default();
         // A label of the service, not of its task: the task keeps running.
         spec.labels
             .get_or_insert_with(HashMap::new)
             .insert(EXPIRES.into(), unix_seconds(at).to_string());
-        let options = UpdateServiceOptionsBuilder::default()
-            .version(version as i32)
-            .build();
-        self.docker
-            .update_service(&name, spec, options, None)
+        self.update(&name, version, spec, "write the new expiry")
             .await
-            .map(drop)
-            .map_err(refused("write the new expiry"))
     }
 
     fn resync_every(&self) -> Duration {
