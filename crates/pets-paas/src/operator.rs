@@ -39,6 +39,9 @@ pub fn routes() -> Router<Paas> {
         .route("/api/instances", get(api))
 }
 
+/// What the console shows for a usage the engine gave no sample of.
+const NOT_READ: &str = "not read";
+
 /// One instance as the console and the API show it.
 #[derive(Serialize)]
 pub struct InstanceView {
@@ -51,8 +54,12 @@ pub struct InstanceView {
     /// The machine it runs on, when the engine has said.
     node: Option<String>,
     healthy: bool,
-    memory_bytes: u64,
-    cpu_percent: f64,
+    /// `None` when the engine gave no sample (on a Swarm, an instance on
+    /// another node than the manager `pets paas` talks to).
+    memory_bytes: Option<u64>,
+    cpu_percent: Option<f64>,
+    /// How many times it started afresh, without its votes.
+    restarts: u32,
 }
 
 enum Access {
@@ -109,8 +116,11 @@ async fn console(State(paas): State<Paas>, headers: HeaderMap) -> Response {
                         "id": v.id, "version": v.version, "url": v.url, "healthy": v.healthy,
                         "age": minutes(now.duration_since(i.created_at).unwrap_or_default()),
                         "left": minutes(i.time_left(now)),
-                        "cpu": format!("{:.1}%", v.cpu_percent),
-                        "memory": format!("{:.1} MiB", v.memory_bytes as f64 / 1048576.0),
+                        "restarts": v.restarts,
+                        "cpu": v.cpu_percent.map_or(NOT_READ.into(), |c| format!("{c:.1}%")),
+                        "memory": v.memory_bytes.map_or(NOT_READ.into(), |m| {
+                            format!("{:.1} MiB", m as f64 / 1048576.0)
+                        }),
                     });
                     (i.node.clone(), row)
                 })
@@ -323,7 +333,7 @@ async fn view(paas: &Paas, i: &Instance) -> InstanceView {
     let (healthy, usage) = tokio::join!(paas.healthy(i), async {
         tokio::time::timeout(Duration::from_secs(5), paas.registry.usage(&i.id)).await
     });
-    let usage = usage.ok().and_then(Result::ok).unwrap_or_default();
+    let usage = usage.ok().and_then(Result::ok);
     InstanceView {
         id: i.id.to_string(),
         version: i.version.tag(),
@@ -333,8 +343,9 @@ async fn view(paas: &Paas, i: &Instance) -> InstanceView {
         expires_at: pets_store::clock::rfc3339(i.expires_at),
         node: i.node.clone(),
         healthy,
-        memory_bytes: usage.memory_bytes,
-        cpu_percent: (usage.cpu_percent * 10.0).round() / 10.0,
+        memory_bytes: usage.map(|u| u.memory_bytes),
+        cpu_percent: usage.map(|u| (u.cpu_percent * 10.0).round() / 10.0),
+        restarts: i.restarts,
     }
 }
 

@@ -124,8 +124,14 @@ mod tests {
         c.insert("seconds_left", &60);
         c.insert("password", "p-w");
         c.insert("password_shown", &true);
+        c.insert("restarts", &0);
         let page = templates().render("waiting.html", &c).unwrap();
-        assert!(page.contains("p-w") && page.contains(r#"data-password-shown="true""#));
+        assert!(page.contains("p-w") && page.contains(r#"data-stay="true""#));
+        assert!(!page.contains("started afresh"));
+        c.insert("restarts", &2);
+        let moved = templates().render("waiting.html", &c).unwrap();
+        assert!(moved.contains("Your pets started afresh") && moved.contains("(2 times)"));
+        assert!(moved.contains("the votes it held are gone"));
         assert!(
             !page.contains("<script>") && !page.contains("style="),
             "nothing inline: the CSP allows none"
@@ -135,7 +141,7 @@ mod tests {
             "nodes",
             &serde_json::json!([{"name": "node2", "ready": true, "room": 3, "instances": [{
                 "id": "abc", "version": "2.0", "url": "u", "healthy": false,
-                "age": "1 s", "left": "2 s", "cpu": "0.1%", "memory": "1.0 MiB"
+                "age": "1 s", "left": "2 s", "cpu": "0.1%", "memory": "1.0 MiB", "restarts": 1
             }]}, {"name": "node3", "ready": false, "room": 0, "instances": []}]),
         );
         for (k, v) in [("running", 1), ("free", 2), ("max", 3)] {
@@ -146,6 +152,7 @@ mod tests {
         assert!(page.contains(r#"data-node="node2""#) && page.contains(r#"data-id="abc""#));
         assert!(page.contains("not answering") && page.contains("No instance runs here."));
         assert!(page.contains("room for 3 more") && page.contains("down: its instances move"));
+        assert!(page.contains(r#"data-field="restarts">1 ×"#));
         let page = Message {
             status: StatusCode::NOT_FOUND,
             title: "No such pets",

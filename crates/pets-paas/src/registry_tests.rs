@@ -44,6 +44,7 @@ impl Engine for FakeEngine {
             running: true,
             // Where the registry chose, as a Swarm places it first.
             node: Some(spec.node.clone().unwrap_or_else(|| "fake".into())),
+            restarts: 0,
         };
         self.instances
             .lock()

@@ -216,6 +216,7 @@ pub async fn waiting(
         &password.as_ref().map(|p| p.expose_secret().to_owned()),
     );
     context.insert("password_shown", &password.is_some());
+    context.insert("restarts", &instance.restarts);
     context.insert("seconds_left", &left.as_secs());
     context.insert("left", &minutes(left));
     let site = paas.site_url(&instance.id);
@@ -253,6 +254,7 @@ pub async fn status(State(paas): State<Paas>, Path(id): Path<String>) -> Respons
         "url": paas.site_url(&instance.id),
         "admin_url": paas.admin_url(&instance.id),
         "seconds_left": instance.time_left(SystemTime::now()).as_secs(),
+        "restarts": instance.restarts,
     }))
     .into_response()
 }

@@ -1,11 +1,12 @@
 // The waiting page of pets paas: counts the time left down, asks the
 // instance's status every second, and goes on once the instance answers
-// (at once, unless the password is shown: then a link, so it can be noted).
+// (at once, unless the page has something to read: the password to note,
+// or that the pets started afresh; then a link).
 (function () {
   var state = document.getElementById("state");
   if (!state || !state.dataset.status) { return; }
   var status = state.dataset.status;
-  var password = state.dataset.passwordShown === "true";
+  var stay = state.dataset.stay === "true";
   var left = document.getElementById("left");
   var seconds = parseInt(left.dataset.seconds, 10);
   setInterval(function () {
@@ -15,9 +16,9 @@
   function poll() {
     fetch(status, { cache: "no-store" }).then(function (r) { return r.json(); }).then(function (s) {
       if (s.ready) {
-        state.textContent = "Your pets is ready";
+        if (!document.getElementById("restarted")) { state.textContent = "Your pets is ready"; }
         document.getElementById("progress").textContent = "It answers.";
-        if (!password) { window.location.href = s.url; return; }
+        if (!stay) { window.location.href = s.url; return; }
         var go = document.createElement("a");
         go.href = s.url; go.id = "go"; go.textContent = "Go to your pets";
         document.getElementById("progress").appendChild(document.createTextNode(" "));

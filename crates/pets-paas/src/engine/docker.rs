@@ -209,6 +209,7 @@ impl DockerEngine {
             address,
             running: true,
             node: Some(self.node_name().await),
+            restarts: 0,
         })
     }
 

@@ -90,6 +90,7 @@ impl Labels {
             address: None,
             running: false,
             node: None,
+            restarts: 0,
         })
     }
 }

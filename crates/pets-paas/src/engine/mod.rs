@@ -95,6 +95,10 @@ pub struct Instance {
     pub running: bool,
     /// The machine it runs on, when the engine has said.
     pub node: Option<String>,
+    /// How many times it was started afresh, each time without the votes
+    /// it held in memory: a Swarm starts a new task when its node is lost
+    /// (or its task stops); one engine never restarts a container.
+    pub restarts: u32,
 }
 
 impl Instance {

@@ -83,10 +83,12 @@ async fn the_operator_sees_every_instance_and_stops_one() {
             "healthy",
             "memory_bytes",
             "cpu_percent",
+            "restarts",
         ] {
             assert!(!instance[field].is_null(), "{field} in {instance}");
         }
         assert_eq!(instance["healthy"], true);
+        assert_eq!(instance["restarts"], 0, "a container is never restarted");
         let memory = instance["memory_bytes"].as_u64().unwrap();
         assert!(memory > 1_000_000 && memory < 96 * 1024 * 1024, "{memory}");
         let id = instance["id"].as_str().unwrap();

@@ -17,9 +17,9 @@
 //! (`endpoint_mode: dnsrr`: there is no routing mesh or VIP to rely on).
 //!
 //! The service's spec, and its first placement on the node with the most
-//! room, are in [`spec`]. Networks and secrets whose service is gone (a
-//! removal that met a task still stopping, a node that was down) are swept
-//! at every listing.
+//! room, are in [`spec`]; where tasks run, and how many times an instance
+//! started afresh, in [`tasks`]. Networks and secrets whose service is gone
+//! are swept at every listing ([`sweep`]).
 
 use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
@@ -28,14 +28,9 @@ use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 use base64::Engine as _;
-use bollard::models::{
-    NetworkConnectRequest, NetworkCreateRequest, NetworkDisconnectRequest,
-    NodeSpecAvailabilityEnum, NodeState, SecretSpec, ServiceSpec, TaskState,
-};
+use bollard::models::{NetworkConnectRequest, NetworkCreateRequest, SecretSpec, ServiceSpec};
 use bollard::query_parameters::{
-    ListContainersOptionsBuilder, ListNetworksOptionsBuilder, ListNodesOptions,
-    ListSecretsOptionsBuilder, ListServicesOptionsBuilder, ListTasksOptionsBuilder,
-    UpdateServiceOptionsBuilder,
+    ListContainersOptionsBuilder, ListServicesOptionsBuilder, UpdateServiceOptionsBuilder,
 };
 use bollard::Docker;
 use ipnet::Ipv4Net;
@@ -43,6 +38,8 @@ use pets_store::clock::unix_seconds;
 use secrecy::ExposeSecret;
 
 mod spec;
+mod sweep;
+mod tasks;
 
 use self::spec::{pinned, placement};
 use super::calls::{create_network_in, gone_is_fine, refused};
@@ -123,6 +120,7 @@ impl SwarmEngine {
             running: false,
             // Where Swarm must place it first.
             node: spec.node.clone(),
+            restarts: 0,
         })
     }
 
@@ -138,42 +136,6 @@ impl SwarmEngine {
             ..Default::default()
         };
         create_network_in(&self.docker, self.pool, false, request).await
-    }
-
-    /// Every node by id: its name, and whether Swarm calls it ready.
-    async fn node_table(&self) -> Result<HashMap<String, (String, bool)>, EngineError> {
-        let nodes = self
-            .docker
-            .list_nodes(None::<ListNodesOptions>)
-            .await
-            .map_err(refused("list nodes"))?;
-        Ok(nodes
-            .into_iter()
-            .filter_map(|n| {
-                let name = n.description?.hostname?;
-                // Ready, and taking tasks (not drained or paused).
-                let active =
-                    n.spec.and_then(|s| s.availability) == Some(NodeSpecAvailabilityEnum::ACTIVE);
-                let ready = active && n.status.and_then(|s| s.state) == Some(NodeState::READY);
-                Some((n.id?, (name, ready)))
-            })
-            .collect())
-    }
-
-    /// For each service, by id, the node of its running task, if any.
-    async fn running_tasks(&self) -> Result<HashMap<String, String>, EngineError> {
-        let filters = HashMap::from([("desired-state", vec!["running"])]);
-        let options = ListTasksOptionsBuilder::default().filters(&filters).build();
-        let tasks = self
-            .docker
-            .list_tasks(Some(options))
-            .await
-            .map_err(refused("list tasks"))?;
-        Ok(tasks
-            .into_iter()
-            .filter(|t| t.status.as_ref().and_then(|s| s.state) == Some(TaskState::RUNNING))
-            .filter_map(|t| Some((t.service_id?, t.node_id?)))
-            .collect())
     }
 
     /// The address Swarm's DNS gives `name` on the networks this container
@@ -238,84 +200,6 @@ impl SwarmEngine {
             .map(drop)
             .map_err(refused(action))
     }
-
-    /// Removes the networks and secrets of instances that have no service
-    /// (and are not being made).
-    async fn sweep(&self, live: &HashSet<String>, making: &HashSet<String>) {
-        let filters = Labels::made_by(&self.service);
-        let left = |name: &String| !live.contains(name) && !making.contains(name);
-        let options = ListNetworksOptionsBuilder::default()
-            .filters(&filters)
-            .build();
-        for network in self
-            .docker
-            .list_networks(Some(options))
-            .await
-            .unwrap_or_default()
-        {
-            if let Some(name) = network.name.filter(left) {
-                self.remove_network(&name).await;
-            }
-        }
-        let options = ListSecretsOptionsBuilder::default()
-            .filters(&filters)
-            .build();
-        for secret in self
-            .docker
-            .list_secrets(Some(options))
-            .await
-            .unwrap_or_default()
-        {
-            let name = secret.spec.and_then(|s| s.name);
-            if let (Some(id), Some(_)) = (secret.id, name.filter(left)) {
-                let _ = self.docker.delete_secret(&id).await;
-            }
-        }
-    }
-
-    /// Joins the networks of live instances this container is not on: a
-    /// `pets paas` container made anew (an upgrade) adopts instances whose
-    /// networks only the old one had joined.
-    async fn rejoin(&self, live: &HashSet<String>) {
-        let joined: HashSet<String> = match self
-            .docker
-            .inspect_container(&self.container, None)
-            .await
-        {
-            Ok(c) => c
-                .network_settings
-                .and_then(|n| n.networks)
-                .map(|n| n.into_keys().collect())
-                .unwrap_or_default(),
-            Err(e) => {
-                tracing::warn!(container = %self.container, "cannot read which instance networks this container is on: {e}");
-                return;
-            }
-        };
-        for name in live.difference(&joined) {
-            let join = NetworkConnectRequest {
-                container: self.container.clone(),
-                endpoint_config: None,
-            };
-            match self.docker.connect_network(name, join).await {
-                Ok(()) => tracing::info!(network = %name, "joined an adopted instance's network"),
-                Err(e) => tracing::warn!(network = %name, "cannot join an instance's network: {e}"),
-            }
-        }
-    }
-
-    /// Leaves the instance's network and removes it; a network still in
-    /// use (a task stopping) is left for the next sweep.
-    async fn remove_network(&self, name: &str) {
-        let leave = NetworkDisconnectRequest {
-            container: self.container.clone(),
-            force: Some(true),
-        };
-        let _ = self.docker.disconnect_network(name, leave).await;
-        if let Err(e) = gone_is_fine(self.docker.remove_network(name).await) {
-            tracing::debug!("network {name} stays until the next sweep: {e}");
-        }
-    }
 }
 
 #[async_trait]
@@ -351,7 +235,10 @@ impl Engine for SwarmEngine {
             .list_services(Some(options))
             .await
             .map_err(refused("list services"))?;
-        let (nodes, tasks) = tokio::try_join!(self.node_table(), self.running_tasks())?;
+        let (nodes, tasks) = tokio::try_join!(
+            tasks::node_table(&self.docker),
+            tasks::by_service(&self.docker)
+        )?;
         let mut instances = Vec::new();
         let mut live = HashSet::new();
         for service in services {
@@ -362,10 +249,10 @@ impl Engine for SwarmEngine {
             let Some(mut instance) = spec.labels.as_ref().and_then(Labels::read) else {
                 continue;
             };
-            let on = service
-                .id
-                .as_ref()
-                .and_then(|id| tasks.get(id))
+            let ours = service.id.as_ref().and_then(|id| tasks.get(id));
+            instance.restarts = ours.map_or(0, |t| t.restarts);
+            let on = ours
+                .and_then(|t| t.running_on.as_ref())
                 .and_then(|n| nodes.get(n));
             if let Some((node, ready)) = on {
                 instance.node = Some(node.clone());
@@ -395,8 +282,7 @@ impl Engine for SwarmEngine {
     }
 
     async fn nodes(&self) -> Result<Vec<Node>, EngineError> {
-        let mut nodes: Vec<Node> = self
-            .node_table()
+        let mut nodes: Vec<Node> = tasks::node_table(&self.docker)
             .await?
             .into_values()
             .map(|(name, ready)| Node { name, ready })
