@@ -104,6 +104,7 @@ async fn console(State(paas): State<Paas>, headers: HeaderMap) -> Response {
                 .map(|n| NodeHead {
                     room: paas.registry.room_on(&n),
                     ready: n.ready,
+                    up: n.up,
                     name: n.name,
                 })
                 .collect();
@@ -299,6 +300,7 @@ fn by_node<T: Serialize>(nodes: Vec<NodeHead>, rows: Vec<(Option<String>, T)>) -
                 head: NodeHead {
                     name,
                     ready: false,
+                    up: false,
                     room: 0,
                 },
                 instances: vec![row],
@@ -312,7 +314,10 @@ fn by_node<T: Serialize>(nodes: Vec<NodeHead>, rows: Vec<(Option<String>, T)>) -
 #[derive(Serialize)]
 struct NodeHead {
     name: String,
+    /// Takes new instances.
     ready: bool,
+    /// Its instances run (a paused or drained node is up, not ready).
+    up: bool,
     room: usize,
 }
 
@@ -359,6 +364,7 @@ mod tests {
             .map(|name| NodeHead {
                 name: name.into(),
                 ready: true,
+                up: true,
                 room: 1,
             })
             .into();

@@ -139,10 +139,10 @@ mod tests {
         let mut c = Context::new();
         c.insert(
             "nodes",
-            &serde_json::json!([{"name": "node2", "ready": true, "room": 3, "instances": [{
+            &serde_json::json!([{"name": "node2", "ready": true, "up": true, "room": 3, "instances": [{
                 "id": "abc", "version": "2.0", "url": "u", "healthy": false,
                 "age": "1 s", "left": "2 s", "cpu": "0.1%", "memory": "1.0 MiB", "restarts": 1
-            }]}, {"name": "node3", "ready": false, "room": 0, "instances": []}]),
+            }]}, {"name": "node3", "ready": false, "up": false, "room": 0, "instances": []}, {"name": "node4", "ready": false, "up": true, "room": 0, "instances": []}]),
         );
         for (k, v) in [("running", 1), ("free", 2), ("max", 3)] {
             c.insert(k, &v);
@@ -152,6 +152,7 @@ mod tests {
         assert!(page.contains(r#"data-node="node2""#) && page.contains(r#"data-id="abc""#));
         assert!(page.contains("not answering") && page.contains("No instance runs here."));
         assert!(page.contains("room for 3 more") && page.contains("down: its instances move"));
+        assert!(page.contains("paused or drained: no new instances"));
         assert!(page.contains(r#"data-field="restarts">1 ×"#));
         let page = Message {
             status: StatusCode::NOT_FOUND,

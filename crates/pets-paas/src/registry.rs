@@ -127,7 +127,12 @@ impl Registry {
             listed.contains(id)
                 || now.duration_since(i.created_at).unwrap_or_default() < Duration::from_secs(60)
         });
-        for instance in found {
+        for mut instance in found {
+            // The engine's count can fall (a Swarm keeps a few ended tasks
+            // a service): what was once said stays said.
+            if let Some(known) = state.instances.get(&instance.id) {
+                instance.restarts = instance.restarts.max(known.restarts);
+            }
             state.instances.insert(instance.id.clone(), instance);
         }
         Ok(())
@@ -328,8 +333,8 @@ impl Registry {
     }
 
     /// How many more may be made: under the cap, and in the room the ready
-    /// nodes have left. An instance on no ready node (starting, or moving)
-    /// takes room on one of them. Before the engine has named its nodes,
+    /// nodes have left. An instance on no node that is up (starting, or
+    /// moving) takes room on one of them. Before the engine has named its nodes,
     /// only the cap counts.
     fn free(&self, state: &State) -> usize {
         let used = state.instances.len() + state.creating.len();
@@ -343,8 +348,8 @@ impl Registry {
         under_cap.min(room.saturating_sub(elsewhere))
     }
 
-    /// The room each ready node has left, and how many instances are on no
-    /// ready node.
+    /// The room each ready node has left, and how many instances run on no
+    /// node that is up (starting, or moving).
     fn rooms<'n>(&self, state: &State, nodes: &'n [Node]) -> (Vec<(&'n str, usize)>, usize) {
         let placed = state
             .instances
@@ -354,9 +359,13 @@ impl Registry {
         let mut load: HashMap<&str, usize> = HashMap::new();
         let mut elsewhere = 0;
         for node in placed {
-            match node.filter(|name| nodes.iter().any(|n| n.ready && n.name == *name)) {
-                Some(name) => *load.entry(name).or_default() += 1,
-                None => elsewhere += 1,
+            let on = node.and_then(|name| nodes.iter().find(|n| n.name == name));
+            match on {
+                Some(n) if n.ready => *load.entry(n.name.as_str()).or_default() += 1,
+                // A paused or drained node's instances run there, in no
+                // ready node's room.
+                Some(n) if n.up => {}
+                _ => elsewhere += 1,
             }
         }
         let room = nodes

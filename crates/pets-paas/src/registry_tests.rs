@@ -297,10 +297,37 @@ async fn an_extension_is_kept_by_the_engine_and_adopted() {
         .is_none());
 }
 
+#[tokio::test]
+async fn a_restart_once_counted_stays_counted() {
+    let (engine, registry) = registry(5);
+    let made = registry.create(ip(1), want()).await.unwrap();
+    let set = |n: u32| {
+        engine
+            .instances
+            .lock()
+            .unwrap()
+            .get_mut(&made.id)
+            .unwrap()
+            .restarts = n;
+    };
+    set(2);
+    registry.resync().await.unwrap();
+    assert_eq!(registry.get(&made.id).unwrap().restarts, 2);
+    // The Swarm let go of the ended tasks: the count read falls, the one
+    // shown does not.
+    set(0);
+    registry.resync().await.unwrap();
+    assert_eq!(registry.get(&made.id).unwrap().restarts, 2);
+    set(3);
+    registry.resync().await.unwrap();
+    assert_eq!(registry.get(&made.id).unwrap().restarts, 3);
+}
+
 fn node(name: &str, ready: bool) -> Node {
     Node {
         name: name.into(),
         ready,
+        up: ready,
     }
 }
 
@@ -376,5 +403,23 @@ async fn the_room_is_what_the_ready_nodes_have_left() {
         fifth.node.as_deref(),
         Some("n3"),
         "on the node that returned"
+    );
+    // The moving one lands on n2, and n2 is paused: its instances run on
+    // there, in no other node's room.
+    engine
+        .instances
+        .lock()
+        .unwrap()
+        .get_mut(&second.id)
+        .unwrap()
+        .node = Some("n2".into());
+    let mut paused = node("n2", false);
+    paused.up = true;
+    *engine.nodes.lock().unwrap() = vec![node("n1", true), paused, node("n3", true)];
+    registry.resync().await.unwrap();
+    assert_eq!(
+        registry.capacity(),
+        (5, 1),
+        "one left on n3; n2's two take none of it"
     );
 }

@@ -15,14 +15,19 @@
   }, 1000);
   function poll() {
     fetch(status, { cache: "no-store" }).then(function (r) { return r.json(); }).then(function (s) {
+      var progress = document.getElementById("progress");
+      // Started again while this page was open: say so, and stay.
+      var news = s.restarts > 0 && !document.getElementById("restarted");
+      if (s.restarts > 0) { stay = true; state.textContent = "Your pets started afresh"; }
+      if (news) { progress.textContent = "It was started again: the votes it held are gone."; }
       if (s.ready) {
-        if (!document.getElementById("restarted")) { state.textContent = "Your pets is ready"; }
-        document.getElementById("progress").textContent = "It answers.";
+        if (!(s.restarts > 0)) { state.textContent = "Your pets is ready"; }
+        progress.textContent = (news ? progress.textContent + " " : "") + "It answers.";
         if (!stay) { window.location.href = s.url; return; }
         var go = document.createElement("a");
         go.href = s.url; go.id = "go"; go.textContent = "Go to your pets";
-        document.getElementById("progress").appendChild(document.createTextNode(" "));
-        document.getElementById("progress").appendChild(go);
+        progress.appendChild(document.createTextNode(" "));
+        progress.appendChild(go);
         return;
       }
       if (s.gone) { state.textContent = "This pets is gone"; return; }

@@ -350,6 +350,7 @@ impl Engine for DockerEngine {
         Ok(vec![Node {
             name: self.node_name().await,
             ready: true,
+            up: true,
         }])
     }
 

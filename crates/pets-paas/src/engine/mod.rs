@@ -113,8 +113,11 @@ impl Instance {
 pub struct Node {
     pub name: String,
     /// Whether the engine can place instances there now (a Swarm node that
-    /// is down is not).
+    /// is down, drained or paused is not).
     pub ready: bool,
+    /// Whether its instances run: a paused or drained node's do, until
+    /// Swarm moves them; a node that is down has none running.
+    pub up: bool,
 }
 
 /// What an instance uses, from the engine's stats.

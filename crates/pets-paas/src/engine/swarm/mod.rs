@@ -254,16 +254,18 @@ impl Engine for SwarmEngine {
             let on = ours
                 .and_then(|t| t.running_on.as_ref())
                 .and_then(|n| nodes.get(n));
-            if let Some((node, ready)) = on {
-                instance.node = Some(node.clone());
-                instance.running = *ready;
+            if let Some(node) = on {
+                instance.node = Some(node.name.clone());
+                // A paused or drained node's tasks run on until Swarm
+                // stops them: only a node that is down has none.
+                instance.running = node.up;
                 if pinned(&spec).is_some() {
                     self.release(&instance.id, service.version.and_then(|v| v.index), spec)
                         .await;
                 }
             } else if let Some(node) = pinned(&spec) {
                 let version = service.version.and_then(|v| v.index);
-                if nodes.values().any(|(name, ready)| *ready && *name == node) {
+                if nodes.values().any(|n| n.takes_tasks && n.name == node) {
                     // Not running yet: it takes room where it is to start.
                     instance.node = Some(node);
                 } else {
@@ -285,7 +287,11 @@ impl Engine for SwarmEngine {
         let mut nodes: Vec<Node> = tasks::node_table(&self.docker)
             .await?
             .into_values()
-            .map(|(name, ready)| Node { name, ready })
+            .map(|n| Node {
+                name: n.name,
+                ready: n.takes_tasks,
+                up: n.up,
+            })
             .collect();
         nodes.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(nodes)

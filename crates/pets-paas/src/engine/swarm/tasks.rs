@@ -14,9 +14,18 @@ use bollard::Docker;
 use super::super::calls::refused;
 use super::super::EngineError;
 
-/// Every node by id: its name, and whether it takes tasks now (ready,
-/// neither drained nor paused).
-pub async fn node_table(docker: &Docker) -> Result<HashMap<String, (String, bool)>, EngineError> {
+/// A node as the Swarm reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SwarmNode {
+    pub name: String,
+    /// Its engine answers the managers: tasks there run.
+    pub up: bool,
+    /// Up, and neither drained nor paused: new tasks may go there.
+    pub takes_tasks: bool,
+}
+
+/// Every node, by id.
+pub async fn node_table(docker: &Docker) -> Result<HashMap<String, SwarmNode>, EngineError> {
     let nodes = docker
         .list_nodes(None::<ListNodesOptions>)
         .await
@@ -27,8 +36,13 @@ pub async fn node_table(docker: &Docker) -> Result<HashMap<String, (String, bool
             let name = n.description?.hostname?;
             let active =
                 n.spec.and_then(|s| s.availability) == Some(NodeSpecAvailabilityEnum::ACTIVE);
-            let ready = active && n.status.and_then(|s| s.state) == Some(NodeState::READY);
-            Some((n.id?, (name, ready)))
+            let up = n.status.and_then(|s| s.state) == Some(NodeState::READY);
+            let node = SwarmNode {
+                name,
+                up,
+                takes_tasks: up && active,
+            };
+            Some((n.id?, node))
         })
         .collect())
 }

@@ -172,13 +172,36 @@ async fn paas_instances_spread_over_a_swarm_and_survive_a_node() {
         "nine adopted, and {free} free while {lost} is down ({placed:?}): {landing}"
     );
 
+    // A paused node takes no new instance, but the ones it runs go on
+    // answering: never the page for an instance on its way.
+    let paused = ["node2", "node3"].into_iter().find(|n| *n != lost).unwrap();
+    let manager = lab.manager();
+    manager
+        .docker(&["node", "update", "--availability", "pause", paused])
+        .expect("the node paused");
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    for (id, node) in &placed {
+        if node == paused {
+            let (status, page) = paas.get(&format!("{id}.{DOMAIN}"), "/vote").await.unwrap();
+            assert_eq!(status, 200, "{id} on paused {paused}: {page}");
+        }
+    }
+    let (_, landing) = paas.get(DOMAIN, "/").await.unwrap();
+    let room_left = 4usize.saturating_sub(placed.values().filter(|p| *p == "node1").count());
+    assert!(
+        landing.contains(&format!("9 running, {room_left} free")),
+        "only node1 has room while {paused} is paused and {lost} down: {landing}"
+    );
+    manager
+        .docker(&["node", "update", "--availability", "active", paused])
+        .expect("the node active again");
+
     // Expiry while the node is down: nothing of the instances remains,
     // on the managers or on the node once it returns.
     let left = TTL.saturating_sub(created.elapsed()) + Duration::from_secs(5);
     eprintln!("  waiting {left:?} for the nine to expire, {lost} still down");
     tokio::time::sleep(left).await;
     let labelled = "label=org.pets.paas.instance";
-    let manager = lab.manager();
     let remains = |node: &Node, what: &[&str]| {
         let mut args = what.to_vec();
         args.extend(["-q", "--filter", labelled]);
