@@ -196,16 +196,29 @@ impl Browser {
     }
 
     /// The rendered text of the element, waiting up to 5 s for it to exist.
+    /// An element the page replaced between finding and reading it (a
+    /// script re-rendering it) is found again, for up to those 5 s.
     pub async fn text(&self, css: &str) -> String {
-        self.client
-            .wait()
-            .at_most(Duration::from_secs(5))
-            .for_element(Locator::Css(css))
-            .await
-            .unwrap_or_else(|e| panic!("no {css}: {e}"))
-            .text()
-            .await
-            .unwrap()
+        let started = Instant::now();
+        loop {
+            let element = self
+                .client
+                .wait()
+                .at_most(Duration::from_secs(5))
+                .for_element(Locator::Css(css))
+                .await
+                .unwrap_or_else(|e| panic!("no {css}: {e}"));
+            match element.text().await {
+                Ok(text) => return text,
+                Err(e)
+                    if e.is_stale_element_reference()
+                        && started.elapsed() < Duration::from_secs(5) =>
+                {
+                    tokio::time::sleep(Duration::from_millis(50)).await
+                }
+                Err(e) => panic!("the text of {css}: {e}"),
+            }
+        }
     }
 
     /// Waits up to 5 s for the element's text to become `expected`.
