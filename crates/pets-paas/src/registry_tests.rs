@@ -82,6 +82,14 @@ impl Engine for FakeEngine {
     }
 }
 
+impl FakeEngine {
+    /// Changes what the engine holds of `id` behind the registry's back
+    /// (time passing, Swarm moving or restarting it).
+    fn edit(&self, id: &InstanceId, change: impl FnOnce(&mut Instance)) {
+        change(self.instances.lock().unwrap().get_mut(id).unwrap());
+    }
+}
+
 fn rules(max: usize) -> Rules {
     Rules {
         domain: "localhost".into(),
@@ -238,13 +246,9 @@ async fn a_restarted_service_adopts_live_instances_and_removes_overdue_ones() {
     let (engine, registry) = registry(5);
     let live = registry.create(ip(1), want()).await.unwrap();
     let overdue = registry.create(ip(2), want()).await.unwrap();
-    engine
-        .instances
-        .lock()
-        .unwrap()
-        .get_mut(&overdue.id)
-        .unwrap()
-        .expires_at = SystemTime::now() - Duration::from_secs(1);
+    engine.edit(&overdue.id, |i| {
+        i.expires_at = SystemTime::now() - Duration::from_secs(1)
+    });
     let restarted = Registry::new(engine.clone(), rules(5));
     assert_eq!(restarted.adopt().await.unwrap(), 1);
     assert_eq!(restarted.get(&live.id), Some(live));
@@ -301,15 +305,7 @@ async fn an_extension_is_kept_by_the_engine_and_adopted() {
 async fn a_restart_once_counted_stays_counted() {
     let (engine, registry) = registry(5);
     let made = registry.create(ip(1), want()).await.unwrap();
-    let set = |n: u32| {
-        engine
-            .instances
-            .lock()
-            .unwrap()
-            .get_mut(&made.id)
-            .unwrap()
-            .restarts = n;
-    };
+    let set = |n: u32| engine.edit(&made.id, |i| i.restarts = n);
     set(2);
     registry.resync().await.unwrap();
     assert_eq!(registry.get(&made.id).unwrap().restarts, 2);
@@ -362,13 +358,7 @@ async fn the_room_is_what_the_ready_nodes_have_left() {
         Some("n2"),
         "then the node with more room"
     );
-    engine
-        .instances
-        .lock()
-        .unwrap()
-        .get_mut(&second.id)
-        .unwrap()
-        .node = None;
+    engine.edit(&second.id, |i| i.node = None);
     registry.resync().await.unwrap();
     assert_eq!(
         registry.capacity(),
@@ -406,13 +396,7 @@ async fn the_room_is_what_the_ready_nodes_have_left() {
     );
     // The moving one lands on n2, and n2 is paused: its instances run on
     // there, in no other node's room.
-    engine
-        .instances
-        .lock()
-        .unwrap()
-        .get_mut(&second.id)
-        .unwrap()
-        .node = Some("n2".into());
+    engine.edit(&second.id, |i| i.node = Some("n2".into()));
     let mut paused = node("n2", false);
     paused.up = true;
     *engine.nodes.lock().unwrap() = vec![node("n1", true), paused, node("n3", true)];
