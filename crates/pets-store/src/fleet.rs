@@ -88,10 +88,15 @@ pub struct FleetStore {
     pub kind: crate::snapshot::StoreKind,
     pub leader: Option<String>,
     pub servers: Vec<ServerInfo>,
-    /// Whether a server pets reaches names a leader (a cluster without a
-    /// quorum elects none); `None` while it is not known: before the first
-    /// look, and while no server answers. The embedded store always has one.
+    /// Whether the cluster has a quorum: false once no server pets reaches
+    /// has named a leader for longer than an election takes (a cluster
+    /// without a quorum elects none, and votes are then refused); `None`
+    /// while it is not known: before the first look, and while no server
+    /// answers. The embedded store always has one.
     pub quorum: Option<bool>,
+    /// True while no server names a leader, for less time than an election
+    /// takes: votes wait for the new leader. `leader` is `None` meanwhile.
+    pub electing: bool,
 }
 
 /// `GET /api/fleet`.

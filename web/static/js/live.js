@@ -105,7 +105,8 @@
     var quorum = document.getElementById('fleet-quorum');
     if (quorum) {
       var q = fleet.store.quorum;
-      quorum.textContent = q === true ? 'Quorum: a leader is elected.'
+      quorum.textContent = fleet.store.electing ? 'Quorum: electing a leader; votes wait for it.'
+        : q === true ? 'Quorum: a leader is elected.'
         : q === false ? 'No quorum: no server names a leader, so votes are refused.'
         : 'Looking for the Consul servers: none has answered yet.';
       quorum.classList.toggle('lost', q === false);

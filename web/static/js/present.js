@@ -92,7 +92,8 @@
     });
     var quorum = document.getElementById('cluster-quorum');
     if (quorum) {
-      quorum.textContent = c.quorum === true ? 'Consul has a quorum'
+      quorum.textContent = c.electing ? 'Consul is electing a leader: votes wait for it'
+        : c.quorum === true ? 'Consul has a quorum'
         : c.quorum === false ? 'Consul has no quorum: votes are refused' : "Looking for Consul's servers";
       quorum.classList.toggle('lost', c.quorum === false);
     }

@@ -41,7 +41,7 @@ impl FleetRoster for ConsulStore {
     fn fleet(&self) -> Fleet {
         let w = &self.watched;
         let own_id = &w.keys.replica;
-        let (mut replicas, leader, servers, quorum) = {
+        let (mut replicas, leader, servers, quorum, electing) = {
             let known = w.known();
             let newest = known.replicas.iter().filter_map(ReplicaRecord::seen).max();
             let now = newest.unwrap_or_else(time::OffsetDateTime::now_utc);
@@ -56,6 +56,7 @@ impl FleetRoster for ConsulStore {
                 known.leader.clone(),
                 known.servers.clone(),
                 known.quorum,
+                known.electing,
             )
         };
         // This replica as it is now, not as last written.
@@ -68,6 +69,7 @@ impl FleetRoster for ConsulStore {
             store: FleetStore {
                 kind: StoreKind::Consul,
                 quorum,
+                electing,
                 leader,
                 servers,
             },

@@ -20,7 +20,7 @@ use crate::consul::records::ServedValue;
 use crate::consul::rounds::{CurrentRound, VotesRead};
 use crate::consul::served::ServedCounter;
 use crate::consul::sessions::SharedSessions;
-use crate::consul::votes::Outage;
+use crate::consul::votes::{Leadership, Outage};
 use crate::faults::FaultOrders;
 use crate::fleet::{ReplicaRecord, ServerInfo};
 use crate::meter::Meter;
@@ -52,10 +52,13 @@ pub struct Known {
     /// Pets served by every other replica.
     pub others_served: u64,
     pub leader: Option<String>,
-    /// Whether a server pets reaches names a leader: `None` until the first
-    /// look, and while no server answers at all (which says nothing of the
-    /// cluster, only of pets' way to it).
+    /// Whether the cluster has a quorum: false once no server pets reaches
+    /// has named a leader for longer than an election takes; `None` until
+    /// the first look, and while no server answers at all (which says
+    /// nothing of the cluster, only of pets' way to it).
     pub quorum: Option<bool>,
+    /// No leader named, for less time than an election takes.
+    pub electing: bool,
     pub servers: Vec<ServerInfo>,
     /// Every replica's record, as last read.
     pub replicas: Vec<ReplicaRecord>,
@@ -371,17 +374,19 @@ async fn watch_cluster(w: Arc<Watched>, stop: CancellationToken) {
         };
         // Only an answer says whether there is a leader: when no server
         // answered at all, the writes' own failures decide.
-        if let Ok((leader, _)) = &cluster {
-            w.outage.leader_seen(leader.is_some());
-        }
+        let leadership = cluster
+            .as_ref()
+            .ok()
+            .map(|(leader, _)| w.outage.leader_seen(leader.is_some()));
         let leaderless = {
             let mut known = w.known();
+            known.electing = leadership == Some(Leadership::Electing);
             match cluster {
                 Ok((leader, servers)) => {
                     if let Some((host, _)) = leader.as_deref().and_then(|l| l.rsplit_once(':')) {
                         w.client.prefer_host(host);
                     }
-                    known.quorum = Some(leader.is_some());
+                    known.quorum = Some(leadership != Some(Leadership::Lost));
                     known.leader = leader;
                     known.servers = servers;
                 }

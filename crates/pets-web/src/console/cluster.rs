@@ -26,8 +26,10 @@ pub struct ClusterView {
     /// The versions in view, oldest name first; a tile's `shade` indexes
     /// it (see [`Shades`]).
     pub versions: Vec<String>,
-    /// Whether Consul has a leader; `None` when not known, or not Consul.
+    /// Whether Consul has a quorum; `None` when not known, or not Consul.
     pub quorum: Option<bool>,
+    /// Consul is electing a leader (for less time than an election takes).
+    pub electing: bool,
     pub consul: bool,
 }
 
@@ -100,6 +102,7 @@ impl ClusterView {
             nodes,
             versions: shades.versions().to_vec(),
             quorum: if consul { fleet.store.quorum } else { None },
+            electing: consul && fleet.store.electing,
             consul,
         }
     }
@@ -185,6 +188,7 @@ mod tests {
             store: FleetStore {
                 kind: StoreKind::Consul,
                 quorum: Some(true),
+                electing: false,
                 servers: vec![
                     server("pets_db-node-1", false),
                     server("pets_db-node-2", true),

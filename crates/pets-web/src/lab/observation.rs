@@ -101,7 +101,9 @@ impl Observation {
         let consul = (fleet.store.kind == StoreKind::Consul).then(|| ConsulSeen {
             voters: fleet.store.servers.iter().filter(|s| s.voter).count(),
             leader: fleet.store.leader.clone(),
-            quorum: fleet.store.quorum,
+            // The steps follow the leader itself: an election is a time
+            // without one too.
+            quorum: fleet.store.quorum.map(|q| q && !fleet.store.electing),
         });
         let seconds = meter.per_second(at);
         let load = LoadSeen {

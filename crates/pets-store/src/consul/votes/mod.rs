@@ -57,7 +57,7 @@ use crate::domain::{Ballot, Receipt};
 use crate::store::StoreError;
 
 pub use self::ballots::{MAX_FIRST_VOTES_PER_TXN, MAX_MOVES_PER_TXN, VOTE_DEADLINE};
-pub use self::outage::Outage;
+pub use self::outage::{Leadership, Outage};
 
 /// How many ballots may wait for a lane before new ones are turned away.
 const QUEUE_DEPTH: usize = 4096;

@@ -73,13 +73,20 @@ impl Outage {
     }
 
     /// What the cluster watcher saw on its last look: a leader, or none (no
-    /// quorum, an election, or no answer at all).
-    pub fn leader_seen(&self, seen: bool) {
+    /// quorum, an election, or no answer at all); and what that amounts to,
+    /// counting from the first look without one.
+    pub fn leader_seen(&self, seen: bool) -> Leadership {
+        let now = Instant::now();
         let mut since = lock(&self.0.leaderless_since);
         match (seen, *since) {
             (true, _) => *since = None,
-            (false, None) => *since = Some(Instant::now()),
+            (false, None) => *since = Some(now),
             (false, Some(_)) => {}
+        }
+        match *since {
+            None => Leadership::Elected,
+            Some(at) if outlasted_election(at, now) => Leadership::Lost,
+            Some(_) => Leadership::Electing,
         }
     }
 
@@ -89,6 +96,19 @@ impl Outage {
     pub fn leaderless_too_long(&self, now: Instant) -> bool {
         lock(&self.0.leaderless_since).is_some_and(|since| outlasted_election(since, now))
     }
+}
+
+/// What the cluster's leadership amounts to, as votes see it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Leadership {
+    /// A server names a leader.
+    Elected,
+    /// None has for less than [`FAIL_FAST_AFTER`]: an election (a server
+    /// back on a new address can force one), which votes wait out.
+    Electing,
+    /// None has for [`FAIL_FAST_AFTER`] or longer: no quorum, and votes are
+    /// refused at once.
+    Lost,
 }
 
 /// True when something that began at `since` has lasted [`FAIL_FAST_AFTER`].
@@ -123,9 +143,9 @@ mod tests {
     async fn no_leader_for_longer_than_an_election_means_refuse_at_once() {
         let outage = Outage::default();
         assert!(!outage.leaderless_too_long(Instant::now()));
-        outage.leader_seen(false);
+        assert_eq!(outage.leader_seen(false), Leadership::Electing);
         tokio::time::advance(FAIL_FAST_AFTER / 2).await;
-        outage.leader_seen(false);
+        assert_eq!(outage.leader_seen(false), Leadership::Electing);
         assert!(
             !outage.leaderless_too_long(Instant::now()),
             "an election's time"
@@ -135,7 +155,8 @@ mod tests {
             outage.leaderless_too_long(Instant::now()),
             "counted from the first look"
         );
-        outage.leader_seen(true);
+        assert_eq!(outage.leader_seen(false), Leadership::Lost);
+        assert_eq!(outage.leader_seen(true), Leadership::Elected);
         assert!(
             !outage.leaderless_too_long(Instant::now()),
             "a leader again"
