@@ -51,8 +51,7 @@ impl PaasApp {
             .await
             .context("cannot read the running instances from the Docker engine")?;
         let addr = SocketAddr::new(settings.bind, settings.port);
-        let listener = TcpListener::bind(addr)
-            .await
+        let listener = crate::serve::listen(addr)
             .with_context(|| format!("cannot listen on {addr} (PAAS_PORT)"))?;
         let loops =
             EventLoops::start().context("cannot start the threads that serve connections")?;

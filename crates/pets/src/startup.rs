@@ -55,13 +55,11 @@ impl Application {
         let web = bind(
             SocketAddr::new(settings.bind, settings.web_port),
             "WEB_PORT",
-        )
-        .await?;
+        )?;
         let admin = bind(
             SocketAddr::new(settings.bind, settings.admin_port),
             "ADMIN_PORT",
-        )
-        .await?;
+        )?;
         // The join panel shows the port the voter site really has (WEB_PORT
         // 0 asks the system for one).
         let mut web_settings = settings.web.clone();
@@ -158,10 +156,8 @@ impl Application {
     }
 }
 
-async fn bind(addr: SocketAddr, variable: &str) -> anyhow::Result<TcpListener> {
-    TcpListener::bind(addr)
-        .await
-        .with_context(|| format!("cannot listen on {addr} ({variable})"))
+fn bind(addr: SocketAddr, variable: &str) -> anyhow::Result<TcpListener> {
+    crate::serve::listen(addr).with_context(|| format!("cannot listen on {addr} ({variable})"))
 }
 
 fn logged(router: Router) -> Router {
