@@ -10,6 +10,9 @@
 //! no stealing, no waking a parked thread to run it; nginx, the
 //! benchmark's yardstick, has one event loop per worker process too.
 //!
+//! A connection handed over waits in the loop's queue for tasks from other
+//! threads, which the loop reads every [`NEWCOMERS_EVERY`] turns, so a crowd
+//! arriving at once does not wait behind the connections already busy.
 //! Handing a connection over costs its socket a second registration, once
 //! per connection, not per request (`docs/PERFORMANCE.md` measures both). The store's background
 //! work (watches, the vote dispatcher, flushes) stays on the main runtime,
@@ -26,6 +29,14 @@ use tokio::sync::oneshot;
 use tokio::task::JoinSet;
 
 use super::Counted;
+
+/// How often, in tasks run, a loop takes the next task handed to it from
+/// another thread (a connection just accepted, or an answer from the main
+/// runtime) before the tasks already running on it. Tokio's 31 let a
+/// crowd's established connections keep a newcomer waiting: right after
+/// 10,000 clients connected, a new connection's `/health` took over a
+/// second (`docs/PERFORMANCE.md`).
+const NEWCOMERS_EVERY: u32 = 4;
 
 /// The loops of one process; see the module's documentation.
 pub struct EventLoops {
@@ -82,7 +93,10 @@ impl EventLoops {
 
 impl EventLoop {
     fn start(index: usize) -> std::io::Result<Self> {
-        let runtime = Builder::new_current_thread().enable_all().build()?;
+        let runtime = Builder::new_current_thread()
+            .enable_all()
+            .global_queue_interval(NEWCOMERS_EVERY)
+            .build()?;
         let handle = runtime.handle().clone();
         let (stop, stopped) = oneshot::channel::<()>();
         std::thread::Builder::new()
@@ -134,6 +148,51 @@ mod tests {
             .map(|each| each.held.load(Ordering::Relaxed))
             .collect();
         assert_eq!(held, [0, 0], "a connection that ended is no longer held");
+    }
+
+    #[tokio::test]
+    async fn connections_handed_over_in_a_crowd_start_without_waiting_for_the_busy_ones() {
+        let loops = EventLoops::with_count(1).unwrap();
+        let mut set = JoinSet::new();
+        let ticks = Arc::new(AtomicUsize::new(0));
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        // Established connections that always have work: each yields and
+        // goes again, counting the loop's turns.
+        for _ in 0..200 {
+            let (ticks, stopped) = (ticks.clone(), stopped.clone());
+            loops.spawn(&mut set, async move {
+                while !*stopped.borrow() {
+                    ticks.fetch_add(1, Ordering::Relaxed);
+                    tokio::task::yield_now().await;
+                }
+            });
+        }
+        while ticks.load(Ordering::Relaxed) < 1_000 {
+            tokio::task::yield_now().await;
+        }
+        // A crowd of newcomers, handed over at once; each counts the turns
+        // the busy ones took between its hand-over and its first run.
+        let crowd = 100;
+        let (ran_tx, mut ran) = tokio::sync::mpsc::unbounded_channel();
+        for _ in 0..crowd {
+            let (ticks, ran_tx) = (ticks.clone(), ran_tx.clone());
+            let handed = ticks.load(Ordering::Relaxed);
+            loops.spawn(&mut set, async move {
+                let _ = ran_tx.send(ticks.load(Ordering::Relaxed) - handed);
+            });
+        }
+        let mut longest = 0;
+        for _ in 0..crowd {
+            longest = longest.max(ran.recv().await.unwrap());
+        }
+        stop.send(true).unwrap();
+        while set.join_next().await.is_some() {}
+        // Tokio's default takes a handed-over task every 31 turns, so the
+        // last of the crowd would wait about 3,100.
+        assert!(
+            longest < crowd * NEWCOMERS_EVERY as usize * 3,
+            "a newcomer waited {longest} turns"
+        );
     }
 
     #[tokio::test]
