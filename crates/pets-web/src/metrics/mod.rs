@@ -85,7 +85,7 @@ impl Metrics {
             ),
             store_leader: gauge(
                 "pets_store_leader_known",
-                "1 while the store knows a leader (for Consul: the cluster has a quorum)",
+                "1 while the store knows a leader (for Consul: 0 during an election as well as without a quorum)",
             ),
             token,
         };

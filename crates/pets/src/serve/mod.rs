@@ -53,7 +53,7 @@ pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(6);
 /// at once (10,000 keep-alive clients in the benchmark) overflows a short
 /// queue, and a connection dropped there waits a second for its SYN to be
 /// sent again. The kernel caps this at `net.core.somaxconn` (4,096 by
-/// default); the usual 1,024 of Rust's runtimes is below that.
+/// default); `TcpListener::bind` (std's and tokio's) asks for 128.
 const BACKLOG: u32 = 8_192;
 
 /// A listening socket on `addr`, with [`BACKLOG`] and the address reusable
@@ -190,6 +190,10 @@ pub async fn serve(
             }
         });
     }
+    // Closed now, not after the drain: connections the kernel would queue
+    // meanwhile (up to the backlog) are refused at once instead of reset
+    // after their requests were sent.
+    drop(listener);
     while connections.join_next().await.is_some() {}
 }
 

@@ -168,5 +168,8 @@ async fn one_db_endpoint_down_from_the_start_is_no_lost_quorum() {
     tokio::time::sleep(Duration::from_secs(12)).await;
     finish(stop, tasks).await;
     seen.assert_no_false_alarm(&format!("{} down from the start", SERVERS[follower]));
+    // Nothing here forces an election: a server that does not answer must
+    // not hide the leader the others name, even for a moment.
+    assert_eq!(seen.electing.load(Ordering::Relaxed), 0, "never electing");
     cluster.start_missing();
 }
