@@ -28,7 +28,10 @@ pub async fn the_prod_stack_deploys_one_per_node(lab: &Arc<Lab>, prod: &Prod) ->
         || async {
             let raft = Consul::raft(&db[0].1).await?;
             holds(raft, |r| {
-                r.len() == 3 && r.iter().all(|s| s.1) && r.iter().filter(|s| s.2).count() == 1
+                r.len() == 3
+                    && r.iter().all(|s| s.1)
+                    && r.iter().filter(|s| s.2).count() == 1
+                    && super::node_loss::names_known(r)
             })
         },
     )
