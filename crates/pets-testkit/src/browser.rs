@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use fantoccini::elements::Element;
 use fantoccini::{Client, ClientBuilder, Locator};
 use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::json;
@@ -195,20 +196,23 @@ impl Browser {
         panic!("no browser session from {DRIVER_TRIES} chromedrivers: {failures:#?}");
     }
 
+    /// The element at `css`, waiting up to 5 s for it to exist.
+    async fn wait_for(&self, css: &str) -> Element {
+        self.client
+            .wait()
+            .at_most(Duration::from_secs(5))
+            .for_element(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("no {css} on the page: {e}"))
+    }
+
     /// The rendered text of the element, waiting up to 5 s for it to exist.
     /// An element the page replaced between finding and reading it (a
     /// script re-rendering it) is found again, for up to those 5 s.
     pub async fn text(&self, css: &str) -> String {
         let started = Instant::now();
         loop {
-            let element = self
-                .client
-                .wait()
-                .at_most(Duration::from_secs(5))
-                .for_element(Locator::Css(css))
-                .await
-                .unwrap_or_else(|e| panic!("no {css}: {e}"));
-            match element.text().await {
+            match self.wait_for(css).await.text().await {
                 Ok(text) => return text,
                 Err(e)
                     if e.is_stale_element_reference()
@@ -305,13 +309,7 @@ impl Browser {
     /// element's own screenshot comes out cropped under a phone's pixel
     /// ratio).
     pub async fn scan_code(&self, css: &str) -> String {
-        let code = self
-            .client
-            .wait()
-            .at_most(Duration::from_secs(5))
-            .for_element(Locator::Css(css))
-            .await
-            .unwrap_or_else(|e| panic!("no QR code at {css}: {e}"));
+        let code = self.wait_for(css).await;
         let element = serde_json::to_value(&code).expect("an element is JSON");
         self.client
             .execute(
