@@ -63,6 +63,7 @@ use tokio_util::sync::CancellationToken;
 use self::client::ConsulClient;
 use self::keys::Keys;
 use self::kv::{Kv, TxnOp, TxnOutcome};
+use self::lab::LabCopy;
 use self::membership::Membership;
 use self::records::Revoked;
 use self::rounds::{CurrentRound, VotesRead};
@@ -99,6 +100,8 @@ const READ_CATCH_UP: std::time::Duration = std::time::Duration::from_secs(1);
 
 pub struct ConsulStore {
     watched: Arc<Watched>,
+    /// The lab guide's document, as a blocking query keeps it.
+    lab: Arc<LabCopy>,
     /// The current round as this replica knows it (its lanes and watcher
     /// share it).
     round: Arc<CurrentRound>,
@@ -165,6 +168,15 @@ impl ConsulStore {
         ));
         let voter_key = Arc::new(SharedVoterKey::new(keys.voter_key(), outage.clone()));
         tokio::spawn(voter_key.clone().learn(kv.clone(), stop.clone()));
+        let watched = Watched::start(
+            client,
+            keys.clone(),
+            served.clone(),
+            round.clone(),
+            changed.clone(),
+            outage.clone(),
+            &stop,
+        );
         Ok(Arc::new(Self {
             voter_key,
             kv: kv.clone(),
@@ -185,7 +197,8 @@ impl ConsulStore {
             refused: Arc::default(),
             written,
             membership: Mutex::default(),
-            watched: Watched::start(client, keys, served, round.clone(), changed, outage, &stop),
+            lab: LabCopy::follow(&watched, &stop),
+            watched,
             round,
             login_writes: tokio::sync::Mutex::new(()),
             flusher: Mutex::new(Some(tokio::spawn(flusher.run(flush_stop.clone())))),

@@ -5,6 +5,7 @@
 
 use super::fold;
 use super::membership::Membership;
+use super::votes::Leadership;
 use super::{ConsulStore, Registered};
 use crate::fleet::{Fleet, FleetStore, Registration, ReplicaRecord};
 use crate::snapshot::StoreKind;
@@ -55,8 +56,8 @@ impl FleetRoster for ConsulStore {
                 replicas,
                 known.leader.clone(),
                 known.servers.clone(),
-                known.quorum,
-                known.electing,
+                known.leadership.map(|l| l != Leadership::Lost),
+                known.leadership == Some(Leadership::Electing),
             )
         };
         // This replica as it is now, not as last written.

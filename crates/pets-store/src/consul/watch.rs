@@ -52,13 +52,11 @@ pub struct Known {
     /// Pets served by every other replica.
     pub others_served: u64,
     pub leader: Option<String>,
-    /// Whether the cluster has a quorum: false once no server pets reaches
-    /// has named a leader for longer than an election takes; `None` until
-    /// the first look, and while no server answers at all (which says
-    /// nothing of the cluster, only of pets' way to it).
-    pub quorum: Option<bool>,
-    /// No leader named, for less time than an election takes.
-    pub electing: bool,
+    /// What the last look at the servers amounts to: `Lost` once no server
+    /// pets reaches has named a leader for longer than an election takes;
+    /// `None` until the first look, and while no server answers at all
+    /// (which says nothing of the cluster, only of pets' way to it).
+    pub leadership: Option<Leadership>,
     pub servers: Vec<ServerInfo>,
     /// Every replica's record, as last read.
     pub replicas: Vec<ReplicaRecord>,
@@ -121,7 +119,7 @@ impl Watched {
             stop.clone(),
             Keys::votes,
             false,
-            |w, entries| {
+            |w, _, entries| {
                 let votes = VotesRead::of(&w.keys, entries, &w.round);
                 let mut known = w.known();
                 known.votes = votes;
@@ -133,7 +131,7 @@ impl Watched {
             stop.clone(),
             Keys::served,
             false,
-            |w, entries| {
+            |w, _, entries| {
                 let others = w.others_served(entries);
                 w.known().others_served = others;
                 let own = w.keys.own_served();
@@ -150,7 +148,7 @@ impl Watched {
             stop.clone(),
             Keys::sessions,
             true,
-            |w, entries| {
+            |w, _, entries| {
                 let expired = w.admin.apply_revoked(&w.keys.sessions(), entries);
                 if !expired.is_empty() {
                     let client = w.client.clone();
@@ -164,14 +162,14 @@ impl Watched {
             stop.clone(),
             Keys::logins,
             true,
-            |w, entries| w.admin.apply_logins(&w.keys.own_logins(), entries),
+            |w, _, entries| w.admin.apply_logins(&w.keys.own_logins(), entries),
         ));
         tokio::spawn(follow(
             watched.clone(),
             stop.clone(),
             Keys::replicas,
             false,
-            |w, entries| {
+            |w, _, entries| {
                 let mut known = w.known();
                 known.replicas = entries
                     .iter()
@@ -185,7 +183,7 @@ impl Watched {
             stop.clone(),
             Keys::faults,
             true,
-            |w, entries| {
+            |w, _, entries| {
                 let orders = crate::consul::faults::orders_for(&w.keys, entries);
                 w.faults.send_if_modified(|last| {
                     let modified = *last != orders;
@@ -199,7 +197,7 @@ impl Watched {
             stop.clone(),
             Keys::load,
             true,
-            |w, entries| {
+            |w, _, entries| {
                 let mut known = w.known();
                 known.meter = crate::consul::meter::meter_from(entries);
                 known.meter_read = true;
@@ -288,15 +286,15 @@ impl Watched {
 }
 
 /// Runs blocking queries on one prefix until `stop`, handing each new
-/// answer to `apply`.
+/// answer and its index to `apply`.
 /// On a prefix an idle fleet leaves empty, `folder` keeps the prefix's
 /// folder key there ([`folders`](crate::consul::folders)).
-async fn follow(
+pub(super) async fn follow(
     w: Arc<Watched>,
     stop: CancellationToken,
     prefix: fn(&Keys) -> String,
     folder: bool,
-    apply: impl Fn(&Watched, &[KvEntry]),
+    apply: impl Fn(&Watched, u64, &[KvEntry]),
 ) {
     let mut index = None;
     let mut failing = false;
@@ -329,7 +327,7 @@ async fn follow(
                 let (entries, had) = folders::without_folder(&prefix, entries);
                 // Gone (a wiped prefix): made again before the next query.
                 has_folder = !folder || had;
-                apply(&w, &entries);
+                apply(&w, new_index, &entries);
                 w.changed.notify_waiters();
                 // An index that goes backwards means the cluster was rebuilt:
                 // start over with a plain read.
@@ -380,17 +378,13 @@ async fn watch_cluster(w: Arc<Watched>, stop: CancellationToken) {
             .map(|(leader, _)| w.outage.leader_seen(leader.is_some()));
         let leaderless = {
             let mut known = w.known();
-            known.electing = leadership == Some(Leadership::Electing);
-            match cluster {
-                Ok((leader, servers)) => {
-                    if let Some((host, _)) = leader.as_deref().and_then(|l| l.rsplit_once(':')) {
-                        w.client.prefer_host(host);
-                    }
-                    known.quorum = Some(leadership != Some(Leadership::Lost));
-                    known.leader = leader;
-                    known.servers = servers;
+            known.leadership = leadership;
+            if let Ok((leader, servers)) = cluster {
+                if let Some((host, _)) = leader.as_deref().and_then(|l| l.rsplit_once(':')) {
+                    w.client.prefer_host(host);
                 }
-                Err(_) => known.quorum = None,
+                known.leader = leader;
+                known.servers = servers;
             }
             known.leader.is_none()
         };
