@@ -36,10 +36,8 @@ const WRITE_EVERY: Duration = Duration::from_secs(2);
 /// idle fleet of 16 would otherwise cost Consul 8 writes and 128 reads a
 /// second. Well inside [`GONE_AFTER`](crate::fleet::GONE_AFTER).
 const HEARTBEAT: Duration = Duration::from_secs(5);
-/// How often the session is renewed: twice a TTL, and four times in the
-/// twice-TTL Consul waits before it ends a session. Each renewal is a call
-/// the leader answers: every 3 s, 64 idle replicas cost it 21 a second.
-const RENEW_EVERY: Duration = Duration::from_secs(5);
+/// How often the session is renewed: well inside its TTL.
+const RENEW_EVERY: Duration = Duration::from_secs(3);
 
 pub struct Membership {
     client: Arc<ConsulClient>,
