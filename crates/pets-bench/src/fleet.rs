@@ -21,6 +21,10 @@ pub const SIZES: [usize; 3] = [1, 16, 64];
 /// replicas' first records, and every replica's lab guide taking in the
 /// new fleet, are start-up work, not idle work.
 const SETTLE: Duration = Duration::from_secs(10);
+/// The shortest idle measurement, in seconds, whatever the rows' length:
+/// about two heartbeats of every replica (a 5 s window held one, and moved by a
+/// third between runs with where the heartbeats fell).
+const IDLE_AT_LEAST: u64 = 10;
 /// The load spread over the fleet, requests a second.
 const RATE: u32 = 600;
 
@@ -73,7 +77,7 @@ pub async fn run(
     seconds: u64,
 ) -> anyhow::Result<FleetRow> {
     let prefix = format!("bench-fleet-{}/", std::process::id());
-    let idle = Duration::from_secs(seconds.max(5));
+    let idle = Duration::from_secs(seconds.max(IDLE_AT_LEAST));
     let before = cpu_seconds(consul_pids)?;
     tokio::time::sleep(idle).await;
     let baseline_core_share = (cpu_seconds(consul_pids)? - before) / idle.as_secs_f64();

@@ -150,7 +150,9 @@ pub struct LabDocument {
 /// any of them: read by all, written by check-and-set.
 #[async_trait]
 pub trait LabStore: Send + Sync {
-    /// Reads the document now; `None` when it was never written.
+    /// The document as this replica last knows it (a store may keep a copy
+    /// that lags the latest write by a moment: a check-and-set against it
+    /// is refused, never lost); `None` when it was never written.
     async fn lab_read(&self) -> Result<Option<LabDocument>, StoreError>;
 
     /// Writes `json` if the document is still at version `replaces` (0: not

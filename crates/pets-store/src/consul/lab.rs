@@ -5,33 +5,51 @@
 //!
 //! Every replica's keeper reads the document each second. It reads a copy
 //! ([`LabCopy`]) that a blocking query on the key keeps, so an idle fleet
-//! costs Consul nothing for it (a read a second from each of 64 replicas
-//! was a quarter of an idle fleet's cost, docs/PERFORMANCE.md, "How cost
-//! grows"). The copy moves only forward, by the Consul index it was seen
-//! at: the watch's answers, this replica's own writes and direct reads.
-//! It is not used while a watch is failing, nor after a check-and-set was
-//! refused (someone wrote since), nor before the watch first answered:
-//! then the key is read from Consul, in its default mode (the leader
-//! answers without first asking the others whether it still leads), as a
-//! stale read only makes the next check-and-set fail and be read again.
+//! asks Consul for it only when that query times out, every 20 s (a read a
+//! second from each of 64 replicas was a third of an idle fleet's cost,
+//! docs/PERFORMANCE.md, "How cost grows"). The copy moves only forward by
+//! Consul's index: the watch's answers, the replica's own writes and direct
+//! reads; an answer of the watch below its last one means the cluster was
+//! rebuilt or restored, and is taken as it is. The key is read from Consul
+//! instead, in its default mode, while the copy cannot be trusted: before
+//! the watch's first answer, while a watch fails or has not answered for
+//! longer than Consul holds a query ([`ANSWERS_WITHIN`]), and after a
+//! check-and-set was refused (someone wrote since). A stale read only makes
+//! the next check-and-set fail and be read again.
 
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use async_trait::async_trait;
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::keys::Keys;
 use super::kv::{CallError, KvEntry, TxnOp, TxnOutcome};
 use super::watch::{follow, Watched};
-use super::ConsulStore;
+use super::{ConsulStore, BLOCKING_WAIT};
 use crate::store::{LabDocument, LabStore, StoreError};
 use crate::sync::Locked;
 
-/// The document as last seen, and the Consul index it was seen at; `None`
-/// when there is no copy to trust.
+/// How long the watch may go without an answer before the copy is not
+/// trusted: Consul holds a blocking query for its wait and up to a
+/// sixteenth more.
+const ANSWERS_WITHIN: Duration = BLOCKING_WAIT.saturating_add(Duration::from_secs(2));
+
+/// The lab guide's document as a blocking query keeps it.
 #[derive(Default)]
 pub(super) struct LabCopy {
-    seen: Mutex<Option<(u64, Option<LabDocument>)>>,
+    state: Mutex<CopyState>,
+}
+
+#[derive(Default)]
+struct CopyState {
+    /// The document, if the copy can be trusted (`Some(None)`: no document).
+    doc: Option<Option<LabDocument>>,
+    /// The highest Consul index seen from any source.
+    floor: u64,
+    /// The watch's last answer: its index, and when.
+    watch: Option<(u64, Instant)>,
 }
 
 impl LabCopy {
@@ -44,27 +62,48 @@ impl LabCopy {
             stop.clone(),
             Keys::lab,
             false,
-            move |w, index, entries| kept.see(index, document(&w.keys.lab(), entries)),
+            move |w, index, entries| {
+                kept.answered(index, document(&w.keys.lab(), entries), Instant::now())
+            },
         ));
         copy
     }
 
-    /// Takes `doc` as seen at `index`, unless the copy is newer.
-    fn see(&self, index: u64, doc: Option<LabDocument>) {
-        let mut seen = self.seen.locked();
-        if seen.as_ref().is_none_or(|(at, _)| index >= *at) {
-            *seen = Some((index, doc));
+    /// The watch answered `doc` at `index`, at `now`.
+    fn answered(&self, index: u64, doc: Option<LabDocument>, now: Instant) {
+        let mut state = self.state.locked();
+        let rebuilt = state.watch.is_some_and(|(last, _)| index < last);
+        state.watch = Some((index, now));
+        if rebuilt || index >= state.floor {
+            state.floor = index;
+            state.doc = Some(doc);
         }
     }
 
-    /// Stops trusting the copy until something newer is seen.
-    fn forget(&self) {
-        *self.seen.locked() = None;
+    /// This replica wrote `doc`, or read it from Consul (where no document
+    /// has no index, and is taken as new).
+    fn saw(&self, doc: Option<LabDocument>) {
+        let mut state = self.state.locked();
+        let at = doc.as_ref().map_or(0, |d| d.version);
+        if at >= state.floor || doc.is_none() {
+            state.floor = state.floor.max(at);
+            state.doc = Some(doc);
+        }
     }
 
-    /// The copy, if there is one to trust.
-    fn get(&self) -> Option<Option<LabDocument>> {
-        self.seen.locked().as_ref().map(|(_, doc)| doc.clone())
+    /// Stops trusting the copy until something at least as new is seen.
+    fn forget(&self) {
+        self.state.locked().doc = None;
+    }
+
+    /// The copy at `now`, if it can be trusted.
+    fn get(&self, now: Instant) -> Option<Option<LabDocument>> {
+        let state = self.state.locked();
+        let (_, answered) = state.watch?;
+        if now.duration_since(answered) > ANSWERS_WITHIN {
+            return None;
+        }
+        state.doc.clone()
     }
 }
 
@@ -99,15 +138,12 @@ impl ConsulStore {
 impl LabStore for ConsulStore {
     async fn lab_read(&self) -> Result<Option<LabDocument>, StoreError> {
         if !self.watched.stale() {
-            if let Some(doc) = self.lab.get() {
+            if let Some(doc) = self.lab.get(Instant::now()) {
                 return Ok(doc);
             }
         }
         let doc = self.lab_from_consul().await?;
-        // A missing key has no index of its own: any answer of the watch is
-        // as new.
-        self.lab
-            .see(doc.as_ref().map_or(0, |d| d.version), doc.clone());
+        self.lab.saw(doc.clone());
         Ok(doc)
     }
 
@@ -120,7 +156,7 @@ impl LabStore for ConsulStore {
         {
             Ok(outcome @ TxnOutcome::Committed(_)) => match outcome.last_index() {
                 Some(version) if version > 0 => {
-                    self.lab.see(version, Some(LabDocument { version, json }));
+                    self.lab.saw(Some(LabDocument { version, json }));
                     Ok(Some(version))
                 }
                 // Without the index, the next read tells it.
@@ -157,27 +193,58 @@ mod tests {
     }
 
     #[test]
-    fn the_copy_moves_only_forward() {
-        let copy = LabCopy::default();
-        assert_eq!(copy.get(), None, "nothing to trust before the first look");
-        copy.see(10, doc(10));
-        copy.see(7, None);
-        assert_eq!(copy.get(), Some(doc(10)), "an older answer is ignored");
-        copy.see(12, doc(12));
-        assert_eq!(copy.get(), Some(doc(12)));
-        copy.see(15, None);
-        assert_eq!(copy.get(), Some(None), "a deletion seen later stands");
+    fn nothing_is_trusted_before_the_watch_answers() {
+        let (copy, now) = (LabCopy::default(), Instant::now());
+        copy.saw(doc(4));
+        assert_eq!(copy.get(now), None, "a direct read alone is not kept");
+        copy.answered(4, doc(4), now);
+        assert_eq!(copy.get(now), Some(doc(4)));
     }
 
     #[test]
-    fn a_forgotten_copy_takes_whatever_comes_next() {
-        let copy = LabCopy::default();
-        copy.see(20, doc(20));
+    fn the_copy_moves_only_forward() {
+        let (copy, now) = (LabCopy::default(), Instant::now());
+        copy.answered(10, doc(10), now);
+        copy.saw(doc(12));
+        copy.answered(11, doc(10), now);
+        assert_eq!(
+            copy.get(now),
+            Some(doc(12)),
+            "an answer older than our write"
+        );
+        copy.answered(15, None, now);
+        assert_eq!(copy.get(now), Some(None), "a deletion seen later stands");
+    }
+
+    #[test]
+    fn an_index_going_back_means_a_rebuilt_cluster() {
+        let (copy, now) = (LabCopy::default(), Instant::now());
+        copy.answered(900, doc(900), now);
+        copy.answered(20, doc(20), now);
+        assert_eq!(copy.get(now), Some(doc(20)), "a restored snapshot is taken");
+    }
+
+    #[test]
+    fn a_refused_write_is_read_from_consul_until_something_as_new_comes() {
+        let (copy, now) = (LabCopy::default(), Instant::now());
+        copy.answered(20, doc(20), now);
         copy.forget();
-        assert_eq!(copy.get(), None, "read from Consul after a refused write");
-        copy.see(0, None);
-        assert_eq!(copy.get(), Some(None));
-        copy.see(3, doc(3));
-        assert_eq!(copy.get(), Some(doc(3)), "a missing key is older than any");
+        assert_eq!(copy.get(now), None);
+        copy.answered(21, doc(20), now);
+        assert_eq!(copy.get(now), Some(doc(20)), "an answer as new as the copy");
+        copy.answered(19, doc(19), now);
+        assert_eq!(copy.get(now), Some(doc(19)), "taken as a rebuilt cluster");
+        copy.forget();
+        copy.saw(doc(25));
+        assert_eq!(copy.get(now), Some(doc(25)), "a direct read is trusted");
+    }
+
+    #[test]
+    fn a_silent_watch_is_not_trusted() {
+        let (copy, now) = (LabCopy::default(), Instant::now());
+        copy.answered(3, doc(3), now);
+        assert_eq!(copy.get(now + ANSWERS_WITHIN), Some(doc(3)));
+        let later = now + ANSWERS_WITHIN + Duration::from_millis(1);
+        assert_eq!(copy.get(later), None, "a hung query is read around");
     }
 }

@@ -1,6 +1,7 @@
 //! What this replica knows of the cluster, and the tasks that keep it
 //! current: blocking queries on `votes/`, `served/`, `replicas/`,
-//! `sessions/`, `logins/`, `faults/` and `load/`, a look at the leader
+//! `sessions/`, `logins/`, `faults/` and `load/` (and, through [`follow`],
+//! the lab guide's key for its copy in `lab.rs`), a look at the leader
 //! and servers every few seconds, and a publisher that turns changes into
 //! the store's [`Snapshot`] for subscribers, at most every 100 ms.
 
@@ -15,7 +16,7 @@ use crate::consul::client::ConsulClient;
 use crate::consul::folders;
 use crate::consul::keys::Keys;
 use crate::consul::kv::{Kv, KvEntry};
-use crate::consul::pace::{fleet_pace, WATCH_PACE, WATCH_RETRY};
+use crate::consul::pace::{fleet_pace, EMPTY_PACE, WATCH_PACE, WATCH_RETRY};
 use crate::consul::records::ServedValue;
 use crate::consul::rounds::{CurrentRound, VotesRead};
 use crate::consul::served::ServedCounter;
@@ -334,6 +335,8 @@ pub(super) async fn follow(
                 index = Some(new_index).filter(|&i| Some(i) >= index && i > 0);
                 if prefix == w.keys.replicas() {
                     fleet_pace(w.known().replicas.len())
+                } else if entries.is_empty() && !folder {
+                    EMPTY_PACE
                 } else {
                     WATCH_PACE
                 }
