@@ -335,7 +335,7 @@ pub(super) async fn follow(
                 index = Some(new_index).filter(|&i| Some(i) >= index && i > 0);
                 if prefix == w.keys.replicas() {
                     fleet_pace(w.known().replicas.len())
-                } else if entries.is_empty() && !folder {
+                } else if entries.is_empty() && [w.keys.served(), w.keys.lab()].contains(&prefix) {
                     EMPTY_PACE
                 } else {
                     WATCH_PACE
