@@ -26,15 +26,17 @@ use tokio_util::sync::CancellationToken;
 
 use super::keys::Keys;
 use super::kv::{CallError, KvEntry, TxnOp, TxnOutcome};
-use super::watch::{follow, Watched};
+use super::watch::{follow, Watched, WhenEmpty};
 use super::{ConsulStore, BLOCKING_WAIT};
 use crate::store::{LabDocument, LabStore, StoreError};
 use crate::sync::Locked;
 
 /// How long the watch may go without an answer before the copy is not
 /// trusted: Consul holds a blocking query for its wait and up to a
-/// sixteenth more.
-const ANSWERS_WITHIN: Duration = BLOCKING_WAIT.saturating_add(Duration::from_secs(2));
+/// sixteenth more, and the watch pauses up to 1 s between two queries.
+/// (A query held longer still fails at the client's timeout, a second
+/// later, and the failing watch makes the store stale.)
+const ANSWERS_WITHIN: Duration = BLOCKING_WAIT.saturating_add(Duration::from_secs(5));
 
 /// The lab guide's document as a blocking query keeps it.
 #[derive(Default)]
@@ -61,7 +63,7 @@ impl LabCopy {
             watched.clone(),
             stop.clone(),
             Keys::lab,
-            false,
+            WhenEmpty::Slow,
             move |w, index, entries| {
                 kept.answered(index, document(&w.keys.lab(), entries), Instant::now())
             },
@@ -80,15 +82,23 @@ impl LabCopy {
         }
     }
 
-    /// This replica wrote `doc`, or read it from Consul (where no document
-    /// has no index, and is taken as new).
+    /// This replica wrote `doc`, or read it from Consul: taken unless the
+    /// copy is newer (no document counts as index 0).
     fn saw(&self, doc: Option<LabDocument>) {
         let mut state = self.state.locked();
         let at = doc.as_ref().map_or(0, |d| d.version);
-        if at >= state.floor || doc.is_none() {
-            state.floor = state.floor.max(at);
+        if at >= state.floor {
+            state.floor = at;
             state.doc = Some(doc);
         }
+    }
+
+    /// A check-and-set against version `replaces` was refused: someone
+    /// wrote since, so nothing at or below it is trusted again.
+    fn refused(&self, replaces: u64) {
+        let mut state = self.state.locked();
+        state.floor = state.floor.max(replaces + 1);
+        state.doc = None;
     }
 
     /// Stops trusting the copy until something at least as new is seen.
@@ -166,7 +176,7 @@ impl LabStore for ConsulStore {
                 }
             },
             Ok(TxnOutcome::RolledBack(_)) => {
-                self.lab.forget();
+                self.lab.refused(replaces);
                 Ok(None)
             }
             Err(CallError::Unknown(reason)) => {
@@ -225,18 +235,38 @@ mod tests {
     }
 
     #[test]
-    fn a_refused_write_is_read_from_consul_until_something_as_new_comes() {
+    fn a_refused_write_is_read_from_consul_until_something_newer_comes() {
         let (copy, now) = (LabCopy::default(), Instant::now());
         copy.answered(20, doc(20), now);
+        copy.refused(20);
+        assert_eq!(copy.get(now), None);
+        copy.answered(20, doc(20), now);
+        assert_eq!(copy.get(now), None, "a timed-out query's unchanged answer");
+        copy.saw(doc(20));
+        assert_eq!(copy.get(now), None, "a read from a server behind");
+        copy.answered(22, doc(22), now);
+        assert_eq!(copy.get(now), Some(doc(22)), "the other replica's write");
+        copy.refused(22);
+        copy.saw(doc(25));
+        assert_eq!(copy.get(now), Some(doc(25)), "a direct read that is newer");
+    }
+
+    #[test]
+    fn an_unknown_outcome_is_read_from_consul() {
+        let (copy, now) = (LabCopy::default(), Instant::now());
+        copy.answered(7, doc(7), now);
         copy.forget();
         assert_eq!(copy.get(now), None);
-        copy.answered(21, doc(20), now);
-        assert_eq!(copy.get(now), Some(doc(20)), "an answer as new as the copy");
         copy.answered(19, doc(19), now);
-        assert_eq!(copy.get(now), Some(doc(19)), "taken as a rebuilt cluster");
-        copy.forget();
-        copy.saw(doc(25));
-        assert_eq!(copy.get(now), Some(doc(25)), "a direct read is trusted");
+        assert_eq!(copy.get(now), Some(doc(19)));
+    }
+
+    #[test]
+    fn no_document_read_does_not_hide_a_newer_one() {
+        let (copy, now) = (LabCopy::default(), Instant::now());
+        copy.answered(30, doc(30), now);
+        copy.saw(None);
+        assert_eq!(copy.get(now), Some(doc(30)));
     }
 
     #[test]

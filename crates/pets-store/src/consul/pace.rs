@@ -1,6 +1,7 @@
 //! How long the watchers wait before asking Consul again: after an
-//! answer, after a failure, and on `replicas/`, a pause that grows with the
-//! fleet ([`fleet_pace`]).
+//! answer, after an empty one on a prefix that keeps no folder key, after a
+//! failure, and on `replicas/`, a pause that grows with the fleet
+//! ([`fleet_pace`]).
 
 use std::time::Duration;
 
@@ -17,13 +18,8 @@ const FLEET_PACE_PER_REPLICA: Duration = Duration::from_millis(15);
 /// Fast enough that the console shows a new replica within 2 s and a
 /// killed one within 10 s ([`GONE_AFTER`](crate::fleet::GONE_AFTER) is 8 s).
 const FLEET_PACE_MAX: Duration = Duration::from_secs(1);
-/// The pause after an empty answer on `served/` (before any pet was
-/// served) or the lab guide's key (before the first look), which keep no
-/// folder key: Consul answers a blocking query on a prefix that holds no
-/// key whenever anything near it changes, so every heartbeat of the fleet
-/// would wake it ([`folders`](crate::consul::folders)). Not on `votes/`,
-/// empty only for the moment before the round book is made, when the
-/// first votes must show at once.
+/// The pause after an empty answer on a prefix watched with
+/// [`WhenEmpty::Slow`](crate::consul::watch::WhenEmpty::Slow).
 pub(super) const EMPTY_PACE: Duration = Duration::from_secs(1);
 /// The pause after a failed blocking query.
 pub(super) const WATCH_RETRY: Duration = Duration::from_secs(1);

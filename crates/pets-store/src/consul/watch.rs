@@ -119,7 +119,7 @@ impl Watched {
             watched.clone(),
             stop.clone(),
             Keys::votes,
-            false,
+            WhenEmpty::Ask,
             |w, _, entries| {
                 let votes = VotesRead::of(&w.keys, entries, &w.round);
                 let mut known = w.known();
@@ -131,7 +131,7 @@ impl Watched {
             watched.clone(),
             stop.clone(),
             Keys::served,
-            false,
+            WhenEmpty::Slow,
             |w, _, entries| {
                 let others = w.others_served(entries);
                 w.known().others_served = others;
@@ -148,7 +148,7 @@ impl Watched {
             watched.clone(),
             stop.clone(),
             Keys::sessions,
-            true,
+            WhenEmpty::Folder,
             |w, _, entries| {
                 let expired = w.admin.apply_revoked(&w.keys.sessions(), entries);
                 if !expired.is_empty() {
@@ -162,14 +162,14 @@ impl Watched {
             watched.clone(),
             stop.clone(),
             Keys::logins,
-            true,
+            WhenEmpty::Folder,
             |w, _, entries| w.admin.apply_logins(&w.keys.own_logins(), entries),
         ));
         tokio::spawn(follow(
             watched.clone(),
             stop.clone(),
             Keys::replicas,
-            false,
+            WhenEmpty::Ask,
             |w, _, entries| {
                 let mut known = w.known();
                 known.replicas = entries
@@ -183,7 +183,7 @@ impl Watched {
             watched.clone(),
             stop.clone(),
             Keys::faults,
-            true,
+            WhenEmpty::Folder,
             |w, _, entries| {
                 let orders = crate::consul::faults::orders_for(&w.keys, entries);
                 w.faults.send_if_modified(|last| {
@@ -197,7 +197,7 @@ impl Watched {
             watched.clone(),
             stop.clone(),
             Keys::load,
-            true,
+            WhenEmpty::Folder,
             |w, _, entries| {
                 let mut known = w.known();
                 known.meter = crate::consul::meter::meter_from(entries);
@@ -286,20 +286,35 @@ impl Watched {
     }
 }
 
+/// What a watcher does about its prefix holding no key: Consul answers a
+/// blocking query on such a prefix whenever anything near it changes, so
+/// every heartbeat of the fleet would wake it.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum WhenEmpty {
+    /// Keep the prefix's folder key there ([`folders`]): for prefixes an
+    /// idle fleet leaves empty and that hold only whole keys under them.
+    Folder,
+    /// Wait [`EMPTY_PACE`] before the next query: `served/` before any pet
+    /// was served, the lab guide's key (its own prefix) before the first look.
+    Slow,
+    /// Ask again at the usual pace: `votes/` and `replicas/`, empty only for
+    /// a moment at start, when what comes first must show at once.
+    Ask,
+}
+
 /// Runs blocking queries on one prefix until `stop`, handing each new
 /// answer and its index to `apply`.
-/// On a prefix an idle fleet leaves empty, `folder` keeps the prefix's
-/// folder key there ([`folders`](crate::consul::folders)).
 pub(super) async fn follow(
     w: Arc<Watched>,
     stop: CancellationToken,
     prefix: fn(&Keys) -> String,
-    folder: bool,
+    empty: WhenEmpty,
     apply: impl Fn(&Watched, u64, &[KvEntry]),
 ) {
     let mut index = None;
     let mut failing = false;
     let prefix = prefix(&w.keys);
+    let folder = empty == WhenEmpty::Folder;
     let mut has_folder = !folder;
     loop {
         if !has_folder {
@@ -325,9 +340,14 @@ pub(super) async fn follow(
         }
         let pause = match answer {
             Ok((new_index, entries)) => {
-                let (entries, had) = folders::without_folder(&prefix, entries);
-                // Gone (a wiped prefix): made again before the next query.
-                has_folder = !folder || had;
+                let entries = if folder {
+                    let (entries, had) = folders::without_folder(&prefix, entries);
+                    // Gone (a wiped prefix): made again before the next query.
+                    has_folder = had;
+                    entries
+                } else {
+                    entries
+                };
                 apply(&w, new_index, &entries);
                 w.changed.notify_waiters();
                 // An index that goes backwards means the cluster was rebuilt:
@@ -335,7 +355,7 @@ pub(super) async fn follow(
                 index = Some(new_index).filter(|&i| Some(i) >= index && i > 0);
                 if prefix == w.keys.replicas() {
                     fleet_pace(w.known().replicas.len())
-                } else if entries.is_empty() && [w.keys.served(), w.keys.lab()].contains(&prefix) {
+                } else if entries.is_empty() && empty == WhenEmpty::Slow {
                     EMPTY_PACE
                 } else {
                     WATCH_PACE
