@@ -26,7 +26,8 @@ use tokio_util::sync::CancellationToken;
 
 use super::keys::Keys;
 use super::kv::{CallError, KvEntry, TxnOp, TxnOutcome};
-use super::watch::{follow, Watched, WhenEmpty};
+use super::pace::WhenEmpty;
+use super::watch::{follow, Watched};
 use super::{ConsulStore, BLOCKING_WAIT};
 use crate::store::{LabDocument, LabStore, StoreError};
 use crate::sync::Locked;
@@ -34,8 +35,8 @@ use crate::sync::Locked;
 /// How long the watch may go without an answer before the copy is not
 /// trusted: Consul holds a blocking query for its wait and up to a
 /// sixteenth more, and the watch pauses up to 1 s between two queries.
-/// (A query held longer still fails at the client's timeout, a second
-/// later, and the failing watch makes the store stale.)
+/// A query held longer is read around: past this, the copy is not
+/// trusted, whatever the watcher's call is still waiting for.
 const ANSWERS_WITHIN: Duration = BLOCKING_WAIT.saturating_add(Duration::from_secs(5));
 
 /// The lab guide's document as a blocking query keeps it.
@@ -48,7 +49,9 @@ pub(super) struct LabCopy {
 struct CopyState {
     /// The document, if the copy can be trusted (`Some(None)`: no document).
     doc: Option<Option<LabDocument>>,
-    /// The highest Consul index seen from any source.
+    /// The index a new answer or read must reach to be taken: the highest
+    /// seen from any source, or one past the version a refused write named;
+    /// lowered only by a rebuilt cluster.
     floor: u64,
     /// The watch's last answer: its index, and when.
     watch: Option<(u64, Instant)>,
@@ -82,8 +85,8 @@ impl LabCopy {
         }
     }
 
-    /// This replica wrote `doc`, or read it from Consul: taken unless the
-    /// copy is newer (no document counts as index 0).
+    /// This replica wrote `doc`, or read it from Consul: taken unless it is
+    /// below the floor (no document counts as index 0).
     fn saw(&self, doc: Option<LabDocument>) {
         let mut state = self.state.locked();
         let at = doc.as_ref().map_or(0, |d| d.version);

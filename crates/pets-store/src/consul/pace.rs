@@ -19,8 +19,26 @@ const FLEET_PACE_PER_REPLICA: Duration = Duration::from_millis(15);
 /// killed one within 10 s ([`GONE_AFTER`](crate::fleet::GONE_AFTER) is 8 s).
 const FLEET_PACE_MAX: Duration = Duration::from_secs(1);
 /// The pause after an empty answer on a prefix watched with
-/// [`WhenEmpty::Slow`](crate::consul::watch::WhenEmpty::Slow).
+/// [`WhenEmpty::Slow`].
 pub(super) const EMPTY_PACE: Duration = Duration::from_secs(1);
+
+/// What a watcher does about its prefix holding no key: Consul answers a
+/// blocking query on such a prefix whenever anything near it changes, so
+/// every heartbeat of the fleet would wake it.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum WhenEmpty {
+    /// Keep the prefix's folder key there
+    /// ([`folders`](crate::consul::folders)): for prefixes an idle fleet
+    /// leaves empty and that hold only whole keys under them.
+    Folder,
+    /// Wait [`EMPTY_PACE`] before the next query: `served/` before any pet
+    /// was served, the lab guide's key (its own prefix) before the first look.
+    Slow,
+    /// Ask again at the usual pace: `votes/` and `replicas/`, empty only for
+    /// a moment at start, when what comes first must show at once.
+    Ask,
+}
+
 /// The pause after a failed blocking query.
 pub(super) const WATCH_RETRY: Duration = Duration::from_secs(1);
 /// The pause between two blocking queries on `replicas/` when the last

@@ -16,7 +16,7 @@ use crate::consul::client::ConsulClient;
 use crate::consul::folders;
 use crate::consul::keys::Keys;
 use crate::consul::kv::{Kv, KvEntry};
-use crate::consul::pace::{fleet_pace, EMPTY_PACE, WATCH_PACE, WATCH_RETRY};
+use crate::consul::pace::{fleet_pace, WhenEmpty, EMPTY_PACE, WATCH_PACE, WATCH_RETRY};
 use crate::consul::records::ServedValue;
 use crate::consul::rounds::{CurrentRound, VotesRead};
 use crate::consul::served::ServedCounter;
@@ -284,22 +284,6 @@ impl Watched {
             status: self.status(),
         }
     }
-}
-
-/// What a watcher does about its prefix holding no key: Consul answers a
-/// blocking query on such a prefix whenever anything near it changes, so
-/// every heartbeat of the fleet would wake it.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub(super) enum WhenEmpty {
-    /// Keep the prefix's folder key there ([`folders`]): for prefixes an
-    /// idle fleet leaves empty and that hold only whole keys under them.
-    Folder,
-    /// Wait [`EMPTY_PACE`] before the next query: `served/` before any pet
-    /// was served, the lab guide's key (its own prefix) before the first look.
-    Slow,
-    /// Ask again at the usual pace: `votes/` and `replicas/`, empty only for
-    /// a moment at start, when what comes first must show at once.
-    Ask,
 }
 
 /// Runs blocking queries on one prefix until `stop`, handing each new
