@@ -4,7 +4,7 @@
 # test's decoder), wrk and nginx-light (benchmark),
 # prometheus and promtool (metrics tests), debootstrap (local base images),
 # haproxy (the prod stack's router, made into a local image, and the lab's
-# TLS tests), openssl (the lab's CA),
+# TLS tests), openssl (the lab's CA), strace (scripts/slow-consul.sh's slow disk),
 # and Consul 1.8.7 from Debian's bullseye
 # suite, unpacked under .tools/consul. Safe to run again: it skips what is there.
 set -euo pipefail
@@ -28,6 +28,7 @@ command -v python3 >/dev/null || missing+=(python3)
 command -v haproxy >/dev/null || [ -x /usr/sbin/haproxy ] || missing+=(haproxy)
 command -v openssl >/dev/null || missing+=(openssl)
 command -v zbarimg >/dev/null || missing+=(zbar-tools)
+command -v strace >/dev/null || missing+=(strace)
 { command -v prometheus >/dev/null && command -v promtool >/dev/null; } || missing+=(prometheus)
 if [ ${#missing[@]} -gt 0 ]; then
   need_root "${missing[*]}"
@@ -69,6 +70,6 @@ case "$consul_version" in
 esac
 say "consul: $consul_version at $consul_bin"
 say "chromium: $(chromium --version 2>/dev/null)"
-say "wrk, nginx, debootstrap, zbarimg, openssl: present"
+say "wrk, nginx, debootstrap, zbarimg, openssl, strace: present"
 say "haproxy: $(/usr/sbin/haproxy -v 2>/dev/null | head -n1)"
 say "prometheus: $(prometheus --version 2>&1 | head -n1 || true)"

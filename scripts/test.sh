@@ -36,5 +36,12 @@ scripts/readme-first-command.sh
 echo "== fuzzing the parsers of client input, 20 s per target"
 scripts/fuzz.sh --seconds 20
 
+echo "== the slow-disk Consul the benchmark can take (scripts/slow-consul.sh) starts Consul"
+slow_consul=$(DELAY_US=500 scripts/slow-consul.sh version)
+case "$slow_consul" in
+  "Consul v"*) echo "${slow_consul%%$'\n'*}" ;;
+  *) echo "scripts/slow-consul.sh did not run Consul: $slow_consul" >&2; exit 1 ;;
+esac
+
 echo "== benchmark, short (fails only if a count is lost; ratios are reported)"
 scripts/bench.sh --seconds 3
