@@ -1,12 +1,29 @@
 #!/usr/bin/env bash
 # The whole test suite, as a new user runs it on a fresh machine: installs
-# what the tests need (Consul, chromium, wrk, nginx, debootstrap), checks
+# what the tests need (Consul, chromium, wrk, nginx, debootstrap, strace), checks
 # formatting and lints, then runs every test against the real things.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 echo "== installing test dependencies"
 scripts/install-deps.sh
+
+echo "== the slow disk the benchmark can give Consul (scripts/slow-consul.sh): a sync held 300 ms, Consul started"
+synced=$(mktemp)
+started=$(date +%s%N)
+if ! CONSUL_REAL_BIN=/bin/dd DELAY_US=300000 scripts/slow-consul.sh \
+  if=/dev/zero of="$synced" bs=512 count=1 conv=fsync status=none; then
+  echo "scripts/slow-consul.sh could not run dd" >&2; exit 1
+fi
+held_ms=$(( ($(date +%s%N) - started) / 1000000 ))
+rm -f "$synced"
+if [ "$held_ms" -lt 300 ]; then
+  echo "scripts/slow-consul.sh held an fsync ${held_ms} ms, not 300" >&2; exit 1
+fi
+if ! slow_consul=$(DELAY_US=500 scripts/slow-consul.sh version) || [[ "$slow_consul" != "Consul v"* ]]; then
+  echo "scripts/slow-consul.sh did not run Consul: ${slow_consul:-}" >&2; exit 1
+fi
+echo "an fsync held ${held_ms} ms; ${slow_consul%%$'\n'*}"
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
@@ -35,13 +52,6 @@ scripts/readme-first-command.sh
 
 echo "== fuzzing the parsers of client input, 20 s per target"
 scripts/fuzz.sh --seconds 20
-
-echo "== the slow-disk Consul the benchmark can take (scripts/slow-consul.sh) starts Consul"
-slow_consul=$(DELAY_US=500 scripts/slow-consul.sh version)
-case "$slow_consul" in
-  "Consul v"*) echo "${slow_consul%%$'\n'*}" ;;
-  *) echo "scripts/slow-consul.sh did not run Consul: $slow_consul" >&2; exit 1 ;;
-esac
 
 echo "== benchmark, short (fails only if a count is lost; ratios are reported)"
 scripts/bench.sh --seconds 3
