@@ -2,7 +2,8 @@
 # Where each task of a stack answers, for an engine without Swarm's routing
 # mesh (no IPVS in the kernel: published ports refuse connections there).
 # Every task on an overlay network also sits on this machine's
-# docker_gwbridge, so this machine reaches it at that address directly.
+# docker_gwbridge, so this machine reaches it at that address directly; a
+# task on the node's own network (the prod stack's Consul) is at the node's.
 #
 # Usage: scripts/task-urls.sh [STACK]     (default: pets)
 set -euo pipefail
@@ -20,11 +21,17 @@ bridge=$(docker network inspect docker_gwbridge --format '{{json .Containers}}' 
 found=0
 for service in $(docker stack services "$stack" --format '{{.Name}}' 2>/dev/null | sort); do
   for id in $(docker ps -q --no-trunc --filter "label=com.docker.swarm.service.name=$service"); do
-    name=$(docker inspect -f '{{.Name}}' "$id" | sed 's|^/||')
-    sandbox=$(docker inspect -f '{{.NetworkSettings.SandboxID}}' "$id")
-    endpoint="gateway_${sandbox:0:12}"
-    ip=$(printf '%s' "$bridge" | tr '{' '\n' | grep -F "\"Name\":\"$endpoint\"" |
-      sed -n 's/.*"IPv4Address":"\([0-9.]*\)\/.*/\1/p' | head -n1)
+    read -r name mode sandbox < <(docker inspect \
+      -f '{{.Name}} {{.HostConfig.NetworkMode}} {{.NetworkSettings.SandboxID}}' "$id")
+    name=${name#/}
+    if [ "$mode" = host ]; then
+      # On the node's own network (the prod stack's Consul): the node's address.
+      ip=$(docker info -f '{{.Swarm.NodeAddr}}')
+    else
+      endpoint="gateway_${sandbox:0:12}"
+      ip=$(printf '%s' "$bridge" | tr '{' '\n' | grep -F "\"Name\":\"$endpoint\"" |
+        sed -n 's/.*"IPv4Address":"\([0-9.]*\)\/.*/\1/p' | head -n1)
+    fi
     [ -n "$ip" ] || { echo "$name  (not on docker_gwbridge yet)"; continue; }
     found=$((found + 1))
     case "$service" in

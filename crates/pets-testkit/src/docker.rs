@@ -76,7 +76,8 @@ pub struct Task {
 
 /// The running tasks of `service` (its full name) on one engine that have an
 /// address on that engine's `docker_gwbridge`, where each task's sandbox
-/// sits (so no VIP or routing mesh is needed to reach it). An error (the
+/// sits (so no VIP or routing mesh is needed to reach it), or that run on
+/// the engine's own network (a lab node's address). An error (the
 /// bridge not made yet, a container gone between two commands) means "not
 /// yet".
 pub fn tasks_on(engine: &Engine, service: &str) -> Result<Vec<Task>, String> {
@@ -94,8 +95,20 @@ pub fn tasks_on(engine: &Engine, service: &str) -> Result<Vec<Task>, String> {
         .unwrap_or_default();
     let mut found = Vec::new();
     for id in ids.lines() {
+        let format = "{{.HostConfig.NetworkMode}} {{.NetworkSettings.SandboxID}}";
+        let inspected = engine.run(&["inspect", "-f", format, id])?;
+        let (mode, sandbox) = inspected.split_once(' ').unwrap_or((&inspected, ""));
+        if mode == "host" {
+            // On its node's own network (the prod stack's Consul): at the
+            // node's address in the Swarm.
+            let ip = engine.run(&["info", "-f", "{{.Swarm.NodeAddr}}"])?;
+            found.push(Task {
+                id: id.to_owned(),
+                ip,
+            });
+            continue;
+        }
         // The bridge endpoint is named after the container's network sandbox.
-        let sandbox = engine.run(&["inspect", "-f", "{{.NetworkSettings.SandboxID}}", id])?;
         let endpoint = format!("gateway_{}", &sandbox[..sandbox.len().min(12)]);
         // A task just started may not be on the bridge yet: not listed.
         if let Some(ip) = endpoints

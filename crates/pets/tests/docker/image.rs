@@ -14,25 +14,67 @@ use crate::support::{
 
 #[tokio::test]
 async fn both_stacks_pass_docker_stack_config() {
+    // The prod stack's Consul servers are at the nodes' addresses, which the
+    // deploy must name.
+    let nodes = [
+        ("PETS_CONSUL_1", "10.0.0.11"),
+        ("PETS_CONSUL_2", "10.0.0.12"),
+        ("PETS_CONSUL_3", "10.0.0.13"),
+    ];
     let config = |files: &[&str]| {
         let mut args = vec!["stack", "config"];
         for file in files {
             args.extend(["-c", file]);
         }
-        docker(&args)
+        crate::support::docker_with(&nodes, &args).unwrap_or_else(|e| panic!("{e}"))
     };
     let base = "compose/pets-stack.yml";
     let dev = config(&[base, "compose/pets-dev-compose.yml"]);
     let prod = config(&[base, "compose/pets-prod-compose.yml"]);
     for stack in [&dev, &prod] {
-        assert!(stack.contains("tasks.db"), "pets finds every Consul server");
         assert!(stack.contains("bootstrap-expect=3"));
+        assert!(stack.contains("min_quorum = 3"));
         assert!(stack.contains("failure_action: rollback"));
         assert!(stack.contains("order: start-first"));
-        // Consul binds to its address in this subnet: an override that
-        // names the network again would silently drop it.
+        // The backend network's subnet, by which the dev Consul finds its
+        // address: an override that names the network again would silently
+        // drop it.
         assert!(stack.contains("subnet: 10.77.0.0/24"), "{stack}");
     }
+    // On one machine pets finds every Consul server through tasks.db; across
+    // nodes, at the nodes' own addresses, where a replaced server comes back.
+    assert!(dev.contains("DB: tasks.db") && dev.contains("-retry-join=tasks.db"));
+    assert!(!prod.contains("tasks.db"), "{prod}");
+    assert_eq!(
+        prod.matches("DB: 10.0.0.11,10.0.0.12,10.0.0.13").count(),
+        3,
+        "web, load and consul-acl at the three servers: {prod}"
+    );
+    for (_, address) in nodes {
+        assert!(prod.contains(&format!("-retry-join={address}")), "{prod}");
+    }
+    assert!(prod.contains("name: host"), "Consul on the nodes' network");
+    assert!(prod.contains("ports { dns = -1, serf_wan = -1 }"), "{prod}");
+    assert!(
+        prod.contains(r#"include "address" "^(10.0.0.11|10.0.0.12|10.0.0.13)(/|$)""#),
+        "Consul binds to its node's address: {prod}"
+    );
+    let unnamed = crate::support::docker_with(
+        &nodes.map(|(name, _)| (name, "")),
+        &[
+            "stack",
+            "config",
+            "-c",
+            base,
+            "-c",
+            "compose/pets-prod-compose.yml",
+        ],
+    )
+    .unwrap_err();
+    assert!(
+        unnamed.contains("the first node's address, for Consul"),
+        "a prod deploy that names no nodes is refused, saying why: {unnamed}"
+    );
     assert!(dev.contains("published: 8500"), "Consul's UI in dev");
     // Consul with ACLs and a token per role in prod, from secrets; the dev
     // stack open (its console says so).

@@ -10,7 +10,8 @@
 //! `--privileged` is refused here, and the kernel has no IPVS, so there is no
 //! routing mesh and no VIP. The rig gives each node its own address pool and
 //! routes this machine to each node's `docker_gwbridge`, so the tests reach
-//! every task at its own address, as on the one-node Swarm.
+//! every task at its own address, as on the one-node Swarm; Consul's
+//! servers, on the nodes' own network, at the nodes' addresses.
 
 use pets_testkit::docker as support;
 

@@ -39,7 +39,12 @@ impl Prod {
         secret_create(manager, "pets_tls_cert", &read("site.pem"));
         secret_create(manager, "pets_tls_key", &read("site.key"));
         let consul = ConsulSecrets::make(manager);
+        let nodes: Vec<String> = lab.nodes.iter().map(|n| n.ip.clone()).collect();
         let env = [
+            // Consul's servers, one per node at the node's own address.
+            ("PETS_CONSUL_1", nodes[0].as_str()),
+            ("PETS_CONSUL_2", nodes[1].as_str()),
+            ("PETS_CONSUL_3", nodes[2].as_str()),
             ("PETS_IMAGE", "pets:1.0"),
             ("CONSUL_IMAGE", "consul-local:1.8.7"),
             ("ROUTER_IMAGE", "haproxy-local:2.6"),
@@ -238,7 +243,7 @@ impl Consul {
         views.join("; ")
     }
 
-    /// The leader's address (`10.77.0.5:8300`), empty when there is none.
+    /// The leader's address (`10.200.0.11:8300`), empty when there is none.
     pub async fn leader(task: &Task) -> Result<String, String> {
         let leader = try_get_json(&format!("http://{}:8500/v1/status/leader", task.ip)).await?;
         Ok(leader.as_str().unwrap_or_default().to_owned())

@@ -24,7 +24,7 @@ pub async fn the_prod_stack_deploys_one_per_node(lab: &Arc<Lab>, prod: &Prod) ->
     assert_eq!(nodes_of(&db), [1, 2, 3], "one Consul server per node");
     let leader = eventually(
         Duration::from_secs(120),
-        "a Consul leader over the overlay",
+        "a Consul leader among the three nodes",
         || async {
             let raft = Consul::raft(&db[0].1).await?;
             holds(raft, |r| {

@@ -113,7 +113,7 @@ pub async fn consul_runs_with_least_privilege(lab: &Arc<Lab>, prod: &Prod, cooki
     );
     eprintln!("  load token: writes pets/load/probe");
 
-    stray_agent_cannot_join(lab, &backend).await;
+    stray_agent_cannot_join(lab).await;
     eprintln!("  backend overlay: {}", overlay_encryption());
     wrong_token_then_rotation(lab, prod, cookie, before).await;
 }
@@ -131,7 +131,9 @@ async fn run_probe(
         .map(str::to_owned)
         .to_vec();
     args.extend(command.iter().map(|c| c.to_string()));
-    args.push("-http-addr=http://tasks.db:8500".into());
+    // The servers listen at their nodes' addresses: this one's, from a
+    // container on the backend network (any container on the node reaches it).
+    args.push(format!("-http-addr=http://{}:8500", lab.manager().ip));
     if !token.is_empty() {
         args.push(format!("-token={token}"));
     }
@@ -182,16 +184,35 @@ fn overlay_encryption() -> String {
 }
 
 /// An agent started without the gossip key tries to join the servers and
-/// is not let in.
-async fn stray_agent_cannot_join(lab: &Arc<Lab>, backend: &str) {
+/// is not let in. It runs where the servers do, on a node's own network
+/// (on ports of its own), so the servers could reach it back: only the key
+/// is missing.
+async fn stray_agent_cannot_join(lab: &Arc<Lab>) {
     let name = "petslab-stray-agent";
     let manager = lab.manager();
     let _ = manager.docker(&["rm", "-f", name]);
+    let (bind, join) = (
+        format!("-bind={}", manager.ip),
+        format!("-retry-join={}", manager.ip),
+    );
     manager
         .docker(&[
-            "run", "-d", "--name", name, "--network", backend, CONSUL_IMAGE, "agent",
-            "-node=stray", "-data-dir=/consul/data", "-retry-join=tasks.db",
-            "-bind={{ GetAllInterfaces | include \"network\" \"10.77.0.0/24\" | attr \"address\" }}",
+            "run",
+            "-d",
+            "--name",
+            name,
+            "--network",
+            "host",
+            CONSUL_IMAGE,
+            "agent",
+            "-node=stray",
+            "-data-dir=/consul/data",
+            &bind,
+            &join,
+            "-client=127.0.0.1",
+            "-serf-lan-port=18301",
+            "-http-port=18500",
+            "-dns-port=-1",
         ])
         .unwrap_or_else(|e| panic!("the stray agent starts: {e}"));
     tokio::time::sleep(Duration::from_secs(15)).await;

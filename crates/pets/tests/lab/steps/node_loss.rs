@@ -74,8 +74,8 @@ pub async fn a_lost_node_loses_no_vote(
     })
     .await;
     let raft = Consul::raft(&db[0].1).await.unwrap();
-    // Autopilot's dead-server cleanup takes the lost server out of the
-    // configuration: two voters, both needed, as two of three would be.
+    // The lost server stays in the configuration (`min_quorum = 3`): the
+    // two survivors are a quorum of three.
     eprintln!("  a new leader after {elected:.1?}; Raft configuration: {raft:?}");
     assert!(
         raft.iter().filter(|s| s.1).count() >= 2,
@@ -247,10 +247,11 @@ pub async fn consul_serving(lab: &Arc<Lab>) -> Result<String, String> {
 
 /// Whether the server answering knows every Raft member by name. Consul
 /// names a member `(unknown)` while its Raft address matches no server in
-/// the gossip pool: for a moment after a server comes back on a new overlay
-/// address, autopilot may already count it healthy (CI saw this once, after
-/// the quorum step's two nodes returned). That moment passes; a wrong name
-/// does not, and `servers_named_after_their_nodes` fails on it.
+/// the gossip pool: for a moment after a server comes back (CI saw this
+/// once, after the quorum step's two nodes returned, when the servers were
+/// on the overlay and came back at new addresses), autopilot may already
+/// count it healthy. That moment passes; a wrong name does not, and
+/// `servers_named_after_their_nodes` fails on it.
 pub fn names_known(raft: &[(String, bool, bool)]) -> bool {
     raft.iter().all(|s| s.0 != "(unknown)")
 }
