@@ -257,7 +257,8 @@ pub async fn all_serve(paas: &SwarmPaas, ids: &[String], within: Duration) {
                 Ok((200, page)) if page.contains("<form") => break,
                 other => assert!(
                     started.elapsed() < within,
-                    "{host} never served its page: {other:?}"
+                    "{host} never served its page: {other:?}\npets paas said:\n{}",
+                    paas.logs()
                 ),
             }
             tokio::time::sleep(Duration::from_millis(250)).await;
