@@ -11,7 +11,9 @@
 #   DIR/management.token   -> pets_consul_management_token  (consul-acl job)
 #   DIR/consul-server.hcl  -> pets_consul_server_hcl        (the servers: ACLs
 #                             on with default deny, the management token, the
-#                             gossip encryption key)
+#                             agent token, the gossip encryption key)
+#   DIR/agent.token        -> pets_consul_agent_token       (consul-acl job: the
+#                             servers' own token, node writes only)
 #   DIR/web.token          -> pets_consul_web_token         (pets serve)
 #   DIR/load.token         -> pets_consul_load_token        (pets load)
 #
@@ -30,7 +32,7 @@ mkdir -p "$dir"
 umask 077
 
 uuid() { cat /proc/sys/kernel/random/uuid; }
-for role in management web load; do
+for role in management web load agent; do
   [ -s "$dir/$role.token" ] || uuid > "$dir/$role.token"
 done
 [ -s "$dir/gossip.key" ] || head -c 32 /dev/urandom | base64 > "$dir/gossip.key"
@@ -47,8 +49,9 @@ acl {
   enable_token_persistence = true
   tokens {
     master = "$management"
-    # The servers register themselves with it.
-    agent = "$management"
+    # The servers' own work (their catalog entries and coordinates), with a
+    # token that can do that and nothing else; the consul-acl job makes it.
+    agent = "$(head -n1 "$dir/agent.token")"
   }
 }
 HCL
@@ -67,3 +70,4 @@ create pets_consul_management_token "$dir/management.token"
 create pets_consul_server_hcl "$dir/consul-server.hcl"
 create pets_consul_web_token "$dir/web.token"
 create pets_consul_load_token "$dir/load.token"
+create pets_consul_agent_token "$dir/agent.token"

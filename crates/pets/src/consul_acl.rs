@@ -31,6 +31,7 @@ pub async fn run(args: ConsulAclArgs) -> ExitCode {
     let tokens: Vec<(Role, SecretString)> = [
         (Role::Web, &args.web_token_file),
         (Role::Load, &args.load_token_file),
+        (Role::Agent, &args.agent_token_file),
     ]
     .into_iter()
     .filter_map(|(role, file)| file.as_ref().map(|f| (role, f.secret.clone())))

@@ -1,6 +1,7 @@
 //! `pets consul-acl`: the cluster it sets up (the store's section, whose
 //! token must be Consul's management token) and the secret of each role's
-//! token, chosen by the operator and kept as Swarm secrets.
+//! token (web, load, and the servers' agent), chosen by the operator and
+//! kept as Swarm secrets.
 
 use std::time::Duration;
 
@@ -23,6 +24,11 @@ pub struct ConsulAclArgs {
     #[arg(long, env = "PETS_CONSUL_LOAD_TOKEN_FILE", value_name = "PETS_CONSUL_LOAD_TOKEN_FILE",
           value_parser = uuid_file)]
     pub load_token_file: Option<SecretFile>,
+    /// A file holding the secret (a UUID) of the token Consul's servers use
+    /// as their agent token (`acl.tokens.agent`): node writes only.
+    #[arg(long, env = "PETS_CONSUL_AGENT_TOKEN_FILE", value_name = "PETS_CONSUL_AGENT_TOKEN_FILE",
+          value_parser = uuid_file)]
+    pub agent_token_file: Option<SecretFile>,
     /// How long to keep trying while Consul has no leader or its ACLs are
     /// not ready (a cluster deployed at the same moment).
     #[arg(long, env = "PETS_CONSUL_ACL_WAIT", value_name = "PETS_CONSUL_ACL_WAIT",

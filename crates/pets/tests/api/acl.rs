@@ -1,6 +1,6 @@
 //! pets against Consul with ACLs on and a default-deny policy, with the roles
 //! `pets consul-acl` makes (the binary, run as the prod stack's job runs it):
-//! each role does its job and no more; no token opens nothing; a token
+//! each role (web, load, and the servers' agent) does its job and no more; no token opens nothing; a token
 //! Consul does not know reads as that on the console, not as an outage, and
 //! counts nothing; a replica given the right token counts every vote again.
 
@@ -20,18 +20,22 @@ fn secret_file(name: &str) -> (String, PathBuf) {
     (secret, file)
 }
 
-/// The web and load tokens for `prefix`, made by `pets consul-acl`.
-fn make_roles(consul: &AclConsul, prefix: &str) -> [(String, PathBuf); 2] {
-    let roles = [secret_file("web"), secret_file("load")];
+/// The web, load and agent tokens for `prefix`, made by `pets consul-acl`.
+fn make_roles(consul: &AclConsul, prefix: &str) -> [(String, PathBuf); 3] {
+    let roles = [
+        secret_file("web"),
+        secret_file("load"),
+        secret_file("agent"),
+    ];
     make_roles_for(consul, prefix, &roles);
     roles
 }
 
 /// Runs `pets consul-acl` twice for these secrets: the second changes
 /// nothing.
-fn make_roles_for(consul: &AclConsul, prefix: &str, roles: &[(String, PathBuf); 2]) {
+fn make_roles_for(consul: &AclConsul, prefix: &str, roles: &[(String, PathBuf); 3]) {
     let management = temp_file("management", &consul.management);
-    let [web, load] = roles;
+    let [web, load, agent] = roles;
     for run in ["made", "unchanged"] {
         let output = std::process::Command::new(env!("CARGO_BIN_EXE_pets"))
             .arg("consul-acl")
@@ -40,6 +44,7 @@ fn make_roles_for(consul: &AclConsul, prefix: &str, roles: &[(String, PathBuf); 
             .env("CONSUL_HTTP_TOKEN_FILE", &management)
             .env("PETS_CONSUL_WEB_TOKEN_FILE", &web.1)
             .env("PETS_CONSUL_LOAD_TOKEN_FILE", &load.1)
+            .env("PETS_CONSUL_AGENT_TOKEN_FILE", &agent.1)
             .output()
             .unwrap();
         let said = String::from_utf8_lossy(&output.stdout).into_owned();
@@ -52,9 +57,11 @@ fn make_roles_for(consul: &AclConsul, prefix: &str, roles: &[(String, PathBuf); 
         } else {
             "up to date"
         };
-        assert_eq!(said.matches(expected).count(), 4, "{run}: {said}");
+        assert_eq!(said.matches(expected).count(), 6, "{run}: {said}");
         assert!(
-            !said.contains(&web.0) && !said.contains(&consul.management),
+            !said.contains(&web.0)
+                && !said.contains(&agent.0)
+                && !said.contains(&consul.management),
             "no secret is printed: {said}"
         );
     }
@@ -73,7 +80,7 @@ async fn replica_with(consul: &AclConsul, prefix: &str, token_file: &Path) -> Te
 async fn each_role_does_its_job_and_no_more() {
     let consul = AclConsul::shared().await;
     let prefix = prefix("acl-roles");
-    let [(web, web_file), (load, load_file)] = make_roles(consul, &prefix);
+    let [(web, web_file), (load, load_file), (agent, _)] = make_roles(consul, &prefix);
 
     // The web role runs pets: votes counted, the console says what it has.
     let app = replica_with(consul, &prefix, &web_file).await;
@@ -135,6 +142,7 @@ async fn each_role_does_its_job_and_no_more() {
         ("no token", ""),
         ("load token", load.as_str()),
         ("web token", web.as_str()),
+        ("agent token", agent.as_str()),
     ] {
         let mut refused = Vec::new();
         let other = format!("/v1/kv/test-{}-acl-other/votes/round", std::process::id());
@@ -156,6 +164,13 @@ async fn each_role_does_its_job_and_no_more() {
                     Some("{}"),
                 ),
             ],
+            "agent token" => vec![
+                ("read", "GET", kv("votes/round"), None),
+                ("write", "PUT", kv("votes/round"), Some("{}")),
+                ("list", "GET", format!("{}?recurse", kv("")), None),
+                ("a session", "PUT", "/v1/session/create".into(), Some("{}")),
+                ("the tokens' list", "GET", "/v1/acl/tokens".into(), None),
+            ],
             _ => vec![
                 ("another prefix's read", "GET", other.clone(), None),
                 ("another prefix's write", "PUT", other.clone(), Some("{}")),
@@ -174,6 +189,15 @@ async fn each_role_does_its_job_and_no_more() {
         .call("PUT", &kv("load/probe"), &load, Some("{}"))
         .await;
     assert_eq!(status, 200, "the load token writes under load/");
+    // The agent token does an agent's work: a node's own catalog entry.
+    let node = format!(
+        "{{\"Node\":\"acl-agent-{}\",\"Address\":\"127.0.0.9\"}}",
+        std::process::id()
+    );
+    for path in ["/v1/catalog/register", "/v1/catalog/deregister"] {
+        let (status, text) = consul.call("PUT", path, &agent, Some(&node)).await;
+        assert_eq!(status, 200, "the agent token: {path} {text}");
+    }
     println!("{}", said.join("\n"));
 }
 
@@ -181,7 +205,7 @@ async fn each_role_does_its_job_and_no_more() {
 async fn a_token_consul_does_not_know_is_said_in_words_and_counts_nothing() {
     let consul = AclConsul::shared().await;
     let prefix = prefix("acl-wrong");
-    let [(_, web_file), _] = make_roles(consul, &prefix);
+    let [(_, web_file), ..] = make_roles(consul, &prefix);
     let (_, wrong_file) = secret_file("wrong");
 
     let mut wrong = replica_with(consul, &prefix, &wrong_file).await;
@@ -246,7 +270,11 @@ async fn a_replica_started_before_its_token_exists_counts_once_it_does() {
     // consul-acl job is still waiting for the servers.
     let consul = AclConsul::shared().await;
     let prefix = prefix("acl-early");
-    let roles = [secret_file("web"), secret_file("load")];
+    let roles = [
+        secret_file("web"),
+        secret_file("load"),
+        secret_file("agent"),
+    ];
     let app = replica_with(consul, &prefix, &roles[0].1).await;
     let early = Visitor::new().vote(&app, "early", "a").await;
     assert_eq!(early.status(), 503, "no token yet: not recorded");

@@ -84,6 +84,10 @@ async fn both_stacks_pass_docker_stack_config() {
     );
     assert!(prod.contains("CONSUL_HTTP_TOKEN_FILE: /run/secrets/pets_consul_web_token"));
     assert!(prod.contains("CONSUL_HTTP_TOKEN_FILE: /run/secrets/pets_consul_load_token"));
+    assert!(
+        prod.contains("PETS_CONSUL_AGENT_TOKEN_FILE: /run/secrets/pets_consul_agent_token"),
+        "the consul-acl job makes the servers' agent token: {prod}"
+    );
     assert!(!dev.contains("CONSUL_HTTP_TOKEN_FILE") && !dev.contains("consul-acl"));
     // On one machine a Consul server keeps its slot's name and volume; across
     // nodes, its node's, since volumes stay on their node and a returning

@@ -12,7 +12,7 @@ use serde_json::Value;
 use crate::node::Node;
 use crate::support::{try_get_json_with, workspace};
 
-/// The secrets' copies: `management.token`, `web.token`, `load.token`,
+/// The secrets' copies: `management.token`, `web.token`, `load.token`, `agent.token`,
 /// `gossip.key`, `consul-server.hcl`.
 pub struct ConsulSecrets {
     pub dir: PathBuf,

@@ -8,25 +8,31 @@
 //!   The leader and peer lists need no permission.
 //! - **load** (`pets load`): writes its meter series under `<prefix>load/`
 //!   and reads them back to forget silent drivers; nothing else.
+//! - **agent** (Consul's servers themselves, as `acl.tokens.agent`): writes
+//!   the nodes' own catalog entries and coordinates and reads services, as
+//!   an agent must; no key, no session, no ACL.
 //!
 //! The operator's role is Consul's own management token (backups, recovery,
-//! this bootstrap), which no pets process holds while it runs.
+//! this bootstrap), which no pets process and no server's agent holds while
+//! it runs.
 
 /// A role a pets process plays, with its own token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
     Web,
     Load,
+    Agent,
 }
 
 impl Role {
-    pub const ALL: [Role; 2] = [Role::Web, Role::Load];
+    pub const ALL: [Role; 3] = [Role::Web, Role::Load, Role::Agent];
 
     /// The role's short name, as in the secrets' names.
     pub fn name(self) -> &'static str {
         match self {
             Role::Web => "web",
             Role::Load => "load",
+            Role::Agent => "agent",
         }
     }
 
@@ -62,6 +68,9 @@ impl Role {
                  operator = \"read\"\n"
             ),
             Role::Load => format!("key_prefix \"{prefix}load/\" {{ policy = \"write\" }}\n"),
+            Role::Agent => "node_prefix \"\" { policy = \"write\" }\n\
+                            service_prefix \"\" { policy = \"read\" }\n"
+                .into(),
         }
     }
 }
@@ -79,7 +88,14 @@ mod tests {
             Role::Load.rules("pets/"),
             "key_prefix \"pets/load/\" { policy = \"write\" }\n"
         );
+        let agent = Role::Agent.rules("pets/");
+        assert!(agent.contains("node_prefix \"\" { policy = \"write\" }"));
+        assert!(
+            !agent.contains("key") && !agent.contains("session") && !agent.contains("acl"),
+            "an agent reads no key and makes no session: {agent}"
+        );
         assert_eq!(Role::Web.policy_name("pets/"), "pets-web");
+        assert_eq!(Role::Agent.policy_name("pets/"), "pets-agent");
         assert_eq!(
             Role::Load.policy_name("team.a/pets/"),
             "pets-load-team-a-pets"

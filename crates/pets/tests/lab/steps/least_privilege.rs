@@ -1,7 +1,8 @@
 //! Step 7: Consul with least privilege. The prod stack runs Consul with ACLs
 //! (default deny) and gossip encryption from secrets; this step proves what
 //! each role can and cannot do from a probe container on the `backend`
-//! network, that an agent without the gossip key cannot join, that a web
+//! network, that the servers' own agents work with the agent role's token,
+//! that an agent without the gossip key cannot join, that a web
 //! service given a wrong token says so and counts nothing, and that a token
 //! rotated through Swarm secrets brings it back with every vote counted.
 
@@ -51,6 +52,7 @@ pub async fn consul_runs_with_least_privilege(lab: &Arc<Lab>, prod: &Prod, cooki
     // A probe on the backend network, with Consul's own command line.
     let load = prod.consul.read("load.token");
     let web_token = prod.consul.read("web.token");
+    let agent = prod.consul.read("agent.token");
     for (who, token, checks) in [
         (
             "probe without a token",
@@ -88,6 +90,16 @@ pub async fn consul_runs_with_least_privilege(lab: &Arc<Lab>, prod: &Prod, cooki
                 "other/votes/round",
             )],
         ),
+        (
+            "the servers' agent token",
+            agent.as_str(),
+            vec![
+                ("read", vec!["kv", "get"], "pets/votes/round"),
+                ("write", vec!["kv", "put"], "pets/votes/round"),
+                ("list", vec!["kv", "get", "-recurse"], "pets/"),
+                ("fold-lock", vec!["lock", "-timeout=5s"], "pets/fold-lock"),
+            ],
+        ),
     ] {
         let mut refused = Vec::new();
         for (what, command, key) in checks {
@@ -112,10 +124,41 @@ pub async fn consul_runs_with_least_privilege(lab: &Arc<Lab>, prod: &Prod, cooki
         "the load token writes under load/: {wrote:?}"
     );
     eprintln!("  load token: writes pets/load/probe");
+    servers_work_with_the_agent_token(lab, prod, &agent).await;
 
     stray_agent_cannot_join(lab).await;
     eprintln!("  backend overlay: {}", overlay_encryption());
     wrong_token_then_rotation(lab, prod, cookie, before).await;
+}
+
+/// The servers' agents hold the agent token, not the management token
+/// (the secret `scripts/consul-secrets.sh` made), and do their own work
+/// with it: each server's network coordinate, which its agent sends with
+/// that token and Consul refuses without node write, reaches the catalog.
+async fn servers_work_with_the_agent_token(lab: &Arc<Lab>, prod: &Prod, agent: &str) {
+    let hcl = std::fs::read_to_string(prod.consul.dir.join("consul-server.hcl")).unwrap();
+    assert!(
+        hcl.contains(&format!("agent = \"{agent}\"")) && hcl.matches(&management()).count() == 1,
+        "the servers' agent token is the agent role's, the management token only the master"
+    );
+    let url = format!("http://{}:8500/v1/coordinate/nodes", lab.manager().ip);
+    let nodes = eventually(
+        Duration::from_secs(90),
+        "each server's coordinate, sent with the agent token",
+        || async {
+            let nodes = consul_get(&url).await?;
+            let count = nodes.as_array().map_or(0, Vec::len);
+            holds(nodes, |_| count >= 3)
+        },
+    )
+    .await;
+    let names: Vec<&str> = nodes
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|n| n["Node"].as_str())
+        .collect();
+    eprintln!("  the servers' agent token: their coordinates in the catalog ({names:?})");
 }
 
 /// One run of Consul's command line in a probe container: its output, or
