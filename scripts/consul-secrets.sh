@@ -55,6 +55,9 @@ acl {
   }
 }
 HCL
+elif grep -qF "agent = \"$(head -n1 "$dir/management.token")\"" "$dir/consul-server.hcl"; then
+  printf '[consul-secrets] note: %s names the management token as the servers'"'"' agent token;\n' "$dir/consul-server.hcl"
+  printf '[consul-secrets] docs/SECURITY.md#consuls-acls says how to move them to %s\n' "$dir/agent.token"
 fi
 
 create() {

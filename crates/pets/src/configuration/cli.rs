@@ -60,8 +60,8 @@ pub enum Command {
     /// HEALTHCHECK): exit 0 only if `/health` answers 200.
     Healthcheck(HealthcheckArgs),
     /// Give Consul pets' least-privilege roles: with the management token,
-    /// create or update the web and load policies and a token for each from
-    /// the secrets given (a one-shot job at deploy; running it again changes
+    /// create or update the web, load and agent policies and a token for each
+    /// from the secrets given (a one-shot job at deploy; running it again changes
     /// nothing).
     ConsulAcl(ConsulAclArgs),
 }

@@ -13,8 +13,8 @@
 //!   an agent must; no key, no session, no ACL.
 //!
 //! The operator's role is Consul's own management token (backups, recovery,
-//! this bootstrap), which no pets process and no server's agent holds while
-//! it runs.
+//! this bootstrap), which no pets process holds while it runs; the servers
+//! keep it in their configuration only as `master`, never for their own work.
 
 /// A role a pets process plays, with its own token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
