@@ -118,10 +118,7 @@ fn apply(
             hands.kill(n);
             Ok(())
         }
-        Fault::PausePets(n) => match hands.task_container(n, "web") {
-            Some(container) => hands.freeze(n, &container),
-            None => return (format!("{fault}: no pets task there, skipped"), None),
-        },
+        Fault::PausePets(n) => return pause_pets(hands, fault, n),
         Fault::PauseLeader => {
             return match runtime.block_on(leader(lab)) {
                 Ok((n, _)) if hands.killed(n) => (
@@ -144,6 +141,32 @@ fn apply(
         panic!("nemesis: {fault}: {e}");
     }
     (fault.to_string(), fault.node())
+}
+
+/// Pauses pets's task on node `n`. Swarm may stop the task between the
+/// lookup and the pause (its health check failed after a cut, and a new
+/// task is on its way): then the node's running task is looked up once
+/// more, and the window is skipped if that fails too. Any other failure of
+/// `docker pause` fails the run.
+fn pause_pets(hands: &Hands, fault: Fault, n: usize) -> (String, Option<usize>) {
+    let mut stopped = String::new();
+    for _ in 0..2 {
+        let Some(container) = hands.task_container(n, "web") else {
+            return (format!("{fault}: no pets task there, skipped"), None);
+        };
+        match hands.freeze(n, &container) {
+            Ok(()) => return (fault.to_string(), Some(n)),
+            Err(e) if e.contains("is not running") || e.contains("No such container") => {
+                stopped = e;
+                std::thread::sleep(Duration::from_secs(1));
+            }
+            Err(e) => panic!("nemesis: {fault}: {e}"),
+        }
+    }
+    (
+        format!("{fault}: its task stopped as it was paused ({stopped}); skipped"),
+        None,
+    )
 }
 
 /// The node of the Consul server that leads, and its task's container.

@@ -152,13 +152,14 @@ async fn servers_work_with_the_agent_token(lab: &Arc<Lab>, prod: &Prod, agent: &
         },
     )
     .await;
-    let names: Vec<&str> = nodes
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|n| n["Node"].as_str())
-        .collect();
+    let names = names_in(&nodes, "Node");
     eprintln!("  the servers' agent token: their coordinates in the catalog ({names:?})");
+}
+
+/// The `field` of every entry of a Consul JSON list.
+fn names_in<'a>(list: &'a serde_json::Value, field: &str) -> Vec<&'a str> {
+    let entries = list.as_array().into_iter().flatten();
+    entries.filter_map(|e| e[field].as_str()).collect()
 }
 
 /// One run of Consul's command line in a probe container: its output, or
@@ -265,12 +266,7 @@ async fn stray_agent_cannot_join(lab: &Arc<Lab>) {
     let members = consul_get(&format!("http://{}:8500/v1/agent/members", db[0].1.ip))
         .await
         .unwrap();
-    let names: Vec<&str> = members
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|m| m["Name"].as_str())
-        .collect();
+    let names = names_in(&members, "Name");
     let logs = manager.docker(&["logs", name]).unwrap_or_else(|e| e);
     let _ = manager.docker(&["rm", "-f", name]);
     assert!(
