@@ -160,5 +160,8 @@ mod tests {
         assert_eq!(keys.owner("p/voters/x"), None);
         assert_eq!(keys.owner(&keys.first_votes(&BallotRef::random())), None);
         assert_eq!(keys.owner("q/votes/x/0"), None);
+        for folder in [keys.served(), keys.logins(), keys.faults()] {
+            assert_eq!(keys.owner(&folder), None, "a folder key is nobody's");
+        }
     }
 }

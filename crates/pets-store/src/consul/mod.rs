@@ -19,7 +19,7 @@
 //! | `load/<driver>` | a traffic driver's last 5 minutes, second by second (see [`meter`]) | that `pets load` only |
 //! | `lab` | the console's lab guide: each step's progress (see [`lab`]) | every replica's keeper, check-and-set |
 //! | `voter-key` | `{"key"}`: what voter ids are signed with (see [`voter_key`]) | the first replica to start, once |
-//! | `faults/`, `logins/`, `sessions/`, `load/` | empty: a folder key, so a watch on the prefix waits for its own keys (see [`folders`]) | the first replica to watch it, once |
+//! | `served/`, `faults/`, `logins/`, `sessions/`, `load/` | empty: a folder key, so a watch on the prefix waits for its own keys (see [`folders`]) | the first replica to watch it, once |
 //!
 //! Totals are sums over `votes/` and `served/`. Counters have one writer each,
 //! so replicas never contend; a voter's record and its lane's counter change

@@ -31,8 +31,8 @@ pub(super) enum WhenEmpty {
     /// ([`folders`](crate::consul::folders)): for prefixes an idle fleet
     /// leaves empty and that hold only whole keys under them.
     Folder,
-    /// Wait [`EMPTY_PACE`] before the next query: `served/` before any pet
-    /// was served, the lab guide's key (its own prefix) before the first look.
+    /// Wait [`EMPTY_PACE`] before the next query: the lab guide's key (its
+    /// own prefix, which a folder key can't serve) before the first look.
     Slow,
     /// Ask again at the usual pace: `votes/` and `replicas/`, empty only for
     /// a moment at start, when what comes first must show at once.

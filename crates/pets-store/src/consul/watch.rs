@@ -131,7 +131,7 @@ impl Watched {
             watched.clone(),
             stop.clone(),
             Keys::served,
-            WhenEmpty::Slow,
+            WhenEmpty::Folder,
             |w, _, entries| {
                 let others = w.others_served(entries);
                 w.known().others_served = others;

@@ -291,6 +291,7 @@ async fn replicas_racing_on_an_empty_store_agree_on_zero() {
         format!("{prefix}votes/round"),
         format!("{prefix}voter-key"),
         format!("{prefix}lab"),
+        format!("{prefix}served/"),
         format!("{prefix}faults/"),
         format!("{prefix}logins/"),
         format!("{prefix}sessions/"),

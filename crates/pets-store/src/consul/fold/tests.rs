@@ -57,8 +57,14 @@ fn two_replicas() -> Arc<FakeKv> {
     }
     kv.put(&keys("live").replica(), b"{}");
     kv.put(&format!("{PREFIX}faults/replicas/dead"), b"{}");
+    for folder in FOLDERS {
+        kv.put(&format!("{PREFIX}{folder}"), b"");
+    }
     kv
 }
+
+/// The folder keys the watchers keep (see `folders`): nobody's to fold.
+const FOLDERS: [&str; 3] = ["served/", "logins/", "faults/"];
 
 fn folder(kv: &Arc<FakeKv>, me: &str) -> Folder {
     Folder {
@@ -106,6 +112,10 @@ async fn a_dead_replica_is_folded_on_its_second_round_with_every_sum_unchanged()
         kv.get(&keys("live").own_served()).is_some(),
         "the living keep theirs"
     );
+    for folder in FOLDERS {
+        let key = format!("{PREFIX}{folder}");
+        assert!(kv.get(&key).is_some(), "the folder key {key} stays");
+    }
     assert_eq!(
         folder.round(&dead).await.unwrap(),
         BTreeSet::new(),
