@@ -3,14 +3,15 @@
 //! `<prefix>load/`), made once by whichever replica comes first.
 //!
 //! Consul answers a blocking query on a prefix that holds no key whenever
-//! anything in the enclosing tree changes, so in an idle fleet, where those
-//! prefixes are empty, every replica's heartbeat woke four watches on every
-//! replica: the most of what an idle fleet of 64 cost Consul
-//! (docs/PERFORMANCE.md, "How cost grows"). `served/` too stays empty
-//! until the first pet page, and its watch asked once a second meanwhile.
-//! With the folder key there, the query waits for its own prefix. The watchers never hand the folder key to
-//! what reads the prefix, and the fold takes it for nobody's (it has no
-//! owner, [`Keys::owner`](crate::consul::keys::Keys::owner)).
+//! anything in the enclosing tree changes, so in an idle fleet, where
+//! `faults/`, `logins/`, `sessions/` and `load/` are empty, every replica's
+//! heartbeat woke those four watches on every replica: the most of what an
+//! idle fleet of 64 cost Consul (docs/PERFORMANCE.md, "How cost grows").
+//! `served/` too stays empty until the first pet page, and its watch asked
+//! once a second meanwhile. With the folder key there, the query waits for
+//! its own prefix. The watchers never hand the folder key to what reads the
+//! prefix, and the fold takes it for nobody's (it has no owner,
+//! [`Keys::owner`](crate::consul::keys::Keys::owner)).
 
 use crate::consul::kv::{Kv, KvEntry, TxnOp, TxnOutcome};
 
