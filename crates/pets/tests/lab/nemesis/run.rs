@@ -144,10 +144,9 @@ fn apply(
 }
 
 /// Pauses pets's task on node `n`. Swarm may stop the task between the
-/// lookup and the pause (its health check failed after a cut, and a new
-/// task is on its way): then the node's running task is looked up once
-/// more, and the window is skipped if that fails too. Any other failure of
-/// `docker pause` fails the run.
+/// lookup and the pause (as it does when a health check fails): then the
+/// node's running task is looked up once more, and the pause is skipped if
+/// that fails too. Any other failure of `docker pause` fails the run.
 fn pause_pets(hands: &Hands, fault: Fault, n: usize) -> (String, Option<usize>) {
     let mut stopped = String::new();
     for _ in 0..2 {
