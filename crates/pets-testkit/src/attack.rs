@@ -83,3 +83,94 @@ pub async fn opened(mut attackers: JoinSet<usize>) -> usize {
     }
     opened
 }
+
+/// What [`probe_rounds`] saw: for each URL, how many probes failed, and in
+/// which rounds one failed right after another had.
+#[derive(Debug, Default)]
+pub struct Probes {
+    pub rounds: usize,
+    pub answered: usize,
+    pub slowest: Duration,
+    failures: Vec<usize>,
+    twice: Vec<usize>,
+}
+
+impl Probes {
+    /// The standard a health check holds a server to: at least
+    /// `min_rounds` rounds, no URL failing twice in a row (an orchestrator
+    /// gives up after two failures in a row), nor more than once.
+    pub fn assert_held(&self, min_rounds: usize) {
+        assert!(
+            self.rounds >= min_rounds,
+            "{} rounds of probes",
+            self.rounds
+        );
+        assert!(
+            self.twice.is_empty(),
+            "two failures in a row: rounds {:?}",
+            self.twice
+        );
+        assert!(
+            self.failures.iter().all(|&n| n <= 1),
+            "at most one probe a URL unanswered: {:?} failed; {} of {} answered",
+            self.failures,
+            self.answered,
+            self.rounds * self.failures.len()
+        );
+    }
+}
+
+impl std::fmt::Display for Probes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} of {} probes answered, the slowest in {:?}",
+            self.answered,
+            self.rounds * self.failures.len(),
+            self.slowest
+        )
+    }
+}
+
+/// Probes every one of `urls` at once, each on a fresh connection within
+/// `limit`, every half second until `limit` before `until`. Every failure
+/// is printed as it happens.
+pub async fn probe_rounds(urls: &[String], limit: Duration, until: Instant) -> Probes {
+    let mut seen = Probes {
+        failures: vec![0; urls.len()],
+        ..Probes::default()
+    };
+    let mut failed_last = vec![false; urls.len()];
+    while Instant::now() + limit < until {
+        seen.rounds += 1;
+        let timed: Vec<_> = urls
+            .iter()
+            .map(|url| {
+                let url = url.clone();
+                tokio::spawn(async move {
+                    let started = Instant::now();
+                    (probe(&url, limit).await, started.elapsed())
+                })
+            })
+            .collect();
+        for (i, handle) in timed.into_iter().enumerate() {
+            let (status, took) = handle.await.expect("a probe does not panic");
+            seen.slowest = seen.slowest.max(took);
+            if status == 200 {
+                seen.answered += 1;
+            } else {
+                seen.failures[i] += 1;
+                eprintln!(
+                    "round {}, {}: {status} after {took:?}",
+                    seen.rounds, urls[i]
+                );
+                if failed_last[i] {
+                    seen.twice.push(seen.rounds);
+                }
+            }
+            failed_last[i] = status != 200;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    seen
+}
