@@ -37,6 +37,13 @@ pub struct Hands {
     killed: Mutex<Vec<usize>>,
 }
 
+/// Whether a `docker` error says its container is not running or no longer
+/// exists: what Swarm's stopping or removing a task looks like to the
+/// nemesis.
+pub fn stopped_or_gone(error: &str) -> bool {
+    error.contains("is not running") || error.contains("No such")
+}
+
 impl Hands {
     /// Makes the chains on every node (empty: nothing is cut).
     pub fn on(lab: Arc<Lab>) -> Self {
@@ -113,7 +120,7 @@ impl Hands {
                          pause ended (Swarm stops a frozen task whose health check fails)",
                         status.trim()
                     ),
-                    Err(gone) if gone.contains("No such") => {
+                    Err(gone) if stopped_or_gone(&gone) => {
                         eprintln!("nemesis: node{node} {container} was removed while paused")
                     }
                     _ => failed.push(format!("node{node} {container}: {e}")),

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
-use super::faults::Hands;
+use super::faults::{stopped_or_gone, Hands};
 use super::schedule::{Fault, Window};
 use crate::prod::Consul;
 use crate::rig::Lab;
@@ -149,16 +149,16 @@ fn apply(
 /// that fails too. Any other failure of `docker pause` fails the run.
 fn pause_pets(hands: &Hands, fault: Fault, n: usize) -> (String, Option<usize>) {
     let mut stopped = String::new();
-    for _ in 0..2 {
+    for attempt in 0..2 {
+        if attempt > 0 {
+            sleep(Duration::from_secs(1));
+        }
         let Some(container) = hands.task_container(n, "web") else {
             return (format!("{fault}: no pets task there, skipped"), None);
         };
         match hands.freeze(n, &container) {
             Ok(()) => return (fault.to_string(), Some(n)),
-            Err(e) if e.contains("is not running") || e.contains("No such container") => {
-                stopped = e;
-                std::thread::sleep(Duration::from_secs(1));
-            }
+            Err(e) if stopped_or_gone(&e) => stopped = e,
             Err(e) => panic!("nemesis: {fault}: {e}"),
         }
     }
