@@ -71,6 +71,9 @@ pub struct KvEntry {
     #[serde(default)]
     pub value: Option<String>,
     pub modify_index: u64,
+    /// The session holding the key's lock, if any (Consul may send "").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session: Option<String>,
 }
 
 impl KvEntry {
@@ -80,6 +83,7 @@ impl KvEntry {
             key,
             value: Some(BASE64.encode(value)),
             modify_index,
+            session: None,
         }
     }
 
