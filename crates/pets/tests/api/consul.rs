@@ -286,10 +286,8 @@ async fn replicas_racing_on_an_empty_store_agree_on_zero() {
     // check-and-set, merged by whoever comes second.
     let written = cluster.keys(&prefix).await;
     // And the folder keys of the prefixes an idle fleet leaves empty, so
-    // their watches wait for their own keys; each empty. And the fold lock,
-    // taken by whichever looks first for dead replicas.
+    // their watches wait for their own keys; each empty.
     let once = [
-        format!("{prefix}fold-lock"),
         format!("{prefix}votes/round"),
         format!("{prefix}voter-key"),
         format!("{prefix}lab"),

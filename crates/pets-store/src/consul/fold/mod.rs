@@ -13,18 +13,6 @@
 //! and not yet written its record is left alone (a fold would still be
 //! exact, only pointless).
 //!
-//! Only the lock's holder looks for dead replicas, every [`FOLD_EVERY`]
-//! ([`Folder::turn`]). A replica that finds the lock free takes it (a
-//! transaction of one `lock`, which Consul refuses to every other session);
-//! every other replica waits on the lock key with a blocking query and
-//! looks again only when it changes: its holder's session ended, so Consul
-//! deleted it. Those woken together wait a random part of a round more, so
-//! they do not all try at once. A lock key without a session (written by
-//! hand, or imported) holds nobody. So an idle fleet's look for dead
-//! replicas is one replica's (a read of the lock and a read of every
-//! replica's keys every 5 s), not every replica's; the others each hold a
-//! blocking query.
-//!
 //! A replica that was only paused past its session's lapse comes back to
 //! find its keys gone: its lanes and its pets-served counter start again
 //! from zero (the archive holds what they had), and a write it had lost
@@ -56,100 +44,21 @@ pub struct Folder {
     pub session: SessionSource,
 }
 
-/// What a look at the fold lock found.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Lock {
-    /// This replica holds it.
-    Mine,
-    /// Nobody holds it: this replica may take it.
-    Free,
-    /// Another replica held it and no longer does (or it changed hands):
-    /// every replica that waited on it woke at once.
-    Changed,
-}
-
 impl Folder {
-    /// Takes turns every [`FOLD_EVERY`] until `stop`.
+    /// Folds every [`FOLD_EVERY`] until `stop`.
     pub async fn run(self, stop: CancellationToken) {
         let mut suspects = BTreeSet::new();
-        let mut pause = FOLD_EVERY;
         while stop
-            .run_until_cancelled(tokio::time::sleep(pause))
+            .run_until_cancelled(tokio::time::sleep(FOLD_EVERY))
             .await
             .is_some()
         {
-            pause = FOLD_EVERY;
-            match stop.run_until_cancelled(self.turn(&suspects)).await {
-                Some(Ok(Some(dead))) => suspects = dead,
-                Some(Ok(None)) => {
-                    // Look afresh, after a random part of a round more, so
-                    // the replicas woken together do not all try at once.
-                    suspects.clear();
-                    pause += FOLD_EVERY.mul_f64(rand::random::<f64>());
-                }
+            match stop.run_until_cancelled(self.round(&suspects)).await {
+                Some(Ok(dead)) => suspects = dead,
                 Some(Err(e)) => tracing::debug!(error = %e, "no fold this round"),
                 None => return,
             }
         }
-    }
-
-    /// One turn: waits while another replica holds the fold lock, takes it
-    /// if it is free, and, holding it, takes a [`Folder::round`]. `None`
-    /// when the turn ended without a look: the lock changed hands, or
-    /// another replica took it first.
-    pub async fn turn(
-        &self,
-        suspects: &BTreeSet<String>,
-    ) -> Result<Option<BTreeSet<String>>, CallError> {
-        match self.wait_while_held().await? {
-            Lock::Mine => {}
-            Lock::Free if self.take_lock().await? => {}
-            Lock::Free | Lock::Changed => return Ok(None),
-        }
-        self.round(suspects).await.map(Some)
-    }
-
-    /// While another replica holds the fold lock, waits, with blocking
-    /// queries, for it to change.
-    pub async fn wait_while_held(&self) -> Result<Lock, CallError> {
-        let lock = self.keys.fold_lock();
-        let me = &self.keys.replica;
-        let mut held_by = None;
-        let mut index = None;
-        loop {
-            let (at, entries) = self.kv.list(&lock, index).await?;
-            let holder = holder_of(entries.iter().find(|e| e.key == lock));
-            match (&held_by, holder) {
-                (None, None) => return Ok(Lock::Free),
-                (None, Some(h)) if &h == me => return Ok(Lock::Mine),
-                (None, Some(h)) => held_by = Some(h),
-                (Some(was), now) if now.as_ref() != Some(was) => return Ok(Lock::Changed),
-                (Some(_), _) => {}
-            }
-            // An index that goes backwards means the cluster was rebuilt:
-            // start over with a plain read.
-            let next = Some(at).filter(|&i| i > 0 && Some(i) >= index);
-            if next.is_none() || next == index {
-                // The wait ended with nothing changed (or the store does
-                // not block): a round's pause before asking again.
-                tokio::time::sleep(FOLD_EVERY).await;
-            }
-            index = next;
-        }
-    }
-
-    /// Takes the free fold lock with this replica's fleet session; whether
-    /// it holds it now.
-    async fn take_lock(&self) -> Result<bool, CallError> {
-        let Some(session) = (self.session)() else {
-            return Ok(false);
-        };
-        let take = [plan::take_lock(&self.keys, &self.keys.replica, &session)];
-        let taken = matches!(self.kv.write(&take).await?, TxnOutcome::Committed(_));
-        if taken {
-            tracing::info!("this replica holds the fold lock: it folds dead replicas' counters");
-        }
-        Ok(taken)
     }
 
     /// One round: folds the replicas dead now and at the last round, and
@@ -159,6 +68,11 @@ impl Folder {
             return Ok(BTreeSet::new());
         };
         let me = &self.keys.replica;
+        // Only the lock's holder (or anyone, while it is free) reads the
+        // rest: in a fleet of 16, the others cost Consul one key each.
+        if self.holder().await?.is_some_and(|h| &h != me) {
+            return Ok(BTreeSet::new());
+        }
         let seen = self.read().await?;
         let lock = seen.entries.iter().find(|e| e.key == self.keys.fold_lock());
         if holder_of(lock).is_some_and(|h| &h != me) {
@@ -177,6 +91,20 @@ impl Folder {
             }
         }
         Ok(dead)
+    }
+
+    /// Who holds the fold lock now, if anyone.
+    async fn holder(&self) -> Result<Option<String>, CallError> {
+        let ops = [TxnOp::get_tree(self.keys.fold_lock())];
+        match self.kv.read(&ops).await? {
+            TxnOutcome::Committed(results) => Ok(holder_of(
+                results
+                    .iter()
+                    .map(|r| &r.kv)
+                    .find(|e| e.key == self.keys.fold_lock()),
+            )),
+            TxnOutcome::RolledBack(_) => Ok(None),
+        }
     }
 
     async fn read(&self) -> Result<Seen, CallError> {
@@ -204,7 +132,6 @@ pub(crate) mod tests;
 
 /// The holder named in the fold lock's value.
 fn holder_of(lock: Option<&crate::consul::kv::KvEntry>) -> Option<String> {
-    lock.filter(|e| e.session.as_deref().is_some_and(|s| !s.is_empty()))
-        .and_then(|e| serde_json::from_slice::<serde_json::Value>(&e.bytes()).ok())
+    lock.and_then(|e| serde_json::from_slice::<serde_json::Value>(&e.bytes()).ok())
         .and_then(|v| v["holder"].as_str().map(str::to_owned))
 }

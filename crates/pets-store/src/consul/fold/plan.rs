@@ -82,16 +82,6 @@ impl Seen {
     }
 }
 
-/// Takes (or keeps) the fold lock as `me` under `session`: refused by
-/// Consul while another session holds it.
-pub fn take_lock(keys: &Keys, me: &str, session: &str) -> TxnOp {
-    TxnOp::lock_json(
-        keys.fold_lock(),
-        &serde_json::json!({ "holder": me }),
-        session,
-    )
-}
-
 /// The transaction folding `dead` away, holding the lock as `me` under
 /// `session`; `None` when there is nothing to fold.
 pub fn fold(
@@ -123,7 +113,11 @@ pub fn fold(
         .and_then(|e| serde_json::from_slice(&e.bytes()).ok())
         .unwrap_or_default();
     let token = new_token();
-    let mut ops = vec![take_lock(keys, me, session)];
+    let mut ops = vec![TxnOp::lock_json(
+        keys.fold_lock(),
+        &serde_json::json!({ "holder": me }),
+        session,
+    )];
     for (owner, entries) in &mine {
         ops.push(TxnOp::check_not_exists(format!(
             "{}{owner}",

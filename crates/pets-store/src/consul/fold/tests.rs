@@ -6,15 +6,13 @@
 use std::collections::BTreeSet;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Duration;
 
 use tokio::sync::Notify;
 
-use super::plan::{self, was_folded, VotesArchive};
-use super::{Folder, Lock};
+use super::plan::{was_folded, VotesArchive};
+use super::Folder;
 use crate::consul::fake::{FakeKv, Fault};
 use crate::consul::keys::Keys;
-use crate::consul::kv::{Kv, TxnOutcome};
 use crate::consul::records::{sum_counters, Counter, ServedValue};
 use crate::consul::served::{Flusher, ServedCounter};
 
@@ -72,14 +70,8 @@ fn folder(kv: &Arc<FakeKv>, me: &str) -> Folder {
     Folder {
         kv: kv.clone(),
         keys: Arc::new(keys(me)),
-        session: session_of(me),
+        session: Box::new(|| Some("session".into())),
     }
-}
-
-/// `me`'s fleet session, as the fake knows it.
-fn session_of(me: &str) -> super::SessionSource {
-    let session = format!("session-{me}");
-    Box::new(move || Some(session.clone()))
 }
 
 /// (votes, pets served) as every replica sums them.
@@ -134,9 +126,9 @@ async fn a_dead_replica_is_folded_on_its_second_round_with_every_sum_unchanged()
 #[tokio::test(start_paused = true)]
 async fn a_fold_is_all_or_nothing() {
     let kv = two_replicas();
+    let before = kv.under(PREFIX);
     let folder = folder(&kv, "live");
     let dead = folder.round(&BTreeSet::new()).await.unwrap();
-    let before = kv.under(PREFIX);
     kv.script(&[Fault::Conflict]);
     folder.round(&dead).await.unwrap();
     assert_eq!(kv.under(PREFIX), before, "a refused fold changes nothing");
@@ -145,7 +137,7 @@ async fn a_fold_is_all_or_nothing() {
 #[tokio::test(start_paused = true)]
 async fn another_holder_of_the_lock_folds_and_nobody_else() {
     let kv = two_replicas();
-    lock_held_by(&kv, "someone-else").await;
+    kv.put(&keys("live").fold_lock(), br#"{"holder":"someone-else"}"#);
     let folder = folder(&kv, "live");
     let suspects = BTreeSet::from(["dead".to_owned()]);
     assert!(folder.round(&suspects).await.unwrap().is_empty());
@@ -221,77 +213,4 @@ async fn a_flush_lost_before_the_fold_is_found_in_the_archive() {
     counter.pending.fetch_add(1, Ordering::Relaxed);
     while !flusher.flush().await.unwrap() {}
     assert_eq!(sums(&kv).1, 7, "the lost flush was not sent again");
-}
-
-/// Holds the fold lock as `holder`, with its session.
-async fn lock_held_by(kv: &FakeKv, holder: &str) {
-    let take = [plan::take_lock(
-        &keys(holder),
-        holder,
-        &format!("session-{holder}"),
-    )];
-    let taken = kv.write(&take).await.unwrap();
-    assert!(matches!(taken, TxnOutcome::Committed(_)), "{taken:?}");
-}
-
-#[tokio::test(start_paused = true)]
-async fn the_free_lock_is_taken_and_the_others_wait_until_its_holder_goes() {
-    let kv = two_replicas();
-    let live = folder(&kv, "live");
-    let none = BTreeSet::new();
-    assert_eq!(live.wait_while_held().await.unwrap(), Lock::Free);
-    assert_eq!(
-        live.turn(&none).await.unwrap(),
-        Some(BTreeSet::from(["dead".to_owned()]))
-    );
-    let lock = kv
-        .get(&keys("live").fold_lock())
-        .expect("taken with nothing to fold");
-    assert_eq!(super::holder_of(Some(&lock)).as_deref(), Some("live"));
-    assert_eq!(live.wait_while_held().await.unwrap(), Lock::Mine);
-
-    kv.put(&keys("other").replica(), b"{}");
-    let other = folder(&kv, "other");
-    let waited = tokio::time::timeout(Duration::from_secs(60), other.turn(&none)).await;
-    assert!(waited.is_err(), "the others wait while the holder lives");
-    let writes = kv.writes();
-    let suspects = BTreeSet::from(["dead".to_owned()]);
-    assert!(other.round(&suspects).await.unwrap().is_empty());
-    assert_eq!(kv.writes(), writes, "and write nothing");
-
-    let holder_goes = async {
-        tokio::time::sleep(Duration::from_secs(30)).await;
-        kv.end_session("session-live");
-        kv.delete(&keys("live").replica());
-    };
-    let wait = tokio::time::timeout(Duration::from_secs(60), other.turn(&none));
-    let (turn, ()) = tokio::join!(wait, holder_goes);
-    assert_eq!(
-        turn.unwrap().unwrap(),
-        None,
-        "woken: it looks afresh next turn"
-    );
-    let dead = other
-        .turn(&none)
-        .await
-        .unwrap()
-        .expect("the free lock taken");
-    assert_eq!(dead, BTreeSet::from(["dead".to_owned(), "live".to_owned()]));
-    let lock = kv
-        .get(&keys("other").fold_lock())
-        .expect("taken by the next");
-    assert_eq!(super::holder_of(Some(&lock)).as_deref(), Some("other"));
-    other.turn(&dead).await.unwrap();
-    assert!(
-        kv.get(&keys("live").own_served()).is_none(),
-        "the old holder folded"
-    );
-    assert!(kv.get(&keys("dead").own_served()).is_none());
-
-    // A lock whose session is gone (say, keys imported with `consul kv
-    // import`) holds nobody back.
-    kv.delete(&keys("other").fold_lock());
-    kv.put(&keys("other").fold_lock(), br#"{"holder":"someone-else"}"#);
-    let orphan = folder(&kv, "orphan");
-    assert_eq!(orphan.wait_while_held().await.unwrap(), Lock::Free);
 }
