@@ -8,9 +8,7 @@
 //! but its answer lost, is lost unapplied, rolls back, or is held in the log
 //! of a cluster that lost its quorum and applied when the quorum returns.
 //! Every call takes [`LATENCY`], so deadlines mean something under
-//! `tokio::time::pause()`. A `lock` is refused while another session holds
-//! the key, and [`FakeKv::end_session`] deletes the keys a session held, as
-//! Consul does with pets' sessions. A blocking list answers at once.
+//! `tokio::time::pause()`.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Mutex;
@@ -68,10 +66,6 @@ struct State {
     no_quorum: bool,
     held: Vec<Vec<TxnOp>>,
     writes: usize,
-    /// key -> the session holding its lock
-    locks: BTreeMap<String, String>,
-    /// Sessions ended: Consul refuses them a lock.
-    ended: std::collections::BTreeSet<String>,
 }
 
 impl FakeKv {
@@ -107,27 +101,7 @@ impl FakeKv {
 
     /// Removes `key`, as an operator's edit would.
     pub fn delete(&self, key: &str) {
-        let mut state = self.lock();
-        state.data.remove(key);
-        state.locks.remove(key);
-    }
-
-    /// Ends `session`, deleting the keys it holds (pets' sessions are made
-    /// with `"Behavior": "delete"`).
-    pub fn end_session(&self, session: &str) {
-        let mut state = self.lock();
-        let held: Vec<String> = state
-            .locks
-            .iter()
-            .filter(|(_, s)| *s == session)
-            .map(|(k, _)| k.clone())
-            .collect();
-        state.index += 1;
-        state.ended.insert(session.to_owned());
-        for key in held {
-            state.data.remove(&key);
-            state.locks.remove(&key);
-        }
+        self.lock().data.remove(key);
     }
 
     pub fn get(&self, key: &str) -> Option<KvEntry> {
@@ -163,7 +137,6 @@ impl State {
             key: key.to_owned(),
             value: Some(value.clone()),
             modify_index: *index,
-            session: self.locks.get(key).cloned(),
         })
     }
 
@@ -185,11 +158,6 @@ impl State {
                 ("cas" | "delete-cas", Some(index)) => current == Some(index),
                 ("check-not-exists", _) => current.is_none(),
                 ("check-index", Some(index)) => current == Some(index),
-                ("lock", _) => match (self.locks.get(&op.kv.key), &op.kv.session) {
-                    (_, Some(session)) if self.ended.contains(session) => false,
-                    (Some(holder), session) => session.as_ref() == Some(holder),
-                    (None, session) => session.is_some(),
-                },
                 _ => true,
             };
             if !ok {
@@ -212,9 +180,6 @@ impl State {
         for op in ops {
             match op.kv.verb {
                 "cas" | "set" | "lock" => {
-                    if let Some(session) = op.kv.session.as_ref().filter(|_| op.kv.verb == "lock") {
-                        self.locks.insert(op.kv.key.clone(), session.clone());
-                    }
                     let value = op.kv.value.clone().unwrap_or_default();
                     self.data.insert(op.kv.key.clone(), (value, self.index));
                     results.push(TxnResult {
@@ -222,13 +187,11 @@ impl State {
                             key: op.kv.key.clone(),
                             value: None,
                             modify_index: self.index,
-                            session: None,
                         },
                     });
                 }
                 "delete-cas" => {
                     self.data.remove(&op.kv.key);
-                    self.locks.remove(&op.kv.key);
                 }
                 "get-tree" => {
                     results.extend(self.tree(&op.kv.key).into_iter().map(|kv| TxnResult { kv }))
@@ -351,21 +314,6 @@ impl Kv for FakeKv {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[tokio::test(start_paused = true)]
-    async fn a_lock_is_refused_to_another_session_until_its_own_ends() {
-        let kv = FakeKv::default();
-        let lock = |session: &str| [TxnOp::lock_json("lock".into(), &1, session)];
-        let committed = |outcome| matches!(outcome, Ok(TxnOutcome::Committed(_)));
-        assert!(committed(kv.write(&lock("a")).await));
-        assert!(committed(kv.write(&lock("a")).await), "its holder keeps it");
-        assert!(!committed(kv.write(&lock("b")).await), "held by a");
-        kv.end_session("a");
-        assert!(kv.get("lock").is_none(), "deleted with its session");
-        assert!(!committed(kv.write(&lock("a")).await), "an ended session");
-        assert!(committed(kv.write(&lock("b")).await));
-        assert_eq!(kv.get("lock").unwrap().session.as_deref(), Some("b"));
-    }
 
     #[tokio::test(start_paused = true)]
     async fn the_fake_refuses_what_consul_refuses() {

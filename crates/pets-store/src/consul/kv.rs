@@ -71,9 +71,6 @@ pub struct KvEntry {
     #[serde(default)]
     pub value: Option<String>,
     pub modify_index: u64,
-    /// The session holding the key's lock, if any (Consul may send "").
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub session: Option<String>,
 }
 
 impl KvEntry {
@@ -83,7 +80,6 @@ impl KvEntry {
             key,
             value: Some(BASE64.encode(value)),
             modify_index,
-            session: None,
         }
     }
 
